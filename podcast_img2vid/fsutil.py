@@ -1,0 +1,48 @@
+"""Atomic file writes: a run that is interrupted never leaves a half file under a final name."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+PARTIAL_TAG = ".partial"
+
+
+def partial_path(final: Path) -> Path:
+    """Temporary sibling of `final`; keeps the extension so tools pick the right format.
+
+    image_001.mp4 -> image_001.partial.mp4, which never matches a finished-file pattern.
+    """
+    return final.with_name(f"{final.stem}{PARTIAL_TAG}{final.suffix}")
+
+
+@contextlib.contextmanager
+def atomic_output(final: Path) -> Iterator[Path]:
+    """Yield a temporary path to write; on success it is renamed onto `final` (os.replace).
+
+    On any error (Ctrl-C included) the temporary file is removed and `final` is untouched.
+    """
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = partial_path(final)
+    tmp.unlink(missing_ok=True)
+    try:
+        yield tmp
+        if not tmp.is_file():
+            raise FileNotFoundError(f"{tmp} was not written")
+        os.replace(tmp, final)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def atomic_write_text(final: Path, text: str) -> None:
+    with atomic_output(final) as tmp:
+        tmp.write_text(text, encoding="utf-8", newline="")
+
+
+def remove_partials(folder: Path) -> None:
+    """Delete leftovers of an interrupted run (files carrying the partial tag)."""
+    if folder.is_dir():
+        for p in folder.glob(f"*{PARTIAL_TAG}.*"):
+            p.unlink(missing_ok=True)

@@ -1,0 +1,167 @@
+"""The on-disk contract between the three steps: folder names, picture names, CSV columns.
+
+Every other module imports these names; nothing else spells them out.
+
+    <work dir>/
+        1_extracted_images/image_001.png ...   step 1 writes, step 2 reads
+        timestamps.csv                         step 1 writes, step 3 reads
+        contact_sheet.jpg                      step 1's preview of every scene
+        2_animated_clips/image_001.mp4 ...     step 2 writes, step 3 reads
+    <video stem>_animated_v2.mp4               step 3 writes
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import UserError
+from .fsutil import atomic_write_text
+
+EXTRACTED_DIR = "1_extracted_images"
+CLIPS_DIR = "2_animated_clips"
+TIMESTAMPS_CSV = "timestamps.csv"
+CONTACT_SHEET = "contact_sheet.jpg"
+OUTPUT_SUFFIX = "_animated_v2.mp4"
+
+IMAGE_EXT = ".png"
+CLIP_EXT = ".mp4"
+_IMAGE_NAME = re.compile(r"^image_(\d{3,})\.png$")
+
+CSV_COLUMNS = ("scene", "image", "start", "end", "duration", "start_frame", "end_frame")
+
+
+def image_name(number: int) -> str:
+    """File name of the picture for the `number`-th distinct picture (1-based)."""
+    return f"image_{number:03d}{IMAGE_EXT}"
+
+
+def is_image_name(name: str) -> bool:
+    return _IMAGE_NAME.match(name) is not None
+
+
+def clip_name(image: str) -> str:
+    """Clip file name for a picture name: image_007.png -> image_007.mp4."""
+    return Path(image).stem + CLIP_EXT
+
+
+def output_name(video: Path) -> str:
+    return video.stem + OUTPUT_SUFFIX
+
+
+@dataclass(frozen=True)
+class WorkDir:
+    """The folder that holds the step folders and the CSV (the current directory by default)."""
+
+    root: Path
+
+    @property
+    def images_dir(self) -> Path:
+        return self.root / EXTRACTED_DIR
+
+    @property
+    def clips_dir(self) -> Path:
+        return self.root / CLIPS_DIR
+
+    @property
+    def csv_path(self) -> Path:
+        return self.root / TIMESTAMPS_CSV
+
+    @property
+    def contact_sheet_path(self) -> Path:
+        return self.root / CONTACT_SHEET
+
+
+@dataclass(frozen=True)
+class Scene:
+    """One scene: frames [start_frame, end_frame) of the source, shown with picture `image`."""
+
+    scene: int
+    image: str
+    start: float
+    end: float
+    start_frame: int
+    end_frame: int
+
+    @property
+    def duration(self) -> float:
+        return self.end - self.start
+
+
+def write_scenes(path: Path, scenes: list[Scene]) -> None:
+    """Write timestamps.csv atomically (times with microsecond precision)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for s in scenes:
+        writer.writerow(
+            [s.scene, s.image, f"{s.start:.6f}", f"{s.end:.6f}", f"{s.duration:.6f}",
+             s.start_frame, s.end_frame]
+        )
+    atomic_write_text(path, buffer.getvalue())
+
+
+def read_scenes(path: Path) -> list[Scene]:
+    """Read and validate timestamps.csv (a BOM from Excel is fine).
+
+    Checks what every later step relies on: the columns exist, numbers parse, picture names
+    are plain `image_NNN.png` names (no path can escape the work folder), and the scenes
+    tile the video: the first starts at 0 and each starts where the previous one ended.
+    """
+    if not path.is_file():
+        raise UserError(f"{path}: not found. Run step 1 first (--step 1).")
+    with path.open("r", encoding="utf-8-sig", newline="") as f:
+        rows = list(csv.DictReader(f))
+    if not rows:
+        raise UserError(f"{path}: no scenes in the file. Run step 1 again (--step 1).")
+    missing = [c for c in CSV_COLUMNS if c not in rows[0]]
+    if missing:
+        raise UserError(
+            f"{path}: missing column(s) {', '.join(missing)}. "
+            f"Expected columns: {', '.join(CSV_COLUMNS)}; run step 1 again to rewrite it."
+        )
+    scenes = []
+    problems = []
+    for line, row in enumerate(rows, start=2):
+        try:
+            scene = Scene(
+                scene=int(row["scene"]),
+                image=row["image"].strip(),
+                start=float(row["start"]),
+                end=float(row["end"]),
+                start_frame=int(row["start_frame"]),
+                end_frame=int(row["end_frame"]),
+            )
+        except (TypeError, ValueError):
+            problems.append(f"line {line}: a number does not parse")
+            continue
+        if not is_image_name(scene.image):
+            problems.append(
+                f"line {line}: image {scene.image!r} is not a picture name like image_001.png "
+                f"inside {EXTRACTED_DIR}"
+            )
+        if not (math.isfinite(scene.start) and math.isfinite(scene.end)) or scene.end <= scene.start:
+            problems.append(f"line {line}: end ({row['end']}) must be after start ({row['start']})")
+        scenes.append(scene)
+    if scenes and not problems:
+        if abs(scenes[0].start) > 1e-3:
+            problems.append(f"the first scene starts at {scenes[0].start:.3f}s, not at 0")
+        for prev, cur in zip(scenes, scenes[1:]):
+            if abs(cur.start - prev.end) > 1e-3:
+                problems.append(
+                    f"scene {cur.scene} starts at {cur.start:.3f}s but scene {prev.scene} "
+                    f"ends at {prev.end:.3f}s (scenes must tile the video)"
+                )
+    if problems:
+        shown = "; ".join(problems[:5]) + (f"; and {len(problems) - 5} more" if len(problems) > 5 else "")
+        raise UserError(f"{path}: {shown}. Fix the file or run step 1 again.")
+    return scenes
+
+
+def referenced_images(scenes: list[Scene]) -> list[str]:
+    """Distinct picture names in order of first use (a recurring picture is listed once)."""
+    return list(dict.fromkeys(s.image for s in scenes))
