@@ -37,7 +37,7 @@ from .errors import UserError
 from .fsutil import atomic_output
 from .kenburns import zoom_pan
 from .media import MediaInfo, probe, run_ffmpeg, stream_durations
-from .step3_plan import PATTERNS, ClipUnits, clip_units, fill, frame_rate, frames_covering, scene_spans
+from .step3_plan import PATTERNS, ClipUnits, clip_units, fill, frame_rate, frames_for, scene_spans
 
 FALLBACKS = ("error", "still")
 AUDIO_BITRATE = "192k"
@@ -232,7 +232,7 @@ def run_step3(
         tmp = Path(tmp_name)
         audio = _prepare_audio(video, info, tmp)
         total_seconds = audio.duration if audio is not None else info.duration
-        total_frames = frames_covering(total_seconds, settings.fps)
+        total_frames = frames_for(total_seconds, settings.fps)
         spans = scene_spans(scenes, settings.fps, total_frames)
         units = _Units(sources, settings, pattern, tmp)
         with atomic_output(output) as partial:

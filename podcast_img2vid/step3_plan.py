@@ -41,9 +41,10 @@ def frame_rate(value: float | Fraction) -> Fraction:
     return Fraction(value).limit_denominator(1000)
 
 
-def frames_covering(seconds: float, fps: Fraction) -> int:
-    """Fewest whole frames whose span reaches `seconds` (the last one is trimmed to fit)."""
-    return max(1, math.ceil(Fraction(seconds) * fps - Fraction(1, 10**6)))
+def frames_for(seconds: float, fps: Fraction) -> int:
+    """Whole frames for `seconds`: the nearest count, so the last frame, stretched or trimmed to
+    end exactly at `seconds`, lasts between half a frame and one and a half frames."""
+    return max(1, round(Fraction(seconds) * fps))
 
 
 @dataclass(frozen=True)

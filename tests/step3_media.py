@@ -36,10 +36,11 @@ def make_source(
 ) -> Path:
     """A still-looking source video; audio is a tone: "aac" (MP4) or "pcm" (MKV), or None."""
     fps = Fraction(fps)
-    args = ["-f", "lavfi", "-i", f"color=c=gray:s={size[0]}x{size[1]}:r={fps.numerator}/{fps.denominator}",
-            "-t", f"{seconds}"]
+    rate = f"{fps.numerator}/{fps.denominator}"
+    args = ["-f", "lavfi", "-t", f"{seconds}", "-i", f"color=c=gray:s={size[0]}x{size[1]}:r={rate}"]
     if audio is not None:
-        args += ["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100", "-t", f"{audio_seconds or seconds}"]
+        tone = "sine=frequency=440:sample_rate=44100"
+        args += ["-f", "lavfi", "-t", f"{audio_seconds or seconds}", "-i", tone]
     args += ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p"]
     if audio == "aac":
         args += ["-c:a", "aac", "-b:a", "96k"]
