@@ -154,6 +154,7 @@ def test_freeze_and_pingpong_frame_order(tmp_path, pattern):
     run_step3(make_source(tmp_path / "src.mp4", 4.3), work, out, pattern=pattern)
     shown = identify(out)
     assert shown == expected_codes(CUTS, Fraction(25), len(shown), clips, pattern)
+    assert decode_errors(out) == ""
     if pattern == "freeze":
         assert shown[:10] == [0, 1, 2, 3, 4, 4, 4, 4, 4, 4]
     else:
@@ -203,11 +204,13 @@ def test_audio_shorter_ends_the_video_with_the_audio(tmp_path):
     assert {c // 8 for c in identify(out)[40:]} == {1}
 
 
-def test_non_aac_audio_is_encoded_to_aac_in_sync(tmp_path):
+def test_non_aac_audio_is_encoded_to_aac_in_sync_at_a_chosen_rate(tmp_path):
     work = make_work(tmp_path, {"image_001.png": (0, 5, 10), "image_002.png": (1, 7, 25)})
     out = tmp_path / "out.mp4"
-    result = run_step3(make_source(tmp_path / "src.mkv", 4.3, 30, audio="pcm"), work, out)
+    result = run_step3(make_source(tmp_path / "src.mkv", 4.3, 30, audio="pcm"), work, out, fps=29.97)
     assert result.audio == "encoded" and probe(out).audio_codec == "aac"
+    with av.open(str(out)) as container:
+        assert container.streams.video[0].guessed_rate == Fraction(30000, 1001)
     video_s, audio_s = stream_durations(out)
     assert abs(video_s - audio_s) <= 0.010 and abs(audio_s - 4.3) < 0.05
 
