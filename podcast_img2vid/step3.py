@@ -37,7 +37,16 @@ from .errors import UserError
 from .fsutil import atomic_output
 from .kenburns import zoom_pan
 from .media import MediaInfo, probe, run_ffmpeg, stream_durations
-from .step3_plan import PATTERNS, ClipUnits, clip_units, fill, frame_rate, frames_for, scene_spans
+from .step3_plan import (
+    PATTERNS,
+    ClipUnits,
+    clip_units,
+    fill,
+    frame_rate,
+    frames_for,
+    scene_indices,
+    scene_spans,
+)
 
 FALLBACKS = ("error", "still")
 AUDIO_BITRATE = "192k"
@@ -168,7 +177,7 @@ class _Units:
 
     def __init__(self, sources: dict[str, ClipSource], settings: VideoSettings, pattern: str, tmp: Path):
         self.sources, self.settings, self.pattern, self.tmp = sources, settings, pattern, tmp
-        self._segments: dict[tuple[str, str], tuple[Path, int]] = {}
+        self._segments: dict[tuple[str, str], Path] = {}
         self._frames: tuple[str, list[np.ndarray]] | None = None
 
     def units(self, image: str) -> ClipUnits:
@@ -190,9 +199,9 @@ class _Units:
             fitted = {i: to_video_frame(fit_frame(frames[i], self.settings.width, self.settings.height),
                                         self.settings) for i in set(indices)}
             path = self.tmp / f"unit_{len(self._segments):05d}.mp4"
-            count = encode_segment((fitted[i] for i in indices), path, self.settings)
-            self._segments[key] = (path, count)
-        return self._segments[key][0]
+            encode_segment((fitted[i] for i in indices), path, self.settings)
+            self._segments[key] = path
+        return self._segments[key]
 
 
 def _kenburns_frames(
@@ -203,15 +212,11 @@ def _kenburns_frames(
     clip = units.frames(image)
     x, y, w, h = fit_box(clip[0].shape[1], clip[0].shape[0], settings.width, settings.height)
     zoom, pan = KENBURNS_MOVES[move_index % len(KENBURNS_MOVES)]
-    clip_units_ = units.units(image)
     canvas = np.zeros((settings.height, settings.width, 3), np.uint8)
-    t = 0
-    for piece in fill(count, len(clip_units_.intro), len(clip_units_.repeat)):
-        for index in getattr(clip_units_, piece.part)[: piece.count]:
-            progress = t / max(1, count - 1)
-            canvas[y : y + h, x : x + w] = zoom_pan(clip[index], progress, (w, h), zoom=zoom, pan=pan)
-            yield to_video_frame(canvas, settings)
-            t += 1
+    for t, index in enumerate(scene_indices(units.units(image), count)):
+        progress = t / max(1, count - 1)
+        canvas[y : y + h, x : x + w] = zoom_pan(clip[index], progress, (w, h), zoom=zoom, pan=pan)
+        yield to_video_frame(canvas, settings)
 
 
 def run_step3(
