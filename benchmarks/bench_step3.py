@@ -1,0 +1,147 @@
+"""Time step 3 against a one-pass ffmpeg filter graph and a bare libx264 encode, in one run.
+
+    python benchmarks/bench_step3.py              # 56 s 720p30, 12 stand-in clips (14 frames @ 7 fps)
+    python benchmarks/bench_step3.py --minutes 60 # also a long source: sync error and peak memory
+
+The one-pass graph does the same job the way a hand-written ffmpeg command would: every clip
+looped, resampled to 30 fps, trimmed to its scene, scaled/padded to 720p, concatenated, encoded
+with libx264 veryfast, the source's AAC copied. The bare encode is libx264 veryfast on the same
+number of 720p frames of one stand-in clip looped (decoding and scaling a 14-frame clip is cheap):
+about the cost of encoding the whole video once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from podcast_img2vid import layout  # noqa: E402
+from podcast_img2vid.media import run_ffmpeg, stream_durations, write_video  # noqa: E402
+from podcast_img2vid.step3 import run_step3  # noqa: E402
+
+FPS = 30
+SIZE = (1280, 720)
+CLIPS = 12
+
+
+def make_clips(work: layout.WorkDir) -> None:
+    """Stand-ins for SVD clips: 14 frames at 7 fps, 1024x576, a smooth picture drifting slowly."""
+    rng = np.random.default_rng(3)
+    for n in range(1, CLIPS + 1):
+        small = rng.integers(0, 256, (40, 70, 3), dtype=np.uint8)
+        big = cv2.resize(small, (1124, 636), interpolation=cv2.INTER_CUBIC)
+        frames = [big[2 * k : 2 * k + 576, 3 * k : 3 * k + 1024] for k in range(14)]
+        write_video(frames, work.clips_dir / layout.clip_name(layout.image_name(n)), 7)
+
+
+def make_case(root: Path, seconds: float) -> tuple[Path, layout.WorkDir, list[layout.Scene]]:
+    work = layout.WorkDir(root)
+    make_clips(work)
+    source = root / "source.mp4"
+    run_ffmpeg([
+        "-f", "lavfi", "-t", str(seconds), "-i", f"color=c=gray:s={SIZE[0]}x{SIZE[1]}:r={FPS}",
+        "-f", "lavfi", "-t", str(seconds), "-i", "sine=frequency=330:sample_rate=44100",
+        "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac", "-b:a", "128k", str(source),
+    ])
+    rng = np.random.default_rng(5)
+    scenes, t = [], 0.0
+    mean = seconds / CLIPS if seconds < 120 else 4.7
+    while t < seconds - 1e-6:
+        end = seconds if seconds - t < 1.5 * mean else round(t + rng.uniform(0.6, 1.4) * mean, 3)
+        image = layout.image_name(len(scenes) % CLIPS + 1)
+        scenes.append(layout.Scene(len(scenes) + 1, image, t, end, round(t * FPS), round(end * FPS)))
+        t = end
+    layout.write_scenes(work.csv_path, scenes)
+    return source, work, scenes
+
+
+def one_pass_graph(source: Path, work: layout.WorkDir, scenes: list[layout.Scene], out: Path) -> None:
+    inputs, chains = [], []
+    w, h = SIZE
+    for k, s in enumerate(scenes):
+        inputs += ["-stream_loop", "-1", "-i", str(work.clips_dir / layout.clip_name(s.image))]
+        chains.append(
+            f"[{k}:v]fps={FPS},trim=duration={s.duration:.6f},setpts=PTS-STARTPTS,"
+            f"scale={w}:{h}:force_original_aspect_ratio=decrease,pad={w}:{h}:(ow-iw)/2:(oh-ih)/2,"
+            f"setsar=1,format=yuv420p[v{k}]"
+        )
+    graph = ";".join(chains) + ";" + "".join(f"[v{k}]" for k in range(len(scenes)))
+    graph += f"concat=n={len(scenes)}:v=1:a=0[v]"
+    run_ffmpeg([
+        *inputs, "-i", str(source), "-filter_complex", graph, "-map", "[v]", "-map", f"{len(scenes)}:a",
+        "-c:v", "libx264", "-preset", "veryfast", "-crf", "20", "-c:a", "copy",
+        "-movflags", "+faststart", str(out),
+    ])
+
+
+def bare_encode(clip: Path, frames: int, out: Path) -> None:
+    run_ffmpeg([
+        "-stream_loop", "-1", "-i", str(clip), "-vf", f"fps={FPS},scale={SIZE[0]}:{SIZE[1]}",
+        "-frames:v", str(frames), "-c:v", "libx264", "-preset", "veryfast", "-crf", "20",
+        "-pix_fmt", "yuv420p", str(out),
+    ])
+
+
+def timed(job) -> float:
+    start = time.perf_counter()
+    with contextlib.redirect_stderr(io.StringIO()):
+        job()
+    return time.perf_counter() - start
+
+
+def sync_ms(path: Path) -> float:
+    video, audio = stream_durations(path)
+    return abs(video - audio) * 1000
+
+
+def peak_memory() -> str:
+    """Peak resident memory of this process (Linux/macOS only; the benchmark runs there)."""
+    try:
+        import resource
+    except ImportError:
+        return "n/a on this platform"
+    return f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--minutes", type=float, default=None, help="also run a long source of this length")
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="bench_step3_") as tmp_name:
+        root = Path(tmp_name)
+        source, work, scenes = make_case(root / "short", 56.0)
+        frames = 56 * FPS
+        ours = timed(lambda: run_step3(source, work, root / "ours.mp4"))
+        graph = timed(lambda: one_pass_graph(source, work, scenes, root / "graph.mp4"))
+        clip = work.clips_dir / layout.clip_name(scenes[0].image)
+        bare = timed(lambda: bare_encode(clip, frames, root / "bare.mp4"))
+        print(f"56 s 720p30, {len(scenes)} scenes, {CLIPS} clips (14 frames @ 7 fps, 1024x576):")
+        print(f"  our step 3          {ours:6.2f} s   sync error {sync_ms(root / 'ours.mp4'):.2f} ms")
+        print(f"  one-pass ffmpeg     {graph:6.2f} s   sync error {sync_ms(root / 'graph.mp4'):.2f} ms")
+        print(f"  bare libx264 encode {bare:6.2f} s   ({frames} frames)")
+        print(f"  ratio ours / one-pass = {ours / graph:.2f}, ours / bare encode = {ours / bare:.2f}")
+
+        if args.minutes:
+            seconds = args.minutes * 60
+            source, work, scenes = make_case(root / "long", seconds)
+            (root / "ours.mp4").unlink()
+            long_time = timed(lambda: run_step3(source, work, root / "long.mp4"))
+            print(f"{args.minutes:g} min 720p30, {len(scenes)} scenes: our step 3 {long_time:.1f} s, "
+                  f"sync error {sync_ms(root / 'long.mp4'):.2f} ms, peak memory {peak_memory()}")
+
+
+if __name__ == "__main__":
+    main()

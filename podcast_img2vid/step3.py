@@ -1,0 +1,279 @@
+"""Step 3: fit each clip to its scene, join them, put the original audio back, in sync.
+
+    run_step3(Path("001.mp4"), WorkDir(Path(".")), Path("001_animated_v2.mp4"), pattern="loop")
+
+Everything is checked before anything is encoded (the CSV, every clip, the source video).
+Then each distinct clip unit (see `step3_plan`) is encoded once at the output settings and the
+scenes are assembled by copying packets (`assemble`); only `kenburns` re-encodes whole scenes.
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+from PIL import Image
+from tqdm import tqdm
+
+from . import layout
+from .assemble import (
+    Assembler,
+    AudioTrack,
+    VideoSettings,
+    audio_span,
+    encode_segment,
+    even_size,
+    fit_box,
+    fit_frame,
+    to_video_frame,
+)
+from .errors import UserError
+from .fsutil import atomic_output
+from .kenburns import zoom_pan
+from .media import MediaInfo, probe, run_ffmpeg, stream_durations
+from .step3_plan import (
+    PATTERNS,
+    ClipUnits,
+    clip_units,
+    fill,
+    frame_rate,
+    frames_for,
+    scene_indices,
+    scene_spans,
+)
+
+FALLBACKS = ("error", "still")
+AUDIO_BITRATE = "192k"
+# Zoom in while drifting right, then zoom out while drifting back, scene after scene.
+KENBURNS_MOVES = (
+    ((1.0, 1.08), ((0.4, 0.5), (0.6, 0.5))),
+    ((1.08, 1.0), ((0.6, 0.5), (0.4, 0.5))),
+)
+
+
+@dataclass(frozen=True)
+class ClipSource:
+    """What a scene shows: an animated clip, or (fallback) the still picture as a one-frame clip."""
+
+    image: str
+    path: Path
+    still: bool
+    frame_count: int
+    fps: Fraction
+
+    def load(self) -> list[np.ndarray]:
+        """Every frame as RGB, decoded the way a player would (honouring the colour tags)."""
+        if self.still:
+            with Image.open(self.path) as im:
+                return [np.asarray(im.convert("RGB"))]
+        with av.open(str(self.path)) as container:
+            stream = container.streams.video[0]
+            stream.thread_type = "AUTO"
+            return [f.to_ndarray(format="rgb24") for f in container.decode(stream)]
+
+
+@dataclass(frozen=True)
+class Step3Result:
+    output: Path
+    scenes: int
+    duration: float
+    sync_error_ms: float | None
+    """|video - audio| stream duration of the output; None for a silent output."""
+    audio: str
+    """"copied" (bit-exact AAC), "encoded" (to AAC) or "none"."""
+
+
+def _warn(message: str) -> None:
+    print(f"warning: {message}", file=sys.stderr)
+
+
+def _count_frames(path: Path) -> int:
+    with av.open(str(path)) as container:
+        return sum(1 for _ in container.decode(container.streams.video[0]))
+
+
+def _check_clip(work: layout.WorkDir, image: str, fallback: str, fps: Fraction) -> ClipSource | str:
+    """The clip for `image`, or a one-line description of what is wrong with it."""
+    path = work.clips_dir / layout.clip_name(image)
+    if not path.is_file():
+        still = work.images_dir / image
+        if fallback == "still" and still.is_file():
+            _warn(f"{path}: no clip; showing the still {still} instead (--fallback still)")
+            return ClipSource(image, still, True, 1, fps)
+        if fallback == "still":
+            return f"{path}: missing, and so is the still {still}"
+        return f"{path}: missing (run step 2 for it, or use --fallback still)"
+    try:
+        info = probe(path)
+        count = _count_frames(path)
+    except UserError as e:
+        return str(e)
+    except (av.error.FFmpegError, ValueError) as e:
+        return f"{path}: cannot be decoded ({e.__class__.__name__}); delete it and run step 2 again"
+    if count == 0:
+        return f"{path}: has no frames; delete it and run step 2 again"
+    return ClipSource(image, path, False, count, info.fps)
+
+
+def _validate(
+    video: Path, work: layout.WorkDir, output: Path, pattern: str, fallback: str, fps: float | None
+) -> tuple[MediaInfo, list[layout.Scene], dict[str, ClipSource]]:
+    """Check every input before any encoding; raise ONE UserError listing every problem."""
+    if pattern not in PATTERNS:
+        raise UserError(f"pattern {pattern!r} is not one of {', '.join(PATTERNS)}")
+    if fallback not in FALLBACKS:
+        raise UserError(f"fallback {fallback!r} is not one of {', '.join(FALLBACKS)}")
+    if fps is not None and not fps > 0:
+        raise UserError(f"--fps {fps}: give a positive frame rate such as 30 or 29.97")
+    if output.resolve() == video.resolve():
+        raise UserError(f"{output}: is the input video; choose another output path (-o)")
+    problems: list[str] = []
+    info = scenes = None
+    try:
+        info = probe(video)
+    except UserError as e:
+        problems.append(str(e))
+    try:
+        scenes = layout.read_scenes(work.csv_path)
+    except UserError as e:
+        problems.append(str(e))
+    sources: dict[str, ClipSource] = {}
+    if scenes is not None:
+        out_fps = frame_rate(fps) if fps is not None else (info.fps if info else Fraction(30))
+        for image in layout.referenced_images(scenes):
+            checked = _check_clip(work, image, fallback, out_fps)
+            if isinstance(checked, str):
+                problems.append(checked)
+            else:
+                sources[image] = checked
+    if problems:
+        shown = "; ".join(problems)
+        raise UserError(f"step 3 cannot start, nothing was written ({len(problems)} problem(s)): {shown}")
+    return info, scenes, sources
+
+
+def _prepare_audio(video: Path, info: MediaInfo, tmp: Path) -> AudioTrack | None:
+    """The source's AAC as is (bit-exact), other codecs encoded to AAC once; None when silent."""
+    if not info.has_audio:
+        _warn(f"{video}: has no audio track; the output will be silent")
+        return None
+    with av.open(str(video)) as container:
+        copyable = container.format.name.split(",")[0] in ("mov", "matroska")
+    if info.audio_codec == "aac" and copyable:
+        return AudioTrack(video, True, audio_span(video))
+    encoded = tmp / "audio.m4a"
+    run_ffmpeg(["-i", str(video), "-map", "0:a:0", "-vn", "-c:a", "aac", "-b:a", AUDIO_BITRATE, str(encoded)])
+    return AudioTrack(encoded, False, audio_span(encoded))
+
+
+class _Units:
+    """Encodes each (clip, unit) once, on first use, into the temporary folder."""
+
+    def __init__(self, sources: dict[str, ClipSource], settings: VideoSettings, pattern: str, tmp: Path):
+        self.sources, self.settings, self.pattern, self.tmp = sources, settings, pattern, tmp
+        self._segments: dict[tuple[str, str], Path] = {}
+        self._frames: tuple[str, list[np.ndarray]] | None = None
+
+    def units(self, image: str) -> ClipUnits:
+        s = self.sources[image]
+        return clip_units(s.frame_count, s.fps if not s.still else self.settings.fps, self.settings.fps,
+                          self.pattern)
+
+    def frames(self, image: str) -> list[np.ndarray]:
+        """Native RGB frames of one clip (the last clip used stays loaded)."""
+        if self._frames is None or self._frames[0] != image:
+            self._frames = (image, self.sources[image].load())
+        return self._frames[1]
+
+    def segment(self, image: str, part: str) -> Path:
+        key = (image, part)
+        if key not in self._segments:
+            indices = getattr(self.units(image), part)
+            frames = self.frames(image)
+            fitted = {i: to_video_frame(fit_frame(frames[i], self.settings.width, self.settings.height),
+                                        self.settings) for i in set(indices)}
+            path = self.tmp / f"unit_{len(self._segments):05d}.mp4"
+            encode_segment((fitted[i] for i in indices), path, self.settings)
+            self._segments[key] = path
+        return self._segments[key]
+
+
+def _kenburns_frames(
+    units: _Units, image: str, count: int, move_index: int
+) -> Iterator[av.VideoFrame]:
+    """The scene's frames with a zoom/pan over the whole scene (continuous across loop points)."""
+    settings = units.settings
+    clip = units.frames(image)
+    x, y, w, h = fit_box(clip[0].shape[1], clip[0].shape[0], settings.width, settings.height)
+    zoom, pan = KENBURNS_MOVES[move_index % len(KENBURNS_MOVES)]
+    canvas = np.zeros((settings.height, settings.width, 3), np.uint8)
+    for t, index in enumerate(scene_indices(units.units(image), count)):
+        progress = t / max(1, count - 1)
+        canvas[y : y + h, x : x + w] = zoom_pan(clip[index], progress, (w, h), zoom=zoom, pan=pan)
+        yield to_video_frame(canvas, settings)
+
+
+def run_step3(
+    video: Path,
+    work: layout.WorkDir,
+    output: Path,
+    pattern: str = "loop",
+    fallback: str = "error",
+    kenburns: bool = False,
+    fps: float | None = None,
+) -> Step3Result:
+    """Make the animated video `output` from `work`'s clips and `video`'s audio; returns a summary."""
+    info, scenes, sources = _validate(video, work, output, pattern, fallback, fps)
+    width, height = even_size(info.width, info.height)
+    settings = VideoSettings(width, height, frame_rate(fps) if fps is not None else info.fps)
+
+    with tempfile.TemporaryDirectory(prefix="step3_") as tmp_name:
+        tmp = Path(tmp_name)
+        audio = _prepare_audio(video, info, tmp)
+        total_seconds = audio.duration if audio is not None else info.duration
+        total_frames = frames_for(total_seconds, settings.fps)
+        spans = scene_spans(scenes, settings.fps, total_frames)
+        units = _Units(sources, settings, pattern, tmp)
+        with atomic_output(output) as partial:
+            assembler = Assembler(partial, settings, audio, total_seconds)
+            try:
+                with tqdm(total=total_frames, unit="frame", desc="step 3") as bar:
+                    for n, span in enumerate(spans):
+                        image = span.scene.image
+                        if kenburns:
+                            segment = tmp / "kenburns.mp4"
+                            encode_segment(_kenburns_frames(units, image, span.count, n), segment, settings)
+                            assembler.add(segment, span.count)
+                        else:
+                            clip = units.units(image)
+                            for piece in fill(span.count, len(clip.intro), len(clip.repeat)):
+                                assembler.add(units.segment(image, piece.part), piece.count)
+                        bar.update(span.count)
+                assembler.close()
+            finally:
+                assembler.abort()
+
+    video_seconds, audio_seconds = stream_durations(output)
+    sync_ms = abs(video_seconds - audio_seconds) * 1000 if audio_seconds is not None else None
+    result = Step3Result(
+        output=output,
+        scenes=len(spans),
+        duration=video_seconds,
+        sync_error_ms=sync_ms,
+        audio="none" if audio is None else ("copied" if audio.copied else "encoded"),
+    )
+    sync = f"{sync_ms:.1f} ms" if sync_ms is not None else "n/a (silent)"
+    audio_note = {"copied": "original AAC copied bit-exact", "encoded": "encoded to AAC",
+                  "none": "none (silent)"}[result.audio]
+    print(
+        f"step 3 done: {result.scenes} scenes -> {output} ({video_seconds:.3f} s, "
+        f"{width}x{height} @ {float(settings.fps):.3f} fps, pattern {pattern}"
+        f"{', Ken Burns' if kenburns else ''}); audio: {audio_note}; video-audio sync error: {sync}"
+    )
+    return result

@@ -1,0 +1,134 @@
+"""Step 3's frame plan: which clip frame is on screen in every output frame. Pure arithmetic, no I/O.
+
+All times live on ONE global grid: output frame i covers [i/fps, (i+1)/fps). A scene's first
+frame is `round(start * fps)` of its cumulative CSV start time, so rounding never accumulates
+(per-scene rounded durations would drift by up to half a frame per scene).
+
+Each scene is filled from at most two encoded *units* of its clip:
+
+- an `intro` played once (freeze: the clip itself), then
+- a `repeat` looped until the scene ends (loop: the clip; pingpong: forward + backward;
+  freeze: the last frame held). The last repetition, or a clip longer than its scene, is cut.
+
+A unit is a tuple of clip frame indices, one per output frame, so the same clip at another
+frame rate plays at its own speed. Repeats shorter than `MIN_REPEAT_SECONDS` are unrolled
+(each unit starts with a keyframe; a one-frame unit looped would be all keyframes).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from fractions import Fraction
+
+from .layout import Scene
+
+PATTERNS = ("loop", "freeze", "pingpong")
+MIN_REPEAT_SECONDS = 2
+
+
+def frame_rate(value: float | Fraction) -> Fraction:
+    """Exact rate for a user-typed rate: 30 -> 30, 29.97 -> 30000/1001, 23.976 -> 24000/1001."""
+    if isinstance(value, Fraction):
+        return value
+    if value <= 0 or not math.isfinite(value):
+        raise ValueError(f"frame rate must be positive, got {value}")
+    if abs(value - round(value)) < 1e-3:
+        return Fraction(round(value))
+    ntsc = round(value * 1001 / 1000)
+    if abs(value - ntsc * 1000 / 1001) < 5e-3:
+        return Fraction(ntsc * 1000, 1001)
+    return Fraction(value).limit_denominator(1000)
+
+
+def frames_for(seconds: float, fps: Fraction) -> int:
+    """Whole frames for `seconds`: the nearest count, so the last frame, stretched or trimmed to
+    end exactly at `seconds`, lasts between half a frame and one and a half frames."""
+    return max(1, round(Fraction(seconds) * fps))
+
+
+@dataclass(frozen=True)
+class SceneSpan:
+    """Output frames [first, first + count) show `scene`."""
+
+    scene: Scene
+    first: int
+    count: int
+
+
+def scene_spans(scenes: list[Scene], fps: Fraction, total_frames: int) -> list[SceneSpan]:
+    """Place every scene on the global grid; the last scene runs to `total_frames`.
+
+    Scenes that start after the end (audio shorter than the pictures) or that are shorter
+    than half a frame (no frame starts inside them) get no span.
+    """
+    starts = [min(total_frames, round(Fraction(s.start) * fps)) for s in scenes] + [total_frames]
+    starts[0] = 0
+    return [
+        SceneSpan(scene, first, end - first)
+        for scene, first, end in zip(scenes, starts, starts[1:], strict=False)
+        if end > first
+    ]
+
+
+def resample(indices: list[int], clip_fps: Fraction, fps: Fraction) -> tuple[int, ...]:
+    """Play `indices` (one per clip frame at `clip_fps`) at output rate `fps`.
+
+    Output frame j shows the clip frame on screen at time j / fps; the length is the
+    sequence's own duration rounded to whole output frames (at least one).
+    """
+    count = max(1, round(len(indices) * fps / clip_fps))
+    return tuple(indices[min(len(indices) - 1, math.floor(j * clip_fps / fps))] for j in range(count))
+
+
+@dataclass(frozen=True)
+class ClipUnits:
+    intro: tuple[int, ...]
+    repeat: tuple[int, ...]
+
+
+def clip_units(clip_frames: int, clip_fps: Fraction, fps: Fraction, pattern: str) -> ClipUnits:
+    """The intro and repeat units of a clip of `clip_frames` frames for `pattern`."""
+    if pattern not in PATTERNS:
+        raise ValueError(f"unknown pattern {pattern!r}")
+    forward = list(range(clip_frames))
+    if pattern == "freeze":
+        intro = resample(forward, clip_fps, fps)
+        repeat: tuple[int, ...] = (clip_frames - 1,)
+    else:
+        intro = ()
+        cycle = forward + forward[-2:0:-1] if pattern == "pingpong" else forward
+        repeat = resample(cycle, clip_fps, fps)
+    times = math.ceil(MIN_REPEAT_SECONDS * fps / len(repeat))
+    return ClipUnits(intro, repeat * times)
+
+
+@dataclass(frozen=True)
+class Piece:
+    """Take the first `count` frames of unit `part` ("intro" or "repeat")."""
+
+    part: str
+    count: int
+
+
+def fill(frames: int, intro_len: int, repeat_len: int) -> list[Piece]:
+    """Pieces that fill `frames` output frames: the intro once, then whole repeats, then a prefix."""
+    pieces = []
+    if intro_len:
+        take = min(frames, intro_len)
+        pieces.append(Piece("intro", take))
+        frames -= take
+    whole, rest = divmod(frames, repeat_len)
+    pieces += [Piece("repeat", repeat_len)] * whole
+    if rest:
+        pieces.append(Piece("repeat", rest))
+    return pieces
+
+
+def scene_indices(units: ClipUnits, frames: int) -> list[int]:
+    """Clip frame index of each of the scene's `frames` output frames (what `fill` plays)."""
+    out: list[int] = []
+    for piece in fill(frames, len(units.intro), len(units.repeat)):
+        unit = units.intro if piece.part == "intro" else units.repeat
+        out.extend(unit[: piece.count])
+    return out

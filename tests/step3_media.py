@@ -1,0 +1,97 @@
+"""Builds small step-3 inputs with real ffmpeg encodes: a source video with audio, a CSV, clips.
+
+Every clip frame is a flat colour from `CODEBOOK`, so a decoded output frame tells which clip
+and which of its frames is on screen (`identify`), with a frame-number bar drawn on top.
+"""
+
+from __future__ import annotations
+
+import itertools
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+
+from podcast_img2vid import layout
+from podcast_img2vid.media import read_frames, run_ffmpeg, write_video
+
+LEVELS = (30, 100, 170, 240)
+CODEBOOK = np.array(list(itertools.product(LEVELS, repeat=3)), dtype=np.float64)
+"""64 colours at least 70 levels apart; clip c frame k is CODEBOOK[code(c, k)]."""
+FRAMES_PER_CLIP = 8
+
+
+def code(clip: int, frame: int) -> int:
+    return clip * FRAMES_PER_CLIP + frame
+
+
+def make_source(
+    path: Path,
+    seconds: float,
+    fps: Fraction | int = 25,
+    size: tuple[int, int] = (320, 180),
+    audio: str | None = "aac",
+    audio_seconds: float | None = None,
+) -> Path:
+    """A still-looking source video; audio is a tone: "aac" (MP4) or "pcm" (MKV), or None."""
+    fps = Fraction(fps)
+    rate = f"{fps.numerator}/{fps.denominator}"
+    args = ["-f", "lavfi", "-t", f"{seconds}", "-i", f"color=c=gray:s={size[0]}x{size[1]}:r={rate}"]
+    if audio is not None:
+        tone = "sine=frequency=440:sample_rate=44100"
+        args += ["-f", "lavfi", "-t", f"{audio_seconds or seconds}", "-i", tone]
+    args += ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p"]
+    if audio == "aac":
+        args += ["-c:a", "aac", "-b:a", "96k"]
+    elif audio == "pcm":
+        args += ["-c:a", "pcm_s16le"]
+    run_ffmpeg([*args, str(path)])
+    return path
+
+
+def make_clip(path: Path, clip: int, frames: int, fps: Fraction | int = 25, size=(320, 180)) -> Path:
+    """A clip whose frame k is flat CODEBOOK[code(clip, k)] with a k-wide white bar at the top."""
+    images = []
+    for k in range(frames):
+        image = np.empty((size[1], size[0], 3), np.uint8)
+        image[:] = CODEBOOK[code(clip, k)].astype(np.uint8)
+        image[:6, : 8 * (k + 1)] = 255
+        images.append(image)
+    write_video(images, path, fps)
+    return path
+
+
+def make_still(path: Path, clip: int, size=(320, 180)) -> Path:
+    from PIL import Image
+
+    image = np.empty((size[1], size[0], 3), np.uint8)
+    image[:] = CODEBOOK[code(clip, 0)].astype(np.uint8)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(image).save(path)
+    return path
+
+
+def write_csv(work: layout.WorkDir, scenes: list[tuple[str, float, float]], fps: float = 25) -> None:
+    rows = [
+        layout.Scene(i + 1, image, start, end, round(start * fps), round(end * fps))
+        for i, (image, start, end) in enumerate(scenes)
+    ]
+    work.root.mkdir(parents=True, exist_ok=True)
+    layout.write_scenes(work.csv_path, rows)
+
+
+def identify_frame(frame: np.ndarray) -> int:
+    """Codebook entry nearest to the mean of the frame's centre (bars and marks excluded)."""
+    h, w = frame.shape[:2]
+    mean = frame[h // 3 : 2 * h // 3, w // 3 : 2 * w // 3].reshape(-1, 3).mean(axis=0)
+    return int(np.argmin(((CODEBOOK - mean) ** 2).sum(axis=1)))
+
+
+def identify(path: Path) -> list[int]:
+    return [identify_frame(f) for f in read_frames(path)]
+
+
+def audio_packet_bytes(path: Path) -> list[bytes]:
+    with av.open(str(path)) as container:
+        return [bytes(p) for p in container.demux(container.streams.audio[0]) if p.size]

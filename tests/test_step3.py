@@ -1,0 +1,342 @@
+"""Step 3 end to end with real encodes: sync, cuts, patterns, audio, validation, paths, Ken Burns."""
+
+from __future__ import annotations
+
+import random
+import subprocess
+import sys
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+import pytest
+from step3_media import (
+    CODEBOOK,
+    audio_packet_bytes,
+    code,
+    identify,
+    make_clip,
+    make_source,
+    make_still,
+    write_csv,
+)
+
+from podcast_img2vid import layout
+from podcast_img2vid.assemble import VideoSettings
+from podcast_img2vid.errors import UserError
+from podcast_img2vid.kenburns import zoom_pan
+from podcast_img2vid.media import ffmpeg_exe, probe, read_frames, stream_durations, write_video
+from podcast_img2vid.step3 import run_step3
+from podcast_img2vid.step3_plan import (
+    clip_units,
+    frame_rate,
+    frames_for,
+    resample,
+    scene_indices,
+    scene_spans,
+)
+
+REPO = Path(__file__).resolve().parents[1]
+CUTS = [("image_001.png", 0.0, 1.37), ("image_002.png", 1.37, 2.91), ("image_001.png", 2.91, 4.3)]
+
+
+def decode_errors(path: Path) -> str:
+    proc = subprocess.run(
+        [ffmpeg_exe(), "-v", "error", "-i", str(path), "-f", "null", "-"],
+        capture_output=True, text=True, encoding="utf-8", errors="replace",
+    )
+    return proc.stderr.strip()
+
+
+def make_work(root: Path, clips: dict[str, tuple[int, int, int]], scenes=CUTS) -> layout.WorkDir:
+    """clips: image name -> (clip number, frames, fps)."""
+    work = layout.WorkDir(root)
+    work.clips_dir.mkdir(parents=True, exist_ok=True)
+    for image, (clip, frames, fps) in clips.items():
+        make_clip(work.clips_dir / layout.clip_name(image), clip, frames, fps)
+    write_csv(work, scenes)
+    return work
+
+
+def expected_codes(scenes, fps: Fraction, total_frames: int, clips, pattern: str) -> list[int]:
+    """What should be on screen, from the plan's own rules written out longhand."""
+    starts = [round(Fraction(start) * fps) for _, start, _ in scenes] + [total_frames]
+    out = []
+    for (image, _, _), a, b in zip(scenes, starts, starts[1:], strict=False):
+        clip, frames, clip_fps = clips[image]
+        units = clip_units(frames, Fraction(clip_fps), fps, pattern)
+        out += [code(clip, k) for k in scene_indices(units, max(0, min(b, total_frames) - a))]
+    return out
+
+
+# ---- the plan's arithmetic ---------------------------------------------------------------
+
+
+def test_frame_rate_from_user_floats():
+    assert frame_rate(29.97) == Fraction(30000, 1001)
+    assert frame_rate(23.976) == Fraction(24000, 1001)
+    assert frame_rate(59.94) == Fraction(60000, 1001)
+    assert frame_rate(25.0) == 25
+    assert frame_rate(12.5) == Fraction(25, 2)
+
+
+def test_patterns_as_clip_frame_indices():
+    fps = Fraction(25)
+    loop = clip_units(4, fps, fps, "loop")
+    assert loop.intro == () and loop.repeat[:8] == (0, 1, 2, 3, 0, 1, 2, 3)
+    ping = clip_units(4, fps, fps, "pingpong")
+    assert ping.repeat[:8] == (0, 1, 2, 3, 2, 1, 0, 1)  # no repeated end frames
+    freeze = clip_units(4, fps, fps, "freeze")
+    assert scene_indices(freeze, 7) == [0, 1, 2, 3, 3, 3, 3]
+    assert scene_indices(loop, 2) == [0, 1]  # a clip longer than its scene is cut
+    # A 7 fps clip at 30 fps keeps its speed: frame k is on screen from k/7 s.
+    assert resample(list(range(14)), Fraction(7), Fraction(30)) == tuple(j * 7 // 30 for j in range(60))
+
+
+def test_sixty_minute_plan_at_2997_keeps_every_cut_and_the_end():
+    rng = random.Random(4)
+    fps = Fraction(30000, 1001)
+    scenes, t = [], 0.0
+    while t < 3600:
+        end = min(3600.0, round(t + rng.uniform(0.6, 15), 6))
+        scenes.append(layout.Scene(len(scenes) + 1, "image_001.png", t, end, 0, 0))
+        t = end
+    audio = 3600.0 + 0.0213
+    total = frames_for(audio, fps)
+    spans = scene_spans(scenes, fps, total)
+    assert sum(s.count for s in spans) == total
+    for span in spans:
+        assert abs(span.first / fps - Fraction(span.scene.start)) <= 1 / fps / 2
+    settings = VideoSettings(1280, 720, fps)
+    last_pts = (total - 1) * settings.frame_ticks
+    end_ticks = round(Fraction(audio) / settings.time_base)
+    assert settings.frame_ticks / 2 <= end_ticks - last_pts <= settings.frame_ticks * 3 / 2
+    assert abs(float(end_ticks * settings.time_base) - audio) < 0.010
+
+
+# ---- end to end ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "fps", [Fraction(25), Fraction(30000, 1001), Fraction(30)], ids=["25", "29.97", "30"]
+)
+def test_sync_and_cuts(tmp_path, fps):
+    clips = {"image_001.png": (0, 5, 10), "image_002.png": (1, 7, 25)}
+    work = make_work(tmp_path, clips)
+    source = make_source(tmp_path / "src.mp4", 4.3, fps)
+    out = tmp_path / "out.mp4"
+    result = run_step3(source, work, out)
+
+    video_s, audio_s = stream_durations(out)
+    assert abs(video_s - audio_s) <= 0.010
+    assert result.sync_error_ms <= 10 and result.audio == "copied" and result.scenes == 3
+    with av.open(str(out)) as container:
+        stream = container.streams.video[0]
+        assert (stream.width, stream.height, stream.guessed_rate) == (320, 180, fps)
+    assert decode_errors(out) == ""
+    shown = identify(out)
+    assert shown == expected_codes(CUTS, fps, len(shown), clips, "loop")
+    # Around every cut: the old picture one frame before, the new one from the cut's frame on.
+    for (before, *_), (after, start, _) in zip(CUTS, CUTS[1:], strict=False):
+        i = round(start * fps)
+        assert abs(i / fps - start) <= 1 / fps
+        assert shown[i - 1] // 8 == clips[before][0] and shown[i] // 8 == clips[after][0]
+    assert audio_packet_bytes(out) == audio_packet_bytes(source)  # AAC copied bit-exact
+
+
+@pytest.mark.parametrize("pattern", ["freeze", "pingpong"])
+def test_freeze_and_pingpong_frame_order(tmp_path, pattern):
+    clips = {"image_001.png": (0, 5, 25), "image_002.png": (1, 4, 25)}
+    work = make_work(tmp_path, clips)
+    out = tmp_path / "out.mp4"
+    run_step3(make_source(tmp_path / "src.mp4", 4.3), work, out, pattern=pattern)
+    shown = identify(out)
+    assert shown == expected_codes(CUTS, Fraction(25), len(shown), clips, pattern)
+    assert decode_errors(out) == ""
+    if pattern == "freeze":
+        assert shown[:10] == [0, 1, 2, 3, 4, 4, 4, 4, 4, 4]
+    else:
+        assert shown[:12] == [0, 1, 2, 3, 4, 3, 2, 1, 0, 1, 2, 3]
+
+
+def test_portrait_source_stays_portrait_and_clip_is_fitted(tmp_path):
+    work = make_work(tmp_path, {"image_001.png": (0, 3, 25)}, scenes=[("image_001.png", 0.0, 1.0)])
+    out = tmp_path / "out.mp4"
+    run_step3(make_source(tmp_path / "src.mp4", 1.0, size=(180, 320)), work, out)
+    frame = read_frames(out)[0]
+    assert frame.shape == (320, 180, 3)
+    # A 16:9 clip fitted into 9:16: full width, black bars above and below, colour in the middle.
+    assert frame[:100].max() < 25 and frame[-100:].max() < 25
+    assert np.abs(frame[160, 90].astype(float) - CODEBOOK[code(0, 0)]).max() < 12
+
+
+def test_no_audio_gives_silent_video_of_the_source_length(tmp_path, capsys):
+    work = make_work(tmp_path, {"image_001.png": (0, 3, 25)}, scenes=[("image_001.png", 0.0, 2.0)])
+    out = tmp_path / "out.mp4"
+    result = run_step3(make_source(tmp_path / "src.mp4", 2.0, audio=None), work, out)
+    video_s, audio_s = stream_durations(out)
+    assert audio_s is None and abs(video_s - 2.0) <= 0.010
+    assert result.audio == "none" and result.sync_error_ms is None
+    assert "no audio" in capsys.readouterr().err
+
+
+def test_audio_longer_holds_last_picture(tmp_path):
+    scenes = [("image_001.png", 0.0, 1.0), ("image_002.png", 1.0, 2.0)]
+    work = make_work(tmp_path, {"image_001.png": (0, 3, 25), "image_002.png": (1, 3, 25)}, scenes)
+    out = tmp_path / "out.mp4"
+    run_step3(make_source(tmp_path / "src.mp4", 2.0, audio_seconds=3.2), work, out)
+    video_s, audio_s = stream_durations(out)
+    assert audio_s > 3.2 and abs(video_s - audio_s) <= 0.010
+    shown = identify(out)
+    assert len(shown) == frames_for(audio_s, Fraction(25))
+    assert all(c // 8 == 1 for c in shown[25:])  # the last picture runs to the end of the audio
+
+
+def test_audio_shorter_ends_the_video_with_the_audio(tmp_path):
+    work = make_work(tmp_path, {"image_001.png": (0, 3, 25), "image_002.png": (1, 3, 25)})
+    out = tmp_path / "out.mp4"
+    result = run_step3(make_source(tmp_path / "src.mp4", 4.3, audio_seconds=2.0), work, out)
+    video_s, audio_s = stream_durations(out)
+    assert audio_s < 2.1 and abs(video_s - audio_s) <= 0.010
+    assert result.scenes == 2  # the third scene starts after the audio ends
+    assert {c // 8 for c in identify(out)[40:]} == {1}
+
+
+def test_non_aac_audio_is_encoded_to_aac_in_sync_at_a_chosen_rate(tmp_path):
+    work = make_work(tmp_path, {"image_001.png": (0, 5, 10), "image_002.png": (1, 7, 25)})
+    out = tmp_path / "out.mp4"
+    result = run_step3(make_source(tmp_path / "src.mkv", 4.3, 30, audio="pcm"), work, out, fps=29.97)
+    assert result.audio == "encoded" and probe(out).audio_codec == "aac"
+    with av.open(str(out)) as container:
+        assert container.streams.video[0].guessed_rate == Fraction(30000, 1001)
+    video_s, audio_s = stream_durations(out)
+    assert abs(video_s - audio_s) <= 0.010 and abs(audio_s - 4.3) < 0.05
+
+
+# ---- refusing bad input before writing anything --------------------------------------------
+
+
+def test_missing_clip_and_bad_clip_refused_before_writing(tmp_path):
+    work = make_work(tmp_path, {"image_001.png": (0, 3, 25)})
+    (work.clips_dir / "image_002.mp4").write_bytes(b"not a video")
+    (work.clips_dir / "image_001.mp4").unlink()
+    before = sorted(tmp_path.rglob("*"))
+    out = tmp_path / "out.mp4"
+    source = make_source(tmp_path / "src.mp4", 4.3)
+    with pytest.raises(UserError) as e:
+        run_step3(source, work, out)
+    message = str(e.value)
+    assert "image_001.mp4: missing" in message and "image_002.mp4" in message and "2 problem" in message
+    assert not out.exists() and sorted(tmp_path.rglob("*")) == sorted([*before, source])
+
+
+def test_path_escaping_csv_refused(tmp_path):
+    work = make_work(tmp_path, {"image_001.png": (0, 3, 25)}, scenes=[("image_001.png", 0.0, 1.0)])
+    text = work.csv_path.read_text(encoding="utf-8").replace("image_001.png", "../x.png")
+    work.csv_path.write_text(text, encoding="utf-8")
+    (tmp_path.parent / "x.mp4").write_bytes(b"")
+    out = tmp_path / "out.mp4"
+    with pytest.raises(UserError, match=r"\.\./x\.png"):
+        run_step3(make_source(tmp_path / "src.mp4", 1.0), work, out)
+    assert not out.exists()
+
+
+def test_output_may_not_be_the_input(tmp_path):
+    work = make_work(tmp_path, {"image_001.png": (0, 3, 25)}, scenes=[("image_001.png", 0.0, 1.0)])
+    source = make_source(tmp_path / "src.mp4", 1.0)
+    data = source.read_bytes()
+    with pytest.raises(UserError, match="input video"):
+        run_step3(source, work, tmp_path / "." / "src.mp4")
+    assert source.read_bytes() == data
+
+
+def test_cli_reports_one_line_and_exit_2(tmp_path):
+    work = make_work(tmp_path, {}, scenes=[("image_001.png", 0.0, 1.0)])
+    make_source(tmp_path / "src.mp4", 1.0)
+    proc = subprocess.run(
+        [sys.executable, str(REPO / "animate_podcast_v2.py"), "src.mp4", "--step", "3"],
+        cwd=tmp_path, capture_output=True, text=True, encoding="utf-8",
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.count("\n") == 1 and proc.stderr.startswith("error:")
+    assert "--fallback still" in proc.stderr
+    assert not (tmp_path / layout.output_name(Path("src.mp4"))).exists()
+    assert work.csv_path.is_file()
+
+
+def test_fallback_still_and_cjk_paths(tmp_path, capsys):
+    root = tmp_path / "播客 工作"
+    work = make_work(root, {"image_002.png": (1, 4, 25)})
+    make_still(work.images_dir / "image_001.png", 2)
+    out = tmp_path / "輸出 資料夾" / "節目 001_animated_v2.mp4"
+    source = make_source(root / "節目 001.mp4", 4.3)
+    with pytest.raises(UserError, match="image_001.mp4: missing"):
+        run_step3(source, work, out)
+    run_step3(source, work, out, fallback="still")
+    assert "showing the still" in capsys.readouterr().err
+    shown = identify(out)
+    assert {c for c in shown[:34]} == {code(2, 0)} and {c // 8 for c in shown[35:72]} == {1}
+    assert {c for c in shown[73:]} == {code(2, 0)}
+    assert decode_errors(out) == ""
+
+
+# ---- colour and Ken Burns ------------------------------------------------------------------
+
+
+def test_hd_output_is_tagged_bt709_and_keeps_the_clip_colour(tmp_path):
+    work = layout.WorkDir(tmp_path)
+    colour = np.array([200, 60, 30], np.uint8)
+    frame = np.empty((720, 1280, 3), np.uint8)
+    frame[:] = colour
+    write_video([frame] * 3, work.clips_dir / "image_001.mp4", 25)
+    write_csv(work, [("image_001.png", 0.0, 0.4)])
+    out = tmp_path / "out.mp4"
+    run_step3(make_source(tmp_path / "src.mp4", 0.4, size=(1280, 720)), work, out)
+    clip_mean = read_frames(work.clips_dir / "image_001.mp4")[0].reshape(-1, 3).mean(axis=0)
+    with av.open(str(out)) as container:
+        decoded = next(container.decode(video=0))
+        tags = (decoded.colorspace, decoded.color_primaries, decoded.color_trc)
+        rgb = decoded.to_ndarray(format="rgb24")  # converted with the frame's own (BT.709) matrix
+    assert tags == (1, 1, 1)
+    assert np.abs(rgb.reshape(-1, 3).mean(axis=0) - clip_mean).max() < 3
+
+
+def marker_clip(frames: int) -> list[np.ndarray]:
+    """A static textured picture with a bright dot, for measuring motion to a fraction of a pixel."""
+    rng = np.random.default_rng(0)
+    base = cv2.GaussianBlur(rng.integers(40, 120, (180, 320, 3), dtype=np.uint8), (0, 0), 3)
+    ys, xs = np.indices(base.shape[:2])
+    dot = 255 * np.exp(-((xs - 60) ** 2 + (ys - 40) ** 2) / (2 * 4.0**2))
+    base = np.maximum(base, dot[..., None]).astype(np.uint8)
+    return [base] * frames
+
+
+def dot_centre(frame: np.ndarray) -> np.ndarray:
+    weight = np.clip(frame.astype(float).mean(axis=2) - 130, 0, None)
+    ys, xs = np.indices(weight.shape)
+    return np.array([(xs * weight).sum(), (ys * weight).sum()]) / weight.sum()
+
+
+def test_zoom_pan_moves_smoothly_in_subpixel_steps():
+    frame = marker_clip(1)[0]
+    path = np.array([dot_centre(zoom_pan(frame, p, (320, 180))) for p in np.linspace(0, 1, 60)])
+    steps = np.diff(path, axis=0)
+    assert np.linalg.norm(steps, axis=1).mean() < 1.0  # slow: under a pixel per frame
+    assert np.abs(np.diff(steps, axis=0)).max() < 0.1  # steady: no integer-crop jumps
+    assert zoom_pan(frame, 0.3, (160, 90)).shape == (90, 160, 3)
+
+
+def test_kenburns_is_continuous_across_a_loop_point(tmp_path):
+    work = layout.WorkDir(tmp_path)
+    write_video(marker_clip(10), work.clips_dir / "image_001.mp4", 25)
+    write_csv(work, [("image_001.png", 0.0, 3.0)])
+    out = tmp_path / "out.mp4"
+    run_step3(make_source(tmp_path / "src.mp4", 3.0), work, out, kenburns=True)
+    path = np.array([dot_centre(f) for f in read_frames(out)])
+    steps = np.linalg.norm(np.diff(path, axis=0), axis=1)
+    assert len(path) >= 75 and np.linalg.norm(path[-1] - path[0]) > 5  # it moved over the whole scene
+    # The 2-second loop unit restarts at frame 50: no jump there, or anywhere.
+    assert steps.max() < 2 * np.median(steps) + 0.3 and steps[49] < 1.0
+    assert decode_errors(out) == ""
