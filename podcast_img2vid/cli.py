@@ -23,5 +23,6 @@ def run_cli(job: Callable[[], int | None]) -> int:
         print(f"error: {e}", file=sys.stderr)
         return EXIT_USER_ERROR
     except KeyboardInterrupt:
-        print("interrupted: finished files are kept; run the same command again to continue.", file=sys.stderr)
+        print("interrupted: finished files are kept; run the same command again to continue.",
+              file=sys.stderr)
         return EXIT_INTERRUPTED

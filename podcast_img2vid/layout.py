@@ -150,7 +150,7 @@ def read_scenes(path: Path) -> list[Scene]:
     if scenes and not problems:
         if abs(scenes[0].start) > 1e-3:
             problems.append(f"the first scene starts at {scenes[0].start:.3f}s, not at 0")
-        for prev, cur in zip(scenes, scenes[1:]):
+        for prev, cur in zip(scenes, scenes[1:], strict=False):
             if abs(cur.start - prev.end) > 1e-3:
                 problems.append(
                     f"scene {cur.scene} starts at {cur.start:.3f}s but scene {prev.scene} "

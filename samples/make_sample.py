@@ -71,8 +71,8 @@ def main() -> None:
         cut_frames = np.round(np.cumsum([0] + [(len(x) + len(pause)) / SAMPLE_RATE for x in lines]) * FPS)
         cut_frames = cut_frames.astype(int)
         total_frames = int(cut_frames[-1])
-        audio = np.concatenate([audio, np.zeros(max(0, round(total_frames / FPS * SAMPLE_RATE) - len(audio)),
-                                                dtype=np.int16)])
+        padding = max(0, round(total_frames / FPS * SAMPLE_RATE) - len(audio))
+        audio = np.concatenate([audio, np.zeros(padding, dtype=np.int16)])
         wav = folder / "narration.wav"
         with wave.open(str(wav), "wb") as w:
             w.setnchannels(1)
@@ -84,7 +84,8 @@ def main() -> None:
         tmp_video = folder / "sample.mp4"
         cmd = [
             imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y",
-            "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{WIDTH}x{HEIGHT}", "-framerate", str(FPS), "-i", "-",
+            "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{WIDTH}x{HEIGHT}",
+            "-framerate", str(FPS), "-i", "-",
             "-i", str(wav), "-map", "0:v", "-map", "1:a",
             "-c:v", "libx264", "-preset", "slow", "-crf", "23", "-pix_fmt", "yuv420p", "-g", "300",
             "-c:a", "aac", "-b:a", "64k", "-ac", "1", "-shortest", "-movflags", "+faststart", str(tmp_video),
@@ -112,8 +113,11 @@ def main() -> None:
         writer = csv.writer(f, lineterminator="\n")
         writer.writerow(["scene", "photo", "start_frame", "end_frame", "dissolve_in"])
         for index, (photo, _, _) in enumerate(SCRIPT):
-            writer.writerow([index + 1, photo, cut_frames[index], cut_frames[index + 1], index in DISSOLVE_BEFORE])
-    print(f"{VIDEO.name}: {total_frames / FPS:.2f} s, {len(SCRIPT)} scenes, {VIDEO.stat().st_size / 1e6:.2f} MB")
+            writer.writerow(
+                [index + 1, photo, cut_frames[index], cut_frames[index + 1], index in DISSOLVE_BEFORE]
+            )
+    size_mb = VIDEO.stat().st_size / 1e6
+    print(f"{VIDEO.name}: {total_frames / FPS:.2f} s, {len(SCRIPT)} scenes, {size_mb:.2f} MB")
 
 
 if __name__ == "__main__":
