@@ -1,0 +1,64 @@
+"""The CPU provider: animate a picture with a slow Ken Burns zoom and pan (no GPU, no model).
+
+Each clip lasts as long as the longest scene that shows its picture, so step 3 never has to
+loop it (a loop would jump from the end of the move back to its start). The move is chosen
+from `MOVES` by the picture's seed, so neighbouring pictures move differently and a rerun
+makes the same clip. Frames come from `kenburns.zoom_pan`, a sub-pixel affine warp: the
+motion is linear and steady, with no integer-crop wobble.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from .errors import UserError
+from .kenburns import zoom_pan
+from .media import write_video
+from .providers import ClipRequest
+
+# (zoom start, zoom end), (pan centre start, pan centre end) as fractions of the free room.
+MOVES = (
+    ((1.0, 1.12), ((0.5, 0.5), (0.5, 0.5))),  # slow push in
+    ((1.12, 1.0), ((0.5, 0.5), (0.5, 0.5))),  # slow pull out
+    ((1.06, 1.12), ((0.25, 0.5), (0.75, 0.5))),  # drift right while pushing in
+    ((1.12, 1.06), ((0.75, 0.5), (0.25, 0.5))),  # drift left while pulling out
+)
+MAX_SIDE = 1920
+"""Pictures larger than this (long side) are animated at this size; step 3 scales to the output."""
+
+
+def clip_size(width: int, height: int, max_side: int = MAX_SIDE) -> tuple[int, int]:
+    """The picture's size, shrunk to fit `max_side` and rounded to even numbers (yuv420p)."""
+    scale = min(1.0, max_side / max(width, height))
+    return max(2, round(width * scale / 2) * 2), max(2, round(height * scale / 2) * 2)
+
+
+class KenBurnsProvider:
+    """Ken Burns clips at `fps` (give it the source video's rate for a 1:1 frame match in step 3)."""
+
+    name = "kenburns"
+
+    def __init__(self, fps: float | Fraction = 30, crf: int = 18):
+        self.fps = Fraction(fps).limit_denominator(1001)
+        self.crf = crf
+
+    def settings(self) -> dict[str, object]:
+        return {"fps": str(self.fps), "crf": self.crf, "moves": MOVES, "max_side": MAX_SIDE}
+
+    def animate(self, request: ClipRequest) -> str:
+        try:
+            with Image.open(request.image) as im:
+                picture = np.asarray(im.convert("RGB"))
+        except (OSError, UnidentifiedImageError) as e:
+            raise UserError(f"{request.image}: cannot be read as a picture ({e}); run step 1 again") from None
+        size = clip_size(picture.shape[1], picture.shape[0])
+        frames = max(2, round(Fraction(request.seconds) * self.fps))
+        zoom, pan = MOVES[request.seed % len(MOVES)]
+        write_video(
+            (zoom_pan(picture, t / (frames - 1), size, zoom=zoom, pan=pan) for t in range(frames)),
+            request.output, self.fps, crf=self.crf,
+        )
+        return f"{frames} frames, {size[0]}x{size[1]}"
