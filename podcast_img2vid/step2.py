@@ -55,6 +55,8 @@ class Step2Result:
     """Wall time spent making the clips that were made (all processes added up)."""
     peak_vram: int | None = None
     """Largest CUDA memory allocated by any process, in bytes (None when CUDA was not used)."""
+    made_per_process: list[int] = field(default_factory=list)
+    """Clips made by each process of an `accelerate launch` run, in process order."""
 
     @property
     def exit_code(self) -> int:
@@ -171,6 +173,16 @@ def _peak_vram() -> int | None:
     return max(torch.cuda.max_memory_allocated(d) for d in range(torch.cuda.device_count()))
 
 
+def process_state() -> PartialState:
+    """This process's place in an `accelerate launch` / torchrun run (one process otherwise).
+
+    Without CUDA the processes talk over gloo on the CPU (accelerate needs `cpu=True` for that).
+    """
+    import torch
+
+    return PartialState(cpu=not torch.cuda.is_available())
+
+
 def run_step2(
     work: WorkDir,
     provider: Provider,
@@ -191,7 +203,7 @@ def run_step2(
     if only:
         pictures = select(pictures, only)
     settings = json.loads(json.dumps(provider.settings()))
-    state = PartialState()
+    state = process_state()
     if state.is_main_process:
         remove_partials(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
@@ -230,6 +242,7 @@ def run_step2(
     result = Step2Result(skipped=[n for n in pictures if n not in todo])
     for part in gather_object([mine]):
         result.made += part.made
+        result.made_per_process.append(len(part.made))
         result.failed.update(part.failed)
         result.clip_seconds += part.clip_seconds
         if part.peak_vram is not None:
@@ -242,9 +255,10 @@ def run_step2(
 def summary(provider_name: str, result: Step2Result, output_dir: Path) -> str:
     per_clip = f", {result.clip_seconds / len(result.made):.1f} s per clip" if result.made else ""
     vram = f", peak VRAM {result.peak_vram / 2**30:.2f} GiB" if result.peak_vram is not None else ""
-    lines = [
-        f"step 2 ({provider_name}): made {len(result.made)}, skipped {len(result.skipped)} (already made "
-        f"with these settings), failed {len(result.failed)}{per_clip}{vram} -> {output_dir}"
-    ]
+    split = ""
+    if len(result.made_per_process) > 1:
+        split = " (" + ", ".join(f"process {i + 1}: {n}" for i, n in enumerate(result.made_per_process)) + ")"
+    made = f"made {len(result.made)}{split}, skipped {len(result.skipped)} (already made with these settings)"
+    lines = [f"step 2 ({provider_name}): {made}, failed {len(result.failed)}{per_clip}{vram} -> {output_dir}"]
     lines += [f"  failed {name}: {why}" for name, why in sorted(result.failed.items())]
     return "\n".join(lines)

@@ -29,6 +29,7 @@ frame (min = max = GUIDANCE_SCALE), which also halves the UNet's work.
 from __future__ import annotations
 
 import gc
+import os
 import socket
 import time
 import warnings
@@ -71,7 +72,7 @@ class SVDConfig:
 
 def round8(size: int) -> int:
     """Nearest size SVD accepts: a multiple of 8 (the VAE's downsampling), at least 64."""
-    return max(64, round(size / 8) * 8)
+    return max(64, int(size / 8 + 0.5) * 8)
 
 
 def guidance_range(guidance_scale: float) -> tuple[float, float]:
@@ -149,18 +150,20 @@ def _hub_error(model: str, error: BaseException) -> ProviderUnavailable:
     while e is not None and e not in chain:
         chain.append(e)
         e = e.__cause__ or e.__context__
+    gated = ProviderUnavailable(
+        f"{model}: this model is gated and you are not authorised. Run `hf auth login`, and accept "
+        "the model's terms on its Hugging Face page with the same account."
+    )
     for e in chain:
-        status = getattr(getattr(e, "response", None), "status_code", None)
-        if isinstance(e, GatedRepoError) or status in (401, 403):
-            return ProviderUnavailable(
-                f"{model}: this model is gated and you are not authorised. Run `hf auth login`, and accept "
-                "the model's terms on its Hugging Face page with the same account."
-            )
+        if isinstance(e, GatedRepoError):
+            return gated
         if isinstance(e, RepositoryNotFoundError):
             return ProviderUnavailable(
-                f"{model}: no such model on the Hugging Face hub (or it is private and you are not logged "
-                "in). Check --model / MODEL_ID, or give a local folder."
+                f"{model}: no such model on the Hugging Face hub, or it is private or gated and you are not "
+                "logged in (`hf auth login`). Check --model / MODEL_ID, or give a local folder."
             )
+    if any(getattr(getattr(e, "response", None), "status_code", None) in (401, 403) for e in chain):
+        return gated
     if any(_is_network_error(e) for e in chain):
         return ProviderUnavailable(
             f"{model}: not in the local Hugging Face cache and the hub cannot be reached. Connect once to "
@@ -250,10 +253,8 @@ class SVDProvider:
         if device.type == "cuda":
             if not torch.cuda.is_available():
                 raise ProviderUnavailable(NO_CUDA)
-            if device.index is None:
-                from accelerate import PartialState
-
-                device = torch.device("cuda", PartialState().local_process_index)
+            if device.index is None:  # one GPU per process under accelerate launch / torchrun
+                device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
         self.config = config
         self.device = device
         self.dtype = torch.float16 if device.type == "cuda" else torch.float32
