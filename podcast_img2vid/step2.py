@@ -166,11 +166,11 @@ def _describe(error: Exception) -> str:
 
 
 def _peak_vram() -> int | None:
-    """Peak CUDA memory of this process if a provider used CUDA through torch, else None."""
+    """Peak CUDA memory on this process's GPU if a provider used CUDA through torch, else None."""
     torch = sys.modules.get("torch")
     if torch is None or not torch.cuda.is_available() or not torch.cuda.is_initialized():
         return None
-    return max(torch.cuda.max_memory_allocated(d) for d in range(torch.cuda.device_count()))
+    return torch.cuda.max_memory_allocated()
 
 
 def process_state() -> PartialState:

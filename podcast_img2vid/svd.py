@@ -290,6 +290,8 @@ class SVDProvider:
     def pipe(self):
         """The pipeline, loaded on first use (a run with nothing to make never loads it)."""
         if self._pipe is None:
+            if self.device.type == "cuda":
+                torch.cuda.set_device(self.device)  # peak-VRAM figures and offload refer to this GPU
             pipe = load_pipeline(self.config.model, self.dtype)
             pipe.set_progress_bar_config(disable=True)
             self._pipe = pipe.to(self.device)
