@@ -8,6 +8,7 @@ paying torch's import per run); interruption by SIGKILL, the no-CUDA message and
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -299,6 +300,7 @@ def test_accelerate_two_processes_make_every_picture_once(tmp_path, tiny_svd):
          str(REPO / "step2_local_i2v_svd.py"), "--work-dir", str(work.root), "--model", str(tiny_svd),
          *SMALL],
         capture_output=True, text=True, encoding="utf-8", timeout=300,
+        env={**os.environ, "CUDA_VISIBLE_DEVICES": ""},  # two CPU processes over gloo, even on a GPU box
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "made 5 (process 1: 3, process 2: 2), skipped 0" in proc.stdout
@@ -326,6 +328,41 @@ def test_out_of_memory_is_retried_with_less_memory(tmp_path, tiny_svd, monkeypat
     record = sidecar(work, "image_001.png")
     assert "decode chunk 1" in record["note"]
     assert record["settings"]["decode_chunk_size"] == 8  # the setting, not the fallback
+
+
+cuda_only = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+
+
+@cuda_only
+def test_cuda_half_precision(tmp_path, tiny_svd, capsys):
+    work = three_pictures(tmp_path)
+    args = ["--work-dir", str(work.root), "--model", str(tiny_svd), "--height", "64", "--width", "96",
+            "--steps", "2"]
+    assert script.main(args) == 0
+    out = capsys.readouterr().out
+    assert "made 2," in out and "peak VRAM" in out
+    assert len(read_frames(work.clips_dir / "image_001.mp4")) == TINY_NUM_FRAMES
+
+
+@cuda_only
+def test_cuda_out_of_memory_ladder_with_real_offload_and_chunking(tmp_path, tiny_svd, monkeypatch, capsys):
+    work = three_pictures(tmp_path)
+    real_call = StableVideoDiffusionPipeline.__call__
+    dtypes = []
+
+    def out_of_memory_three_times(self, *args, **kwargs):
+        dtypes.append(self.unet.dtype)
+        if len(dtypes) <= 3:
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        return real_call(self, *args, **kwargs)
+
+    monkeypatch.setattr(StableVideoDiffusionPipeline, "__call__", out_of_memory_three_times)
+    args = ["--work-dir", str(work.root), "--model", str(tiny_svd), "--height", "64", "--width", "96",
+            "--steps", "2"]
+    assert script.main(args) == 0
+    out = capsys.readouterr().out
+    assert "retried with decode chunk 1, model CPU offload, UNet forward chunking" in out
+    assert dtypes[0] == torch.float16 and "made 2," in out
 
 
 # --- the SVD provider's safety nets, with a stand-in pipeline ---------------------------------
