@@ -175,7 +175,7 @@ def test_killed_run_resumes(tmp_path, tiny_svd):
     pictures = {f"image_00{i}.png": LANDSCAPE for i in (1, 2, 3, 4)}
     work = make_work(tmp_path, pictures, None)
     args = ["--work-dir", str(work.root), "--model", str(tiny_svd), "--device", "cpu",
-            "--height", "128", "--width", "192", "--steps", "4"]
+            "--height", "96", "--width", "160", "--steps", "3"]
     proc = subprocess.Popen([sys.executable, str(REPO / "step2_local_i2v_svd.py"), *args],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 120
@@ -186,7 +186,7 @@ def test_killed_run_resumes(tmp_path, tiny_svd):
     finished = {p.name: stamp(p) for p in work.clips_dir.glob("*")
                 if p.suffix == ".mp4" and ".partial" not in p.name
                 and (work.clips_dir / layout.sidecar_name(p.name)).is_file()}
-    assert finished, "the run was killed before any clip was finished"
+    assert 0 < len(finished) < len(pictures), "the run was not killed while making clips"
     assert script.main(args) == 0
     assert {name: stamp(work.clips_dir / name) for name in finished} == finished
     assert clips(work) == [f"image_00{i}{ext}" for i in (1, 2, 3, 4) for ext in (".json", ".mp4")]
