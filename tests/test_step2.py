@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -482,6 +483,31 @@ def test_hub_errors_become_one_clear_message():
     assert "no such model" in str(missing)
     offline = svd._hub_error("org/m", wrapped(LocalEntryNotFoundError("not cached")))
     assert "local Hugging Face cache" in str(offline)
+
+
+def test_offline_with_the_model_in_the_hub_cache(tmp_path, tiny_svd):
+    """HF_HUB_OFFLINE=1: a cached hub id loads; one that is not cached is one clear error."""
+    home = tmp_path / "hf"
+    snapshot = home / "hub" / "models--org--tiny" / "snapshots" / "0123abc"
+    shutil.copytree(tiny_svd, snapshot)
+    (snapshot.parents[1] / "refs").mkdir()
+    (snapshot.parents[1] / "refs" / "main").write_text("0123abc", encoding="utf-8")
+    work = make_work(tmp_path / "w", {"image_001.png": LANDSCAPE}, None)
+    env = {**os.environ, "HF_HOME": str(home), "HF_HUB_OFFLINE": "1"}
+
+    def step2_with(model: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, str(REPO / "step2_local_i2v_svd.py"), "--work-dir", str(work.root),
+             "--model", model, *SMALL],
+            capture_output=True, text=True, encoding="utf-8", env=env,
+        )
+
+    missing = step2_with("org/not-cached")
+    assert missing.returncode == 2
+    assert missing.stderr.strip().splitlines()[-1].startswith("error: org/not-cached: not in the local")
+    cached = step2_with("org/tiny")
+    assert cached.returncode == 0, cached.stderr[-2000:]
+    assert sidecar(work, "image_001.png")["settings"]["model"] == "org/tiny"
 
 
 def test_model_source_checks(tmp_path, tiny_svd):
