@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -295,9 +296,13 @@ def test_no_cuda_without_device_cpu_is_a_clear_error(tmp_path, tiny_svd):
 def test_accelerate_two_processes_make_every_picture_once(tmp_path, tiny_svd):
     pictures = {f"image_00{i}.png": LANDSCAPE for i in range(1, 6)}
     work = make_work(tmp_path, pictures, None)  # no CSV: every picture in the folder
+    with socket.socket() as s:  # a free port: another run on this machine may hold the default one
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
     proc = subprocess.run(
         [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
          "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
+         "--main_process_port", str(port),
          str(REPO / "step2_local_i2v_svd.py"), "--work-dir", str(work.root), "--model", str(tiny_svd),
          *SMALL],
         capture_output=True, text=True, encoding="utf-8", timeout=300,
