@@ -77,12 +77,18 @@ def file_sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+def _by_number(name: str) -> tuple[int, str]:
+    """Sort key: image_999.png before image_1000.png."""
+    return len(name), name
+
+
 def wanted_pictures(work: WorkDir, input_dir: Path) -> dict[str, float]:
     """Picture name -> seconds of the longest scene showing it, sorted by name.
 
     The pictures timestamps.csv references if it exists, else every image_NNN.png in `input_dir`.
     """
-    present = sorted(p.name for p in input_dir.glob(f"*{IMAGE_EXT}") if is_image_name(p.name))
+    names = (p.name for p in input_dir.glob(f"*{IMAGE_EXT}") if is_image_name(p.name))
+    present = sorted(names, key=_by_number)
     if not present:
         raise UserError(
             f"{input_dir}: no pictures (image_001.png ...). Run step 1 first "
@@ -93,7 +99,7 @@ def wanted_pictures(work: WorkDir, input_dir: Path) -> dict[str, float]:
     seconds: dict[str, float] = {}
     for scene in read_scenes(work.csv_path):
         seconds[scene.image] = max(seconds.get(scene.image, 0.0), scene.duration)
-    return dict(sorted(seconds.items()))
+    return {name: seconds[name] for name in sorted(seconds, key=_by_number)}
 
 
 def select(pictures: dict[str, float], only: list[str]) -> dict[str, float]:
@@ -105,7 +111,7 @@ def select(pictures: dict[str, float], only: list[str]) -> dict[str, float]:
             f"--only {' '.join(unknown)}: not among the pictures to animate "
             f"({', '.join(list(pictures)[:5])}{' ...' if len(pictures) > 5 else ''})."
         )
-    return {n: pictures[n] for n in sorted(set(names))}
+    return {n: pictures[n] for n in sorted(set(names), key=_by_number)}
 
 
 def _record(provider: Provider, settings: dict, seed: int, image: Path, clip: Path, note: str | None) -> dict:
