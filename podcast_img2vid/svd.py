@@ -120,6 +120,14 @@ def frames_are_broken(frames: np.ndarray, picture: np.ndarray) -> bool:
     return float(frames.max()) < 2 / 255 and int(picture.max()) > 16
 
 
+def is_out_of_memory(error: RuntimeError) -> bool:
+    """CUDA out of memory, raised by torch as its own type or by a CUDA library as a RuntimeError."""
+    text = str(error)
+    return isinstance(error, torch.cuda.OutOfMemoryError) or any(
+        marker in text for marker in ("CUDA out of memory", "CUDA error: out of memory")
+    )
+
+
 def to_uint8(frames: np.ndarray) -> list[np.ndarray]:
     return [np.round(np.clip(f, 0.0, 1.0) * 255).astype(np.uint8) for f in frames]
 
@@ -307,7 +315,9 @@ class SVDProvider:
             out_of_memory = False
             try:
                 frames = self._generate(fitted, width, height, request.seed, settings)
-            except torch.cuda.OutOfMemoryError:
+            except RuntimeError as e:  # torch.cuda.OutOfMemoryError, or cuDNN/cuBLAS failing to allocate
+                if not is_out_of_memory(e):
+                    raise
                 out_of_memory = True
             if out_of_memory:
                 self._free_cuda_memory()

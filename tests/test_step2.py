@@ -433,6 +433,8 @@ def test_out_of_memory_ladder_goes_rung_by_rung_then_gives_up(tmp_path):
 
     with pytest.raises(UserError, match="out of memory even with"):
         fake_provider(FakePipe(oom=4)).animate(request(tmp_path / "again"))
+    assert svd.is_out_of_memory(RuntimeError("CUDA error: out of memory"))
+    assert not svd.is_out_of_memory(RuntimeError("shapes do not match"))
 
 
 def test_nan_frames_in_half_precision_are_redone_in_float32(tmp_path):
