@@ -7,6 +7,7 @@ Every other module imports these names; nothing else spells them out.
         timestamps.csv                         step 1 writes, step 3 reads
         contact_sheet.jpg                      step 1's preview of every scene
         2_animated_clips/image_001.mp4 ...     step 2 writes, step 3 reads
+        2_animated_clips/image_001.json ...    step 2's record of how each clip was made
     <video stem>_animated_v2.mp4               step 3 writes
 """
 
@@ -30,6 +31,7 @@ OUTPUT_SUFFIX = "_animated_v2.mp4"
 
 IMAGE_EXT = ".png"
 CLIP_EXT = ".mp4"
+SIDECAR_EXT = ".json"
 _IMAGE_NAME = re.compile(r"^image_(\d{3,})\.png$")
 
 CSV_COLUMNS = ("scene", "image", "start", "end", "duration", "start_frame", "end_frame")
@@ -47,6 +49,11 @@ def is_image_name(name: str) -> bool:
 def clip_name(image: str) -> str:
     """Clip file name for a picture name: image_007.png -> image_007.mp4."""
     return Path(image).stem + CLIP_EXT
+
+
+def sidecar_name(image: str) -> str:
+    """Name of the record of how a clip was made: image_007.png -> image_007.json (next to the clip)."""
+    return Path(image).stem + SIDECAR_EXT
 
 
 def output_name(video: Path) -> str:

@@ -12,7 +12,9 @@ Contract for `animate(request)`:
     `request.output`, and return a short note for the log (or None);
   * be deterministic for the same picture, settings and `request.seed`;
   * raise `UserError` for a problem with this picture that the user can fix (it is reported
-    and the other pictures go on); any other exception also fails only this picture.
+    and the other pictures go on); any other exception also fails only this picture;
+  * raise `ProviderUnavailable` when no picture can succeed (the model cannot be loaded, no
+    GPU): step 2 stops with that one message instead of failing every picture the same way.
 """
 
 from __future__ import annotations
@@ -20,6 +22,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
+
+from .errors import UserError
+
+
+class ProviderUnavailable(UserError):
+    """The provider cannot make any clip (e.g. its model cannot be loaded); step 2 stops."""
 
 
 @dataclass(frozen=True)

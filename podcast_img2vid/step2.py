@@ -1,0 +1,270 @@
+"""Step 2's loop, shared by every provider: which pictures need a clip, and making them safely.
+
+For each picture that timestamps.csv references (each recurring picture once) the provider
+writes one clip. Around it, this module owns:
+
+  * seeds: each picture's seed comes from the run's seed and the picture's name (sha256), so a
+    clip is the same whether it is made first or last, after a resume or in another process;
+  * the sidecar `image_NNN.json` next to each clip: provider, settings, seeds and the sha256 of
+    the picture and of the clip. A clip counts as finished only when its sidecar matches the
+    current provider, settings and picture, and describes exactly the clip file on disk. A
+    different seed alone does not redo a finished clip (re-roll with `--only` or `--force`);
+  * atomic writes in an order that survives a crash at any instant: the provider writes a
+    partial file; the old sidecar is deleted; the clip is renamed into place; the new sidecar
+    is written atomically. A clip without a matching sidecar is made again;
+  * failures: a picture that fails (unreadable PNG, out of memory, ...) is reported and the
+    others go on; the result's exit code is 1;
+  * scale-out: under `accelerate launch` the sorted to-do list, computed by every process
+    before any of them starts, is split into contiguous shares (accelerate's
+    `split_between_processes`), so each picture is made exactly once.
+
+Without timestamps.csv every image_NNN.png in the input folder is animated, and a provider that
+uses scene lengths gets FALLBACK_SECONDS.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from accelerate import PartialState
+from accelerate.utils import gather_object
+from tqdm import tqdm
+
+from .errors import UserError
+from .fsutil import atomic_write_text, partial_path, remove_partials
+from .layout import IMAGE_EXT, WorkDir, clip_name, is_image_name, read_scenes, sidecar_name
+from .providers import ClipRequest, Provider, ProviderUnavailable
+
+FALLBACK_SECONDS = 5.0
+"""Scene length given to the provider for every picture when there is no timestamps.csv."""
+
+
+@dataclass
+class Step2Result:
+    made: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+    """Picture name -> why it failed."""
+    clip_seconds: float = 0.0
+    """Wall time spent making the clips that were made (all processes added up)."""
+    peak_vram: int | None = None
+    """Largest CUDA memory allocated by any process, in bytes (None when CUDA was not used)."""
+    made_per_process: list[int] = field(default_factory=list)
+    """Clips made by each process of an `accelerate launch` run, in process order."""
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if self.failed else 0
+
+
+def picture_seed(seed: int, image: str) -> int:
+    """Seed for one picture: a stable hash of the run's seed and the picture's name (63 bits)."""
+    digest = hashlib.sha256(f"{seed}:{image}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") >> 1
+
+
+def file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _by_number(name: str) -> tuple[int, str]:
+    """Sort key: image_999.png before image_1000.png."""
+    return len(name), name
+
+
+def wanted_pictures(work: WorkDir, input_dir: Path) -> dict[str, float]:
+    """Picture name -> seconds of the longest scene showing it, sorted by name.
+
+    The pictures timestamps.csv references if it exists, else every image_NNN.png in `input_dir`.
+    """
+    names = (p.name for p in input_dir.glob(f"*{IMAGE_EXT}") if is_image_name(p.name))
+    present = sorted(names, key=_by_number)
+    if not present:
+        raise UserError(
+            f"{input_dir}: no pictures (image_001.png ...). Run step 1 first "
+            "(python animate_podcast_v2.py VIDEO --step 1) or point --input-dir at the pictures."
+        )
+    if not work.csv_path.is_file():
+        return dict.fromkeys(present, FALLBACK_SECONDS)
+    seconds: dict[str, float] = {}
+    for scene in read_scenes(work.csv_path):
+        seconds[scene.image] = max(seconds.get(scene.image, 0.0), scene.duration)
+    return {name: seconds[name] for name in sorted(seconds, key=_by_number)}
+
+
+def select(pictures: dict[str, float], only: list[str]) -> dict[str, float]:
+    """The pictures named by --only (image_007, image_007.png or image_007.mp4 all work)."""
+    names = [Path(n).stem + IMAGE_EXT for n in only]
+    unknown = [given for n, given in zip(names, only, strict=True) if n not in pictures]
+    if unknown:
+        raise UserError(
+            f"--only {' '.join(unknown)}: not among the pictures to animate "
+            f"({', '.join(list(pictures)[:5])}{' ...' if len(pictures) > 5 else ''})."
+        )
+    return {n: pictures[n] for n in sorted(set(names), key=_by_number)}
+
+
+def _record(provider: Provider, settings: dict, seed: int, image: Path, clip: Path, note: str | None) -> dict:
+    return {
+        "provider": provider.name,
+        "settings": settings,
+        "seed": seed,
+        "picture_seed": picture_seed(seed, image.name),
+        "picture_sha256": file_sha256(image),
+        "clip_sha256": file_sha256(clip),
+        "note": note,
+    }
+
+
+def is_current(image: Path, clip: Path, sidecar: Path, provider: Provider, settings: dict) -> bool:
+    """True when `clip` is finished: its sidecar matches the provider, settings, picture and clip."""
+    if not (clip.is_file() and sidecar.is_file() and image.is_file()):
+        return False
+    try:
+        record = json.loads(sidecar.read_text(encoding="utf-8"))
+        return (
+            record["provider"] == provider.name
+            and record["settings"] == settings
+            and record["picture_sha256"] == file_sha256(image)
+            and record["clip_sha256"] == file_sha256(clip)
+        )
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+
+
+def make_clip(
+    provider: Provider, settings: dict, seed: int, image: Path, seconds: float, output_dir: Path
+) -> str | None:
+    """Have the provider write one clip, put it in place and write its sidecar (in that order)."""
+    if not image.is_file():
+        raise UserError(f"{image}: picture not found. Run step 1 again (--step 1).")
+    final = output_dir / clip_name(image.name)
+    sidecar = output_dir / sidecar_name(image.name)
+    tmp = partial_path(final)
+    tmp.unlink(missing_ok=True)
+    try:
+        note = provider.animate(ClipRequest(image, tmp, picture_seed(seed, image.name), seconds))
+        if not tmp.is_file():
+            raise RuntimeError(f"provider {provider.name!r} wrote no clip")
+        sidecar.unlink(missing_ok=True)
+        os.replace(tmp, final)
+    finally:
+        tmp.unlink(missing_ok=True)
+    record = _record(provider, settings, seed, image, final, note)
+    atomic_write_text(sidecar, json.dumps(record, indent=2) + "\n")
+    return note
+
+
+def _describe(error: Exception) -> str:
+    if isinstance(error, UserError):
+        return str(error)
+    return f"{error.__class__.__name__}: {error}".strip()
+
+
+def _peak_vram() -> int | None:
+    """Peak CUDA memory on this process's GPU if a provider used CUDA through torch, else None."""
+    torch = sys.modules.get("torch")
+    if torch is None or not torch.cuda.is_available() or not torch.cuda.is_initialized():
+        return None
+    return torch.cuda.max_memory_allocated()
+
+
+def process_state() -> PartialState:
+    """This process's place in an `accelerate launch` / torchrun run (one process otherwise).
+
+    Without CUDA the processes talk over gloo on the CPU (accelerate needs `cpu=True` for that).
+    """
+    import torch
+
+    return PartialState(cpu=not torch.cuda.is_available())
+
+
+def run_step2(
+    work: WorkDir,
+    provider: Provider,
+    seed: int,
+    only: list[str] | None = None,
+    force: bool = False,
+    input_dir: Path | None = None,
+    output_dir: Path | None = None,
+) -> Step2Result:
+    """Make every missing or outdated clip; print progress and a summary; never raise for one picture.
+
+    `only` limits the run to those pictures and makes them again even if finished (a re-roll);
+    `force` makes every selected picture again.
+    """
+    input_dir = input_dir if input_dir is not None else work.images_dir
+    output_dir = output_dir if output_dir is not None else work.clips_dir
+    pictures = wanted_pictures(work, input_dir)
+    if only:
+        pictures = select(pictures, only)
+    settings = json.loads(json.dumps(provider.settings()))
+    state = process_state()
+    if state.is_main_process:
+        remove_partials(output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    todo = [
+        name for name in pictures
+        if force or only or not is_current(
+            input_dir / name, output_dir / clip_name(name), output_dir / sidecar_name(name),
+            provider, settings,
+        )
+    ]
+    state.wait_for_everyone()
+
+    mine = Step2Result()
+    with state.split_between_processes(todo) as share:
+        label = "step 2"
+        if state.num_processes > 1:
+            label += f" [{state.process_index + 1}/{state.num_processes}]"
+        bar = tqdm(share, desc=label, unit="clip", position=state.process_index, dynamic_ncols=True)
+        for name in bar:
+            started = time.perf_counter()
+            try:
+                note = make_clip(provider, settings, seed, input_dir / name, pictures[name], output_dir)
+            except ProviderUnavailable:
+                raise
+            except Exception as e:  # noqa: BLE001 - one picture's failure must not stop the others
+                mine.failed[name] = _describe(e)
+                bar.write(f"{name}: FAILED: {mine.failed[name]}")
+                continue
+            mine.clip_seconds += time.perf_counter() - started
+            mine.made.append(name)
+            if note:
+                bar.write(f"{name}: {note}")
+        bar.close()
+    mine.peak_vram = _peak_vram()
+
+    result = Step2Result(skipped=[n for n in pictures if n not in todo])
+    for part in gather_object([mine]):
+        result.made += part.made
+        result.made_per_process.append(len(part.made))
+        result.failed.update(part.failed)
+        result.clip_seconds += part.clip_seconds
+        if part.peak_vram is not None:
+            result.peak_vram = max(result.peak_vram or 0, part.peak_vram)
+    if state.is_main_process:
+        print(summary(provider.name, result, output_dir))
+    return result
+
+
+def summary(provider_name: str, result: Step2Result, output_dir: Path) -> str:
+    per_clip = f", {result.clip_seconds / len(result.made):.1f} s per clip" if result.made else ""
+    vram = f", peak VRAM {result.peak_vram / 2**30:.2f} GiB" if result.peak_vram is not None else ""
+    split = ""
+    if len(result.made_per_process) > 1:
+        split = " (" + ", ".join(f"process {i + 1}: {n}" for i, n in enumerate(result.made_per_process)) + ")"
+    made = f"made {len(result.made)}{split}, skipped {len(result.skipped)} (already made with these settings)"
+    lines = [f"step 2 ({provider_name}): {made}, failed {len(result.failed)}{per_clip}{vram} -> {output_dir}"]
+    lines += [f"  failed {name}: {why}" for name, why in sorted(result.failed.items())]
+    return "\n".join(lines)

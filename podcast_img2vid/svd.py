@@ -1,0 +1,389 @@
+"""Stable Video Diffusion as a step-2 provider: one picture in, one short clip out.
+
+The whole story in one file, in the order it happens:
+
+  1. settings: the model's trained frame count (unet/config.json `num_frames`: 14 for
+     img2vid, 25 for img2vid-xt) fills in NUM_FRAMES=None, read without loading weights;
+  2. load, once and only when a clip is needed: `StableVideoDiffusionPipeline.from_pretrained`
+     with safetensors only (never unpickled weights) and no remote code; on CUDA the fp16
+     variant in half precision (the full weights cast to half when a model has no fp16 files),
+     on CPU float32. A hub id uses the normal Hugging Face cache and works offline once cached;
+  3. fit the picture: crop-to-fill, centred, to the model size (never stretched); a portrait
+     picture gets the portrait size (height and width swapped);
+  4. call the pipeline with a CPU generator seeded with the picture's seed (the same noise on
+     any device), FPS as the fps conditioning and GUIDANCE_SCALE as the guidance ramp's top;
+  5. check the frames: NaN or all black from a non-black picture means half precision
+     overflowed; the picture is redone in float32 (and the rest of the run stays in float32);
+  6. on CUDA out of memory, retry the picture with less memory, one rung at a time: decode
+     chunk 1, model CPU offload, UNet forward chunking (each rung stays on for the rest of the
+     run); still out of memory -> this picture fails with advice, the others go on;
+  7. frames -> H.264 yuv420p MP4 at FPS (`media.write_video`).
+
+Guidance: SVD ramps classifier-free guidance linearly over the frames, from
+`min_guidance_scale` on the first frame (the picture itself) to `max_guidance_scale` on the last.
+GUIDANCE_SCALE is that top value; the bottom stays 1.0 (no guidance), as in Stability's sampler
+(3.0 and 1.0 are the pipeline's own defaults). GUIDANCE_SCALE <= 1 turns guidance off for every
+frame (min = max = GUIDANCE_SCALE), which also halves the UNet's work.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import socket
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from .errors import UserError
+from .media import write_video
+from .providers import ClipRequest, ProviderUnavailable
+
+NO_CUDA = (
+    "no CUDA GPU found (torch.cuda.is_available() is False). Check the GPU as the README's "
+    "troubleshooting section shows (nvidia-smi; a CUDA build of PyTorch), or run on the CPU with "
+    "--provider kenburns (--device cpu only suits tiny test models)."
+)
+MEMORY_RUNGS = ("decode chunk 1", "model CPU offload", "UNet forward chunking")
+
+
+@dataclass(frozen=True)
+class SVDConfig:
+    model: str
+    """Hugging Face hub id or local folder of a diffusers SVD checkpoint."""
+    height: int
+    width: int
+    num_frames: int | None
+    """None: what the checkpoint was trained for."""
+    fps: int
+    steps: int
+    motion_bucket_id: int
+    noise_aug_strength: float
+    guidance_scale: float
+    decode_chunk_size: int | None
+    """Frames decoded at once by the VAE; None: all of them."""
+    device: str = "cuda"
+
+
+def round8(size: int) -> int:
+    """Nearest size SVD accepts: a multiple of 8 (the VAE's downsampling), at least 64."""
+    return max(64, int(size / 8 + 0.5) * 8)
+
+
+def guidance_range(guidance_scale: float) -> tuple[float, float]:
+    """(min_guidance_scale, max_guidance_scale) for the pipeline; see the module docstring."""
+    return min(1.0, guidance_scale), guidance_scale
+
+
+def clip_size(picture_size: tuple[int, int], height: int, width: int) -> tuple[int, int]:
+    """(width, height) of the clip: the model size, turned to the picture's orientation."""
+    pw, ph = picture_size
+    if pw != ph and (ph > pw) != (height > width):
+        height, width = width, height
+    return width, height
+
+
+def fit_picture(picture: Image.Image, width: int, height: int) -> Image.Image:
+    """Crop-to-fill: scale to cover width x height, crop the centre; no stretching, no bars."""
+    return ImageOps.fit(picture, (width, height), method=Image.Resampling.LANCZOS, centering=(0.5, 0.5))
+
+
+def read_picture(path: Path) -> Image.Image:
+    """The picture as RGB (transparency flattened onto white), or UserError if it is unreadable."""
+    try:
+        with Image.open(path) as img:
+            img.load()
+            if img.mode in ("RGBA", "LA", "P"):
+                img = img.convert("RGBA")
+                flat = Image.new("RGB", img.size, (255, 255, 255))
+                flat.paste(img, mask=img.getchannel("A"))
+                return flat
+            return img.convert("RGB")
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
+        raise UserError(
+            f"{path}: cannot be read as a picture ({e}). Re-export it or run step 1 again."
+        ) from None
+
+
+def frames_are_broken(frames: np.ndarray, picture: np.ndarray) -> bool:
+    """NaN/inf anywhere, or every frame black while the picture is not: half precision overflowed.
+
+    `frames` are floats in [0, 1] as the pipeline returns them; `picture` is uint8.
+    """
+    if not np.isfinite(frames).all():
+        return True
+    return float(frames.max()) < 2 / 255 and int(picture.max()) > 16
+
+
+def is_out_of_memory(error: RuntimeError) -> bool:
+    """CUDA out of memory, raised by torch as its own type or by a CUDA library as a RuntimeError."""
+    text = str(error)
+    return isinstance(error, torch.cuda.OutOfMemoryError) or any(
+        marker in text for marker in ("CUDA out of memory", "CUDA error: out of memory")
+    )
+
+
+def to_uint8(frames: np.ndarray) -> list[np.ndarray]:
+    return [np.round(np.clip(f, 0.0, 1.0) * 255).astype(np.uint8) for f in frames]
+
+
+def _is_local(model: str) -> bool:
+    """A folder path rather than a hub id ("org/name"): it exists or looks like a path."""
+    path = Path(model).expanduser()
+    looks_like_path = model.startswith((".", "~")) or "\\" in model or model.count("/") > 1
+    return path.exists() or path.is_absolute() or looks_like_path
+
+
+def _is_network_error(error: BaseException) -> bool:
+    from huggingface_hub.errors import LocalEntryNotFoundError, OfflineModeIsEnabled
+
+    if isinstance(error, (LocalEntryNotFoundError, OfflineModeIsEnabled, ConnectionError, TimeoutError,
+                          socket.gaierror)):
+        return True
+    names = {cls.__name__ for cls in type(error).__mro__}
+    return bool(names & {"NetworkError", "TransportError", "ConnectionError"})
+
+
+def _hub_error(model: str, error: BaseException) -> ProviderUnavailable:
+    """One clear message for the ways loading a model from the hub fails."""
+    from huggingface_hub.errors import GatedRepoError, RepositoryNotFoundError
+
+    chain: list[BaseException] = []
+    e: BaseException | None = error
+    while e is not None and e not in chain:
+        chain.append(e)
+        e = e.__cause__ or e.__context__
+    gated = ProviderUnavailable(
+        f"{model}: this model is gated and you are not authorised. Run `hf auth login`, and accept "
+        "the model's terms on its Hugging Face page with the same account."
+    )
+    for e in chain:
+        if isinstance(e, GatedRepoError):
+            return gated
+        if isinstance(e, RepositoryNotFoundError):
+            return ProviderUnavailable(
+                f"{model}: no such model on the Hugging Face hub, or it is private or gated and you are not "
+                "logged in (`hf auth login`). Check --model / MODEL_ID, or give a local folder."
+            )
+    if any(getattr(getattr(e, "response", None), "status_code", None) in (401, 403) for e in chain):
+        return gated
+    if any(_is_network_error(e) for e in chain):
+        return ProviderUnavailable(
+            f"{model}: not in the local Hugging Face cache and the hub cannot be reached. Connect once to "
+            "download it (it is then cached for offline use), or give a local folder with --model."
+        )
+    first_line = str(error).strip().splitlines()[0] if str(error).strip() else error.__class__.__name__
+    return ProviderUnavailable(f"{model}: cannot be loaded ({first_line}). Check --model / MODEL_ID.")
+
+
+def _model_source(model: str) -> str:
+    """What to pass to from_pretrained: the hub id, or the checked local folder."""
+    if not _is_local(model):
+        return model
+    folder = Path(model).expanduser()
+    if not folder.is_dir():
+        raise ProviderUnavailable(f"{model}: model folder not found. Check --model / MODEL_ID.")
+    if not (folder / "model_index.json").is_file():
+        raise ProviderUnavailable(
+            f"{model}: not a diffusers model folder (no model_index.json). Give the folder that "
+            "StableVideoDiffusionPipeline.save_pretrained wrote, or a hub id."
+        )
+    return str(folder)
+
+
+def trained_num_frames(model: str) -> int:
+    """The `num_frames` the checkpoint's UNet was trained for, read from its config only.
+
+    The cache is tried first, so a cached model needs no network at all.
+    """
+    from diffusers import UNetSpatioTemporalConditionModel
+
+    source = _model_source(model)
+    load = UNetSpatioTemporalConditionModel.load_config
+    try:
+        try:
+            config = load(source, subfolder="unet", local_files_only=True)
+        except OSError:
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message=".*local_dir_use_symlinks", category=UserWarning)
+                config = load(source, subfolder="unet")
+    except (OSError, ValueError) as e:
+        raise _hub_error(model, e) from None
+    return int(config["num_frames"])
+
+
+def load_pipeline(model: str, dtype: torch.dtype):
+    """StableVideoDiffusionPipeline from a hub id or folder: safetensors only, fp16 variant for half."""
+    from transformers.utils import logging as transformers_logging
+
+    transformers_logging.set_verbosity_error()  # before diffusers imports CLIP: no torchvision notice
+    transformers_logging.disable_progress_bar()
+    from diffusers import StableVideoDiffusionPipeline
+    from diffusers.utils import logging as diffusers_logging
+
+    diffusers_logging.disable_progress_bar()
+    source = _model_source(model)
+    kwargs = {"torch_dtype": dtype, "use_safetensors": True}
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*torch_dtype.*deprecated", category=FutureWarning)
+        warnings.filterwarnings("ignore", message=".*local_dir_use_symlinks", category=UserWarning)
+        try:
+            if dtype == torch.float16:
+                try:
+                    return StableVideoDiffusionPipeline.from_pretrained(source, variant="fp16", **kwargs)
+                except ValueError as e:
+                    if "variant" not in str(e):
+                        raise
+            return StableVideoDiffusionPipeline.from_pretrained(source, **kwargs)
+        except (OSError, ValueError) as e:
+            raise _hub_error(model, e) from None
+
+
+class SVDProvider:
+    """Step-2 provider backed by diffusers' StableVideoDiffusionPipeline (see the module docstring)."""
+
+    name = "svd"
+
+    def __init__(self, config: SVDConfig) -> None:
+        for flag, value in (("--fps", config.fps), ("--steps", config.steps)):
+            if value < 1:
+                raise UserError(f"{flag} must be at least 1 (got {value}).")
+        if config.num_frames is not None and config.num_frames < 2:
+            raise UserError(f"--num-frames must be at least 2 (got {config.num_frames}).")
+        if config.decode_chunk_size is not None and config.decode_chunk_size < 1:
+            raise UserError(f"--decode-chunk-size must be at least 1 (got {config.decode_chunk_size}).")
+        device = torch.device(config.device)
+        if device.type == "cuda":
+            if not torch.cuda.is_available():
+                raise ProviderUnavailable(NO_CUDA)
+            if device.index is None:  # one GPU per process under accelerate launch / torchrun
+                device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+        self.config = config
+        self.device = device
+        self.dtype = torch.float16 if device.type == "cuda" else torch.float32
+        self.height, self.width = round8(config.height), round8(config.width)
+        self.num_frames = config.num_frames
+        self.decode_chunk_size = config.decode_chunk_size
+        """What the pipeline gets: the setting, or 1 once out of memory (the setting stays recorded)."""
+        self.memory_rung = 0
+        """How many of MEMORY_RUNGS are switched on."""
+        self.pipeline_seconds = 0.0
+        """Wall time spent inside the pipeline call, for the benchmark."""
+        self._pipe = None
+
+    def settings(self) -> dict[str, object]:
+        if self.num_frames is None:
+            self.num_frames = trained_num_frames(self.config.model)
+        low, high = guidance_range(self.config.guidance_scale)
+        return {
+            "model": self.config.model,
+            "height": self.height,
+            "width": self.width,
+            "num_frames": self.num_frames,
+            "fps": self.config.fps,
+            "steps": self.config.steps,
+            "motion_bucket_id": self.config.motion_bucket_id,
+            "noise_aug_strength": self.config.noise_aug_strength,
+            "min_guidance_scale": low,
+            "max_guidance_scale": high,
+            "decode_chunk_size": self.config.decode_chunk_size,
+        }
+
+    @property
+    def pipe(self):
+        """The pipeline, loaded on first use (a run with nothing to make never loads it)."""
+        if self._pipe is None:
+            if self.device.type == "cuda":
+                torch.cuda.set_device(self.device)  # peak-VRAM figures and offload refer to this GPU
+            pipe = load_pipeline(self.config.model, self.dtype)
+            pipe.set_progress_bar_config(disable=True)
+            self._pipe = pipe.to(self.device)
+        return self._pipe
+
+    def animate(self, request: ClipRequest) -> str | None:
+        settings = self.settings()
+        picture = read_picture(request.image)
+        width, height = clip_size(picture.size, self.height, self.width)
+        fitted = fit_picture(picture, width, height)
+        notes: list[str] = []
+        while True:
+            out_of_memory = False
+            try:
+                frames = self._generate(fitted, width, height, request.seed, settings)
+            except RuntimeError as e:  # torch.cuda.OutOfMemoryError, or cuDNN/cuBLAS failing to allocate
+                if not is_out_of_memory(e):
+                    raise
+                out_of_memory = True
+            if out_of_memory:
+                self._free_cuda_memory()
+                if self.memory_rung == len(MEMORY_RUNGS):
+                    raise UserError(
+                        f"CUDA out of memory even with {', '.join(MEMORY_RUNGS)}. Lower --height/--width "
+                        "or --num-frames."
+                    )
+                notes.append(f"CUDA out of memory: retried with {self._lower_memory()}")
+                continue
+            if frames_are_broken(frames, np.asarray(fitted)):
+                if self.dtype == torch.float32:
+                    raise RuntimeError("the pipeline produced NaN or black frames even in float32")
+                self._use_float32()
+                notes.append(
+                    "half precision gave NaN/black frames: redone in float32 (kept for the rest of the run)"
+                )
+                continue
+            break
+        write_video(to_uint8(frames), request.output, fps=self.config.fps)
+        return "; ".join(notes) or None
+
+    def _generate(
+        self, picture: Image.Image, width: int, height: int, seed: int, settings: dict
+    ) -> np.ndarray:
+        """One pipeline call; (frames, height, width, 3) floats in [0, 1]."""
+        pipe = self.pipe
+        started = time.perf_counter()
+        try:
+            result = pipe(
+                picture,
+                height=height,
+                width=width,
+                num_frames=settings["num_frames"],
+                num_inference_steps=settings["steps"],
+                min_guidance_scale=settings["min_guidance_scale"],
+                max_guidance_scale=settings["max_guidance_scale"],
+                fps=settings["fps"],
+                motion_bucket_id=settings["motion_bucket_id"],
+                noise_aug_strength=settings["noise_aug_strength"],
+                decode_chunk_size=self.decode_chunk_size,
+                generator=torch.Generator(device="cpu").manual_seed(seed),
+                output_type="np",
+            )
+        finally:
+            self.pipeline_seconds += time.perf_counter() - started
+        return result.frames[0]
+
+    def _lower_memory(self) -> str:
+        """Switch on the next memory rung; return what is now on."""
+        rung = MEMORY_RUNGS[self.memory_rung]
+        if rung == "decode chunk 1":
+            self.decode_chunk_size = 1
+        elif rung == "model CPU offload":
+            self.pipe.enable_model_cpu_offload(device=self.device)
+        else:
+            self.pipe.unet.enable_forward_chunking()
+        self.memory_rung += 1
+        return ", ".join(MEMORY_RUNGS[: self.memory_rung])
+
+    def _use_float32(self) -> None:
+        self.pipe.to(dtype=torch.float32)
+        self.dtype = torch.float32
+
+    def _free_cuda_memory(self) -> None:
+        gc.collect()
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+
