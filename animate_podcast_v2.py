@@ -4,7 +4,8 @@
     python step2_local_i2v_svd.py                           # one animated clip per picture (GPU)
     python animate_podcast_v2.py 001.mp4 --step 3 -p loop   # fit, join, put the audio back
 
-`--step all` runs the three in one go (`--provider kenburns` needs no GPU).
+`--step all` runs the three in one go (`--provider kenburns` needs no GPU); any other
+step-2 flag (`--model`, `--device`, `--steps`, ...) is passed on to step2_local_i2v_svd.py.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import sys
 from pathlib import Path
 
 from podcast_img2vid.cli import run_cli
+from podcast_img2vid.errors import UserError
 from podcast_img2vid.layout import WorkDir, output_name
 
 
@@ -22,6 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Turn a static-image podcast video into an animated one (steps 1 and 3; "
         "step 2 is step2_local_i2v_svd.py, or --step all runs everything).",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        allow_abbrev=False,  # unknown flags go on to step 2: never guess them as ours
     )
     parser.add_argument("video", type=Path, help="the podcast video (e.g. 001.mp4)")
     parser.add_argument("--step", required=True, choices=["1", "3", "all"], help="which step to run")
@@ -44,6 +47,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="give a recurring picture its own image file instead of reusing the first one",
     )
 
+    step2 = parser.add_argument_group(
+        "step 2 (with --step all)",
+        "Every flag of step2_local_i2v_svd.py (--model, --device, --steps, --seed, ...) is passed on.",
+    )
+    step2.add_argument(
+        "--provider", choices=["svd", "kenburns"], default="svd",
+        help="svd: Stable Video Diffusion on the GPU; kenburns: slow zoom/pan on the CPU",
+    )
+
     step3 = parser.add_argument_group("step 3: assemble the animated video")
     step3.add_argument(
         "-p", "--pattern", choices=["loop", "freeze", "pingpong"], default="loop",
@@ -62,8 +74,22 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def step2_argv(args: argparse.Namespace, passed_on: list[str]) -> list[str]:
+    """Step 2's flags for `--step all`: the provider, a Ken Burns rate matching the source video
+    (so step 3 shows every clip frame once), then whatever the user passed on."""
+    argv = ["--provider", args.provider]
+    if args.provider == "kenburns" and not any(a.startswith("--kenburns-fps") for a in passed_on):
+        from podcast_img2vid.media import probe
+
+        argv += ["--kenburns-fps", str(float(args.fps or probe(args.video).fps))]
+    return argv + passed_on
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, passed_on = parser.parse_known_args(argv)
+    if passed_on and args.step != "all":
+        parser.error(f"unrecognized arguments: {' '.join(passed_on)} (step-2 flags need --step all)")
     work = WorkDir(args.work_dir)
     output = args.output if args.output is not None else Path(output_name(args.video))
 
@@ -75,6 +101,15 @@ def main(argv: list[str] | None = None) -> int:
                 args.video, work, threshold=args.threshold,
                 min_scene_seconds=args.min_scene_len, dedupe=not args.no_dedupe,
             )
+        if args.step == "all":
+            import step2_local_i2v_svd
+
+            made = step2_local_i2v_svd.run_for_pipeline(work.root, step2_argv(args, passed_on))
+            if made.failed:
+                raise UserError(
+                    f"step 2 could not animate {', '.join(made.failed)}; step 3 was not run. Fix what "
+                    "is reported above and run the same command again (finished clips are kept)."
+                )
         if args.step in ("3", "all"):
             from podcast_img2vid.step3 import run_step3
 

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from podcast_img2vid import layout
 from podcast_img2vid.cli import run_cli
+from podcast_img2vid.step3_plan import frame_rate
 
 MODEL_ID = "stabilityai/stable-video-diffusion-img2vid"  # hub id or local folder
 HEIGHT = 576  # a portrait picture gets HEIGHT and WIDTH swapped; both rounded to a multiple of 8
@@ -33,6 +34,7 @@ INPUT_DIR = layout.EXTRACTED_DIR  # relative to --work-dir
 OUTPUT_DIR = layout.CLIPS_DIR  # relative to --work-dir
 DEVICE = "cuda"
 PROVIDER = "svd"
+KENBURNS_FPS = 30.0  # --provider kenburns only; `--step all` uses the source video's rate
 
 
 def optional_int(text: str) -> int | None:
@@ -72,6 +74,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--only", nargs="+", metavar="PICTURE",
                         help="only these pictures (e.g. image_007), made again even if finished")
     parser.add_argument("--force", action="store_true", help="make every clip again, even finished ones")
+    parser.add_argument("--kenburns-fps", type=float, default=KENBURNS_FPS,
+                        help="clip frame rate for --provider kenburns (best: the source video's)")
     return parser
 
 
@@ -80,7 +84,7 @@ def make_provider(args: argparse.Namespace):
     if args.provider == "kenburns":
         from podcast_img2vid.kenburns_provider import KenBurnsProvider
 
-        return KenBurnsProvider()
+        return KenBurnsProvider(frame_rate(args.kenburns_fps))
     from podcast_img2vid.svd import SVDConfig, SVDProvider
 
     return SVDProvider(SVDConfig(
@@ -102,9 +106,12 @@ def run(args: argparse.Namespace):
     )
 
 
-def run_with_defaults(work_dir: Path, provider: str = PROVIDER):
-    """Step 2 with this file's constants, for `animate_podcast_v2.py --step all` (raises UserError)."""
-    return run(build_parser().parse_args(["--work-dir", str(work_dir), "--provider", provider]))
+def run_for_pipeline(work_dir: Path, argv: list[str]):
+    """Step 2 for `animate_podcast_v2.py --step all`: this file's constants, overridden by the
+    step-2 flags in `argv`. Returns the Step2Result; raises UserError."""
+    parser = build_parser()
+    parser.prog = "animate_podcast_v2.py --step all"
+    return run(parser.parse_args([*argv, "--work-dir", str(work_dir)]))
 
 
 def main(argv: list[str] | None = None) -> int:

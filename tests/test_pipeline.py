@@ -1,0 +1,124 @@
+"""The whole pipeline in one command (`--step all`) on the bundled sample, as a new user runs it."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import subprocess
+import sys
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+
+from podcast_img2vid import layout
+from podcast_img2vid.media import probe, stream_durations
+
+REPO = Path(__file__).resolve().parents[1]
+SAMPLE = REPO / "samples" / "sample_podcast.mp4"
+SAMPLE_CUTS = REPO / "samples" / "sample_podcast_cuts.csv"
+THUMB = (160, 90)
+
+
+def animate(cwd: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, str(REPO / "animate_podcast_v2.py"), str(SAMPLE), "--step", "all", *args],
+        cwd=cwd, capture_output=True, text=True, encoding="utf-8",
+    )
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def thumbs_at(path: Path, frame_numbers: list[int]) -> dict[int, np.ndarray]:
+    """Small float thumbnails of the given frames of a video, decoded in one pass."""
+    wanted, out = set(frame_numbers), {}
+    with av.open(str(path)) as container:
+        for n, frame in enumerate(container.decode(video=0)):
+            if n in wanted:
+                out[n] = cv2.resize(frame.to_ndarray(format="rgb24"), THUMB, interpolation=cv2.INTER_AREA)
+            if n >= max(wanted):
+                break
+    return {n: t.astype(np.float32) for n, t in out.items()}
+
+
+def clip_on_screen(output: Path, clips: Path) -> list[str]:
+    """For each true scene of the sample, which clip's picture is on screen mid-scene."""
+    with SAMPLE_CUTS.open(encoding="utf-8") as f:
+        truth = list(csv.DictReader(f))
+    middles = [(int(r["start_frame"]) + int(r["end_frame"])) // 2 for r in truth]
+    shown = thumbs_at(output, middles)
+    candidates = {}
+    for clip in sorted(clips.glob("image_*.mp4")):
+        count = probe(clip).frame_count
+        candidates[clip.name] = list(thumbs_at(clip, [0, count // 2, count - 1]).values())
+    return [
+        min(candidates, key=lambda name: min(np.abs(t - shown[m]).mean() for t in candidates[name]))
+        for m in middles
+    ]
+
+
+def expected_clips(work: Path) -> list[str]:
+    scenes = layout.read_scenes(work / layout.TIMESTAMPS_CSV)
+    return [layout.clip_name(s.image) for s in scenes]
+
+
+def check_output(cwd: Path) -> Path:
+    output = cwd / "sample_podcast_animated_v2.mp4"
+    info = probe(output)
+    assert (info.width, info.height, info.fps) == (1280, 720, 30)
+    video_seconds, audio_seconds = stream_durations(output)
+    assert abs(video_seconds - audio_seconds) * 1000 <= 10
+    assert abs(video_seconds - probe(SAMPLE).duration) < 0.05
+    assert clip_on_screen(output, cwd / layout.CLIPS_DIR) == expected_clips(cwd)
+    return output
+
+
+def test_step_all_with_kenburns_on_the_sample_then_a_rerun_reuses_the_clips(tmp_path):
+    cwd = tmp_path / "我的 podcast"
+    cwd.mkdir()
+    sample_hash = sha256(SAMPLE)
+
+    first = animate(cwd, "--provider", "kenburns")
+    assert first.returncode == 0, first.stderr
+    check_output(cwd)
+    assert len(layout.referenced_images(layout.read_scenes(cwd / layout.TIMESTAMPS_CSV))) == 6
+    clips = sorted((cwd / layout.CLIPS_DIR).glob("*.mp4"))
+    assert len(clips) == 6  # the recurring picture is animated once
+    assert all(probe(c).fps == 30 for c in clips)  # the source's rate: step 3 shows each frame once
+    made = {c.name: (c.stat().st_mtime_ns, sha256(c)) for c in clips}
+
+    again = animate(cwd, "--provider", "kenburns")
+    assert again.returncode == 0, again.stderr
+    assert "made 0, skipped 6" in again.stdout
+    assert {c.name: (c.stat().st_mtime_ns, sha256(c)) for c in clips} == made
+    check_output(cwd)
+    assert sha256(SAMPLE) == sample_hash  # the input is never touched
+
+
+def test_step_all_with_the_tiny_svd_model_on_cpu(tmp_path, tiny_svd):
+    result = animate(
+        tmp_path, "--model", str(tiny_svd), "--device", "cpu",
+        "--height", "64", "--width", "96", "--steps", "2", "-p", "pingpong",
+    )
+    assert result.returncode == 0, result.stderr
+    assert "step 2 (svd): made 6" in result.stdout
+    check_output(tmp_path)
+
+
+def test_step_2_flags_need_step_all(tmp_path):
+    result = subprocess.run(
+        [sys.executable, str(REPO / "animate_podcast_v2.py"), str(SAMPLE), "--step", "3", "--model", "x"],
+        cwd=tmp_path, capture_output=True, text=True, encoding="utf-8",
+    )
+    assert result.returncode == 2 and "step-2 flags need --step all" in result.stderr
+
+
+def test_step_all_stops_before_step_3_when_step_2_cannot_run(tmp_path):
+    result = animate(tmp_path, "--model", str(tmp_path / "no such model"), "--device", "cpu")
+    assert result.returncode == 2
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: ") and "no such model" in last and "Traceback" not in result.stderr
+    assert not (tmp_path / "sample_podcast_animated_v2.mp4").exists()
