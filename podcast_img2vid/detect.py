@@ -1,0 +1,269 @@
+"""Find picture changes in a static-image video: a PySceneDetect detector built for still pictures.
+
+The built-in detectors compare each frame with the previous one, so a dissolve (a little change
+on every frame) or a small edit (a big change on 1 % of the frame) stays under any sane threshold.
+Here the picture is still between changes, so each frame is compared with the last *still*
+picture instead, block by block:
+
+* A frame is cut into about 40 blocks across; a block's value is its mean colour. Averaging over a
+  block removes grain and compression noise; a block is *changed* when its mean moves by more than
+  `threshold / 3` levels (of 255) in any channel. Two changed blocks (about 0.25 % of the frame)
+  are enough, so an object covering 1 % of the frame is found.
+* After a change the detector waits until the picture is still again (no block moves for
+  `SETTLE_SECONDS`). If the still picture differs from the old one, each changed block's
+  transition is located: the first frame from which it is at least half way to its new value.
+  A hard cut puts every block's transition on one frame, a dissolve on its midpoint. The cut is
+  the median of those frames, and at least two blocks must agree on it, which rejects changes that
+  creep across the frame (a progress bar).
+* Animated overlays (an audiogram waveform, a blinking logo) are blocks that jump again and again.
+  A block that jumps on 3 separate occasions, or on a quarter of the frames, within
+  `ACTIVITY_SECONDS` of a frame (before or after it) is ignored at that frame. A change that goes
+  back to the old picture before it settles (a flash) is ignored.
+
+The detector sees each frame `ACTIVITY_SECONDS` late, so it can look ahead; cuts are reported late,
+which `SceneManager` allows. Input frames may be any small image (BGR, YUV or grey).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+from scenedetect import FrameTimecode, SceneDetector
+
+BLOCKS_ACROSS = 40
+MIN_BLOCKS = 2
+SETTLE_SECONDS = 0.3
+ACTIVITY_SECONDS = 1.0
+LOOKBACK_SECONDS = 1.5
+"""How far before a change's first clearly changed frame its transition may start (dissolves)."""
+ACTIVITY_EVENTS = 3
+ACTIVITY_SHARE = 0.25
+
+
+@dataclass(frozen=True)
+class Still:
+    """The still picture that starts a scene, as the detector saw it."""
+
+    frame: FrameTimecode
+    """A frame where the picture has been still for `SETTLE_SECONDS`: safe to save."""
+    blocks: np.ndarray
+    """Mean colour per block, (rows, cols, channels) float32."""
+    valid: np.ndarray
+    """Blocks that were not animated at that frame."""
+
+
+@dataclass
+class _Frame:
+    timecode: FrameTimecode
+    blocks: np.ndarray
+    jump: np.ndarray
+    event: np.ndarray
+
+
+def block_means(image: np.ndarray) -> np.ndarray:
+    """Mean colour of each block of a small frame: (rows, cols, channels) float32."""
+    if image.ndim == 2:
+        image = image[:, :, None]
+    height, width = image.shape[:2]
+    size = max(1, round(max(height, width) / BLOCKS_ACROSS))
+    rows, cols = max(1, height // size), max(1, width // size)
+    cropped = np.ascontiguousarray(image[: rows * size, : cols * size])
+    means = cv2.resize(cropped, (cols, rows), interpolation=cv2.INTER_AREA)
+    return means.reshape(rows, cols, -1).astype(np.float32)
+
+
+def block_change(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Largest per-channel difference of two block-mean images: (rows, cols)."""
+    return np.abs(a - b).max(axis=2)
+
+
+def same_picture(a: Still, b: Still, threshold: float) -> bool:
+    """Whether two stills show the same picture by the detector's own rule (used to dedupe)."""
+    if a.blocks.shape != b.blocks.shape:
+        return False
+    changed = (block_change(a.blocks, b.blocks) > threshold / 3) & a.valid & b.valid
+    return int(changed.sum()) < MIN_BLOCKS
+
+
+class StillPictureDetector(SceneDetector):
+    """Cuts between still pictures: hard cuts, dissolves (at the midpoint) and small edits.
+
+    `threshold` is the sensitivity (30 by default; lower finds smaller changes): a block changes
+    when its mean colour moves by more than threshold / 3 levels. `min_scene_len` is in frames.
+    `on_still(still)` is called once per scene, as soon as its picture is known to be still.
+    """
+
+    def __init__(
+        self,
+        fps: float,
+        threshold: float = 30.0,
+        min_scene_len: int = 15,
+        on_still: Callable[[Still], None] | None = None,
+    ):
+        super().__init__()
+        if threshold <= 0:
+            raise ValueError("threshold must be positive")
+        self.level = threshold / 3
+        self.min_scene_len = max(1, min_scene_len)
+        self.on_still = on_still
+        self.stills: list[Still] = []
+        self.settle = max(2, round(SETTLE_SECONDS * fps))
+        self.ahead = max(2, round(ACTIVITY_SECONDS * fps))
+        self.window = 2 * self.ahead + 1
+        self.lookback = max(self.settle + 2, round(LOOKBACK_SECONDS * fps))
+        self._frames: deque[_Frame] = deque()
+        self._first = 0
+        """Index (count of frames seen) of `_frames[0]`."""
+        self._count = 0
+        self._jumps: np.ndarray | None = None
+        self._events: np.ndarray | None = None
+        self._ref: np.ndarray | None = None
+        self._pending: int | None = 0
+        self._last_cut = 0
+        self._noise = 0.0
+
+    @property
+    def delay(self) -> int:
+        """Frames between the newest frame read and the frame being judged."""
+        return self.ahead
+
+    def process_frame(self, timecode: FrameTimecode, frame_img: np.ndarray) -> list[FrameTimecode]:
+        blocks = block_means(frame_img)
+        previous = self._frames[-1] if self._frames else None
+        if previous is None:
+            jump = np.zeros(blocks.shape[:2], bool)
+            event = jump
+        else:
+            step = block_change(blocks, previous.blocks)
+            self._noise = 0.98 * self._noise + 0.02 * float(np.median(step))
+            jump = step > self.level
+            event = jump & ~previous.jump
+        self._frames.append(_Frame(timecode, blocks, jump, event))
+        self._count += 1
+        if self._jumps is None:
+            self._jumps = np.zeros(jump.shape, np.int32)
+            self._events = np.zeros(jump.shape, np.int32)
+        self._jumps += jump
+        self._events += event
+        judged = self._count - 1 - self.ahead
+        cuts = self._judge(judged) if judged >= 0 else []
+        self._trim(judged)
+        return cuts
+
+    def post_process(self, timecode: FrameTimecode) -> list[FrameTimecode]:
+        cuts = []
+        start = max(0, self._count - self.ahead)
+        for index in range(start, self._count):
+            cuts += self._judge(index)
+            self._trim(index)
+        if self._pending is not None and self._count:
+            cuts += self._settled(self._count - 1, final=True)
+        return cuts
+
+    # The frame being judged is `index`; the activity window is [index - ahead, index + ahead].
+
+    def _at(self, index: int) -> _Frame:
+        return self._frames[index - self._first]
+
+    def _trim(self, judged: int) -> None:
+        """Drop frames no longer needed; keep the activity sums to the window of `judged + 1`."""
+        leaving = judged + 1 - self.ahead - 1
+        if leaving >= self._first and leaving >= 0:
+            frame = self._at(leaving)
+            self._jumps -= frame.jump
+            self._events -= frame.event
+        keep_from = judged + 1 - max(self.lookback + self.settle, self.ahead + 1)
+        while self._first < keep_from:
+            self._frames.popleft()
+            self._first += 1
+
+    def _animated(self) -> np.ndarray:
+        return (self._events >= ACTIVITY_EVENTS) | (self._jumps >= ACTIVITY_SHARE * self.window)
+
+    def _judge(self, index: int) -> list[FrameTimecode]:
+        frame = self._at(index)
+        valid = ~self._animated()
+        if self._ref is not None:
+            self._ref[~valid] = frame.blocks[~valid]
+        if self._pending is None:
+            changed = (block_change(frame.blocks, self._ref) > self.level) & valid
+            count = int(changed.sum())
+            if count >= MIN_BLOCKS:
+                self._pending = index
+            elif count:
+                # A change too small to be a new picture: follow it once it is still.
+                steady = changed & self._steady_blocks(index, valid)
+                self._ref[steady] = frame.blocks[steady]
+            return []
+        return self._settled(index)
+
+    def _steady_blocks(self, index: int, valid: np.ndarray) -> np.ndarray:
+        """Blocks that did not move over the last `settle` frames before `index`."""
+        frame = self._at(index)
+        moved = np.zeros(valid.shape, bool)
+        for back in range(1, self.settle + 1):
+            if index - back < self._first:
+                break
+            moved |= block_change(self._at(index - back).blocks, frame.blocks) > self._still_level
+        return ~moved
+
+    @property
+    def _still_level(self) -> float:
+        return max(self.level / 2, 4 * self._noise)
+
+    def _settled(self, index: int, final: bool = False) -> list[FrameTimecode]:
+        """While a change is pending: once the picture is still again, decide whether it was a cut."""
+        valid = ~self._animated()
+        span = index - max(self._pending, self._first)
+        if span < self.settle and not (final and span >= 1):
+            return []
+        moved = ~self._steady_blocks(index, valid) & valid
+        if int(moved.sum()) >= MIN_BLOCKS:
+            return []
+        frame = self._at(index)
+        cuts = []
+        if self._ref is None:
+            self._record(frame, valid)
+        else:
+            changed = (block_change(frame.blocks, self._ref) > self.level) & valid
+            if int(changed.sum()) >= MIN_BLOCKS:
+                cut = self._locate(changed, frame.blocks, index)
+                if cut is not None and cut - self._last_cut >= self.min_scene_len:
+                    self._last_cut = cut
+                    cuts.append(self._at(cut).timecode)
+                    self._record(frame, valid)
+        self._ref = frame.blocks.copy()
+        self._pending = None
+        return cuts
+
+    def _locate(self, changed: np.ndarray, new: np.ndarray, index: int) -> int | None:
+        """Frame of the change: where most changed blocks are at least half way to `new`.
+
+        None when the changed blocks do not agree on one frame (a change that creeps).
+        """
+        start = max(self._first, self._pending - self.lookback)
+        old = self._ref[changed]
+        delta = new[changed] - old
+        norm = (delta * delta).sum(axis=1)
+        below = np.stack(
+            [((self._at(i).blocks[changed] - old) * delta).sum(axis=1) < 0.5 * norm
+             for i in range(start, index + 1)]
+        )
+        # Per block: one past the last frame still less than half way (start if none was).
+        last_below = np.where(below.any(axis=0), below.shape[0] - 1 - np.argmax(below[::-1], axis=0), -1)
+        frames = start + last_below + 1
+        cut = int(np.median(frames))
+        agree = int((np.abs(frames - cut) <= 1).sum())
+        if agree < MIN_BLOCKS or cut <= 0:
+            return None
+        return cut
+
+    def _record(self, frame: _Frame, valid: np.ndarray) -> None:
+        still = Still(frame.timecode, frame.blocks.copy(), valid.copy())
+        self.stills.append(still)
+        if self.on_still is not None:
+            self.on_still(still)

@@ -1,0 +1,129 @@
+"""One decoding pass over the video: PySceneDetect's SceneManager drives StillPictureDetector.
+
+Decoding is the cost to beat, so the stream hands the detector a small picture sampled straight
+from the decoded planes (no full-size colour conversion), and keeps the last few full frames so
+each scene's picture is saved during the same pass instead of a second decode.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import av
+import numpy as np
+from scenedetect import FrameTimecode, SceneManager
+from scenedetect.backends.pyav import VideoStreamAv
+
+from .detect import Still, StillPictureDetector
+from .errors import UserError
+from .media import MediaInfo
+
+ANALYSIS_SIZE = 320
+"""The detector sees about this many pixels along the longer side."""
+QUEUE_FRAMES = 8
+"""Frames that may sit between the decoder and the detector (SceneManager's queue and more)."""
+_PLANAR_YUV = {"yuv420p", "yuvj420p", "yuv422p", "yuvj422p", "yuv444p", "yuvj444p"}
+
+
+def _plane(plane: av.video.plane.VideoPlane) -> np.ndarray:
+    rows = np.frombuffer(plane, np.uint8).reshape(plane.height, plane.line_size)
+    return rows[:, : plane.width]
+
+
+def small_yuv(frame: av.VideoFrame, step: int) -> np.ndarray:
+    """Every `step`-th pixel of the Y, U and V planes as one (h, w, 3) uint8 picture."""
+    if frame.format.name not in _PLANAR_YUV:
+        frame = frame.reformat(format="yuv444p")
+    width, height = frame.width, frame.height
+    planes = []
+    for plane in frame.planes[:3]:
+        step_x = max(1, step * plane.width // width)
+        step_y = max(1, step * plane.height // height)
+        planes.append(_plane(plane)[::step_y, ::step_x])
+    rows = min(p.shape[0] for p in planes)
+    cols = min(p.shape[1] for p in planes)
+    return np.dstack([p[:rows, :cols] for p in planes])
+
+
+class AnalysisStream(VideoStreamAv):
+    """PySceneDetect's PyAV backend, returning `small_yuv` pictures and keeping recent full frames."""
+
+    def __init__(self, path: Path, keep: int):
+        super().__init__(str(path), threading_mode="AUTO", suppress_output=True)
+        width, height = self.frame_size
+        self.step = max(2, 2 * round(max(width, height) / (2 * ANALYSIS_SIZE)))
+        self._keep = keep
+        self._recent: OrderedDict[int, av.VideoFrame] = OrderedDict()
+        self._lock = threading.Lock()
+        self.frames_read = 0
+
+    def read(self, decode: bool = True) -> np.ndarray | bool:
+        if not super().read(decode=False) or not decode:
+            return False if decode else True
+        frame = self._frame
+        self.frames_read += 1
+        with self._lock:
+            self._recent[self.position.frame_num] = frame
+            while len(self._recent) > self._keep:
+                self._recent.popitem(last=False)
+        return small_yuv(frame, self.step)
+
+    def recent_frame(self, number: int) -> av.VideoFrame | None:
+        """A full frame decoded a moment ago (None once it has left the window)."""
+        with self._lock:
+            return self._recent.get(number)
+
+
+@dataclass(frozen=True)
+class Detected:
+    """Scene starts (frame numbers, the first is 0) and the still picture of each scene."""
+
+    cuts: list[FrameTimecode]
+    stills: list[Still]
+    end_seconds: float
+    """Where decoding stopped (the end of the last frame read)."""
+
+
+def scan(
+    info: MediaInfo,
+    threshold: float,
+    min_scene_seconds: float,
+    on_picture: Callable[[int, np.ndarray], None],
+) -> Detected:
+    """Find the cuts; `on_picture(scene_index, rgb)` receives each scene's still frame (full size)."""
+    fps = float(info.fps)
+    pictures: list[int] = []
+    stream: AnalysisStream
+
+    def grab(still: Still) -> None:
+        frame = stream.recent_frame(still.frame.frame_num)
+        if frame is None:  # never expected: the window covers the detector's delay
+            raise RuntimeError(f"frame {still.frame.frame_num} left the decode window")
+        on_picture(len(pictures), frame.to_ndarray(format="rgb24"))
+        pictures.append(still.frame.frame_num)
+
+    detector = StillPictureDetector(
+        fps, threshold=threshold, min_scene_len=round(min_scene_seconds * fps), on_still=grab
+    )
+    try:
+        stream = AnalysisStream(info.path, keep=detector.delay + QUEUE_FRAMES + 4)
+    except Exception as e:  # PySceneDetect raises several types for a file it cannot open
+        raise UserError(f"{info.path}: cannot be decoded ({e}). Re-export or re-download it.") from None
+    manager = SceneManager()
+    manager.auto_downscale = False
+    manager.downscale = 1
+    manager.add_detector(detector)
+    # SceneManager warns that our small pictures differ from the video size: expected here.
+    logging.getLogger("pyscenedetect").setLevel(logging.ERROR)
+    try:
+        manager.detect_scenes(stream, show_progress=True)
+    except av.error.FFmpegError as e:
+        raise UserError(f"{info.path}: decoding failed ({e}). Re-export or re-download it.") from None
+    scenes = manager.get_scene_list(start_in_scene=True)
+    end = stream.position.seconds + 1 / float(stream.frame_rate) if stream.frames_read else 0.0
+    return Detected(cuts=[start for start, _ in scenes[1:]], stills=detector.stills, end_seconds=end)
