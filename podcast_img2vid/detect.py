@@ -51,7 +51,7 @@ class Still:
     frame: FrameTimecode
     """A frame where the picture has been still for `SETTLE_SECONDS`: safe to save."""
     blocks: np.ndarray
-    """Mean colour per block, (rows, cols, channels) float32."""
+    """Mean colour per block, (channels, rows, cols) float32."""
     valid: np.ndarray
     """Blocks that were not animated at that frame."""
 
@@ -65,20 +65,20 @@ class _Frame:
 
 
 def block_means(image: np.ndarray) -> np.ndarray:
-    """Mean colour of each block of a small frame: (rows, cols, channels) float32."""
+    """Mean colour of each block of a small frame: (channels, rows, cols) float32."""
     if image.ndim == 2:
         image = image[:, :, None]
     height, width = image.shape[:2]
     size = max(1, round(max(height, width) / BLOCKS_ACROSS))
     rows, cols = max(1, height // size), max(1, width // size)
     cropped = np.ascontiguousarray(image[: rows * size, : cols * size])
-    means = cv2.resize(cropped, (cols, rows), interpolation=cv2.INTER_AREA)
-    return means.reshape(rows, cols, -1).astype(np.float32)
+    means = cv2.resize(cropped, (cols, rows), interpolation=cv2.INTER_AREA).reshape(rows, cols, -1)
+    return np.ascontiguousarray(means.transpose(2, 0, 1), dtype=np.float32)
 
 
 def block_change(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Largest per-channel difference of two block-mean images: (rows, cols)."""
-    return np.abs(a - b).max(axis=2)
+    return np.abs(a - b).max(axis=0)
 
 
 def same_picture(a: Still, b: Still, threshold: float) -> bool:
@@ -86,7 +86,7 @@ def same_picture(a: Still, b: Still, threshold: float) -> bool:
     if a.blocks.shape != b.blocks.shape:
         return False
     changed = (block_change(a.blocks, b.blocks) > threshold / 3) & a.valid & b.valid
-    return int(changed.sum()) < MIN_BLOCKS
+    return np.count_nonzero(changed) < MIN_BLOCKS
 
 
 class StillPictureDetector(SceneDetector):
@@ -135,18 +135,18 @@ class StillPictureDetector(SceneDetector):
         blocks = block_means(frame_img)
         previous = self._frames[-1] if self._frames else None
         if previous is None:
-            jump = np.zeros(blocks.shape[:2], bool)
+            jump = np.zeros(blocks.shape[1:], bool)
             event = jump
+            self._jumps = np.zeros(jump.shape, np.int32)
+            self._events = np.zeros(jump.shape, np.int32)
         else:
             step = block_change(blocks, previous.blocks)
-            self._noise = 0.98 * self._noise + 0.02 * float(np.median(step))
-            jump = step > self.level
+            if self._count % 4 == 0:
+                self._noise = 0.95 * self._noise + 0.05 * float(np.median(step))
+            jump = step > self._change_level
             event = jump & ~previous.jump
         self._frames.append(_Frame(timecode, blocks, jump, event))
         self._count += 1
-        if self._jumps is None:
-            self._jumps = np.zeros(jump.shape, np.int32)
-            self._events = np.zeros(jump.shape, np.int32)
         self._jumps += jump
         self._events += event
         judged = self._count - 1 - self.ahead
@@ -156,23 +156,31 @@ class StillPictureDetector(SceneDetector):
 
     def post_process(self, timecode: FrameTimecode) -> list[FrameTimecode]:
         cuts = []
-        start = max(0, self._count - self.ahead)
-        for index in range(start, self._count):
+        for index in range(max(0, self._count - self.ahead), self._count):
             cuts += self._judge(index)
             self._trim(index)
         if self._pending is not None and self._count:
-            cuts += self._settled(self._count - 1, final=True)
+            cuts += self._settled(self._count - 1, self._valid(), final=True)
         return cuts
 
-    # The frame being judged is `index`; the activity window is [index - ahead, index + ahead].
+    # Frames are numbered in reading order; the activity window of frame i is [i - ahead, i + ahead].
+
+    @property
+    def _change_level(self) -> float:
+        """A block change must exceed the threshold and stand well out of the noise (grain)."""
+        return max(self.level, 6 * self._noise)
+
+    @property
+    def _still_level(self) -> float:
+        return max(self.level / 2, 4 * self._noise)
 
     def _at(self, index: int) -> _Frame:
         return self._frames[index - self._first]
 
     def _trim(self, judged: int) -> None:
-        """Drop frames no longer needed; keep the activity sums to the window of `judged + 1`."""
-        leaving = judged + 1 - self.ahead - 1
-        if leaving >= self._first and leaving >= 0:
+        """Take frame `judged - ahead` out of the activity sums; drop frames no longer needed."""
+        leaving = judged - self.ahead
+        if leaving >= self._first:
             frame = self._at(leaving)
             self._jumps -= frame.jump
             self._events -= frame.event
@@ -181,56 +189,52 @@ class StillPictureDetector(SceneDetector):
             self._frames.popleft()
             self._first += 1
 
-    def _animated(self) -> np.ndarray:
-        return (self._events >= ACTIVITY_EVENTS) | (self._jumps >= ACTIVITY_SHARE * self.window)
+    def _valid(self) -> np.ndarray:
+        """Blocks that are not animated around the judged frame."""
+        animated = (self._events >= ACTIVITY_EVENTS) | (self._jumps >= ACTIVITY_SHARE * self.window)
+        return ~animated
+
+    def _changed(self, blocks: np.ndarray, valid: np.ndarray) -> np.ndarray:
+        return (block_change(blocks, self._ref) > self._change_level) & valid
 
     def _judge(self, index: int) -> list[FrameTimecode]:
         frame = self._at(index)
-        valid = ~self._animated()
+        valid = self._valid()
         if self._ref is not None:
-            self._ref[~valid] = frame.blocks[~valid]
+            np.copyto(self._ref, frame.blocks, where=~valid)
         if self._pending is None:
-            changed = (block_change(frame.blocks, self._ref) > self.level) & valid
-            count = int(changed.sum())
+            changed = self._changed(frame.blocks, valid)
+            count = np.count_nonzero(changed)
             if count >= MIN_BLOCKS:
                 self._pending = index
             elif count:
                 # A change too small to be a new picture: follow it once it is still.
-                steady = changed & self._steady_blocks(index, valid)
-                self._ref[steady] = frame.blocks[steady]
+                np.copyto(self._ref, frame.blocks, where=changed & ~self._moved(index))
             return []
-        return self._settled(index)
+        return self._settled(index, valid)
 
-    def _steady_blocks(self, index: int, valid: np.ndarray) -> np.ndarray:
-        """Blocks that did not move over the last `settle` frames before `index`."""
+    def _moved(self, index: int) -> np.ndarray:
+        """Blocks that moved during the `settle` frames before `index`."""
         frame = self._at(index)
-        moved = np.zeros(valid.shape, bool)
-        for back in range(1, self.settle + 1):
-            if index - back < self._first:
-                break
+        moved = np.zeros(frame.jump.shape, bool)
+        for back in range(1, min(self.settle, index - self._first) + 1):
             moved |= block_change(self._at(index - back).blocks, frame.blocks) > self._still_level
-        return ~moved
+        return moved
 
-    @property
-    def _still_level(self) -> float:
-        return max(self.level / 2, 4 * self._noise)
-
-    def _settled(self, index: int, final: bool = False) -> list[FrameTimecode]:
+    def _settled(self, index: int, valid: np.ndarray, final: bool = False) -> list[FrameTimecode]:
         """While a change is pending: once the picture is still again, decide whether it was a cut."""
-        valid = ~self._animated()
         span = index - max(self._pending, self._first)
         if span < self.settle and not (final and span >= 1):
             return []
-        moved = ~self._steady_blocks(index, valid) & valid
-        if int(moved.sum()) >= MIN_BLOCKS:
+        if np.count_nonzero(self._moved(index) & valid) >= MIN_BLOCKS:
             return []
         frame = self._at(index)
         cuts = []
         if self._ref is None:
             self._record(frame, valid)
         else:
-            changed = (block_change(frame.blocks, self._ref) > self.level) & valid
-            if int(changed.sum()) >= MIN_BLOCKS:
+            changed = self._changed(frame.blocks, valid)
+            if np.count_nonzero(changed) >= MIN_BLOCKS:
                 cut = self._locate(changed, frame.blocks, index)
                 if cut is not None and cut - self._last_cut >= self.min_scene_len:
                     self._last_cut = cut
@@ -241,24 +245,21 @@ class StillPictureDetector(SceneDetector):
         return cuts
 
     def _locate(self, changed: np.ndarray, new: np.ndarray, index: int) -> int | None:
-        """Frame of the change: where most changed blocks are at least half way to `new`.
+        """Frame of the change: where the changed blocks get at least half way to `new`.
 
-        None when the changed blocks do not agree on one frame (a change that creeps).
+        Per block, the frame after the last one still less than half way; the cut is their median.
+        None when fewer than `MIN_BLOCKS` blocks agree on it (a change that creeps across).
         """
         start = max(self._first, self._pending - self.lookback)
-        old = self._ref[changed]
-        delta = new[changed] - old
-        norm = (delta * delta).sum(axis=1)
-        below = np.stack(
-            [((self._at(i).blocks[changed] - old) * delta).sum(axis=1) < 0.5 * norm
-             for i in range(start, index + 1)]
-        )
-        # Per block: one past the last frame still less than half way (start if none was).
+        old = self._ref[:, changed]
+        delta = new[:, changed] - old
+        half = 0.5 * (delta * delta).sum(axis=0)
+        seen = np.stack([self._at(i).blocks[:, changed] for i in range(start, index + 1)])
+        below = ((seen - old) * delta).sum(axis=1) < half
         last_below = np.where(below.any(axis=0), below.shape[0] - 1 - np.argmax(below[::-1], axis=0), -1)
         frames = start + last_below + 1
         cut = int(np.median(frames))
-        agree = int((np.abs(frames - cut) <= 1).sum())
-        if agree < MIN_BLOCKS or cut <= 0:
+        if np.count_nonzero(np.abs(frames - cut) <= 1) < MIN_BLOCKS or cut <= 0:
             return None
         return cut
 

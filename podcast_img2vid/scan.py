@@ -8,8 +8,7 @@ each scene's picture is saved during the same pass instead of a second decode.
 from __future__ import annotations
 
 import logging
-import threading
-from collections import OrderedDict
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +22,7 @@ from .detect import Still, StillPictureDetector
 from .errors import UserError
 from .media import MediaInfo
 
-ANALYSIS_SIZE = 320
+ANALYSIS_SIZE = 160
 """The detector sees about this many pixels along the longer side."""
 QUEUE_FRAMES = 8
 """Frames that may sit between the decoder and the detector (SceneManager's queue and more)."""
@@ -57,26 +56,24 @@ class AnalysisStream(VideoStreamAv):
         super().__init__(str(path), threading_mode="AUTO", suppress_output=True)
         width, height = self.frame_size
         self.step = max(2, 2 * round(max(width, height) / (2 * ANALYSIS_SIZE)))
-        self._keep = keep
-        self._recent: OrderedDict[int, av.VideoFrame] = OrderedDict()
-        self._lock = threading.Lock()
+        self._recent: deque[av.VideoFrame] = deque(maxlen=keep)
         self.frames_read = 0
 
     def read(self, decode: bool = True) -> np.ndarray | bool:
         if not super().read(decode=False) or not decode:
             return False if decode else True
-        frame = self._frame
         self.frames_read += 1
-        with self._lock:
-            self._recent[self.position.frame_num] = frame
-            while len(self._recent) > self._keep:
-                self._recent.popitem(last=False)
-        return small_yuv(frame, self.step)
+        self._recent.append(self._frame)  # deque.append is atomic: the detector thread may look
+        return small_yuv(self._frame, self.step)
 
-    def recent_frame(self, number: int) -> av.VideoFrame | None:
-        """A full frame decoded a moment ago (None once it has left the window)."""
-        with self._lock:
-            return self._recent.get(number)
+    def recent_frame(self, timecode: FrameTimecode) -> av.VideoFrame | None:
+        """The full frame at `timecode` if it was decoded a moment ago, else None."""
+        stream = self._video_stream
+        start = float((stream.start_time or 0) * stream.time_base)
+        for frame in list(self._recent):
+            if frame.time is not None and abs(frame.time - start - timecode.seconds) < 0.5 / self.frame_rate:
+                return frame
+        return None
 
 
 @dataclass(frozen=True)
@@ -101,9 +98,9 @@ def scan(
     stream: AnalysisStream
 
     def grab(still: Still) -> None:
-        frame = stream.recent_frame(still.frame.frame_num)
+        frame = stream.recent_frame(still.frame)
         if frame is None:  # never expected: the window covers the detector's delay
-            raise RuntimeError(f"frame {still.frame.frame_num} left the decode window")
+            raise RuntimeError(f"frame {still.frame} left the decode window")
         on_picture(len(pictures), frame.to_ndarray(format="rgb24"))
         pictures.append(still.frame.frame_num)
 
