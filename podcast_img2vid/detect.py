@@ -141,8 +141,9 @@ class StillPictureDetector(SceneDetector):
             self._events = np.zeros(jump.shape, np.int32)
         else:
             step = block_change(blocks, previous.blocks)
-            if self._count % 4 == 0:
-                self._noise = 0.95 * self._noise + 0.05 * float(np.median(step))
+            if self._count < 64 or self._count % 4 == 0:  # a typical frame-to-frame change: noise
+                weight = max(0.05, 1 / self._count)
+                self._noise += weight * (float(np.median(step)) - self._noise)
             jump = step > self._change_level
             event = jump & ~previous.jump
         self._frames.append(_Frame(timecode, blocks, jump, event))
@@ -168,11 +169,11 @@ class StillPictureDetector(SceneDetector):
     @property
     def _change_level(self) -> float:
         """A block change must exceed the threshold and stand well out of the noise (grain)."""
-        return max(self.level, 6 * self._noise)
+        return max(self.level, 8 * self._noise)
 
     @property
     def _still_level(self) -> float:
-        return max(self.level / 2, 4 * self._noise)
+        return max(self.level / 2, 6 * self._noise)
 
     def _at(self, index: int) -> _Frame:
         return self._frames[index - self._first]

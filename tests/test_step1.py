@@ -82,10 +82,10 @@ def assert_pictures(root: Path, scenes: list[layout.Scene], sources: list[np.nda
 
 @pytest.fixture(scope="module")
 def main_clip(tmp_path_factory) -> tuple[Path, Clip, list[np.ndarray]]:
-    """Hard cut between two pictures on a shared dark background, a 0.8 s dissolve, a 1.5 % edit,
+    """Hard cut between two pictures on a shared dark background, a 0.8 s dissolve, a 1 % edit,
     then the first picture again."""
     a, b, c = on_dark(1), on_dark(2), picture(3)
-    edit = with_object(c, 0.015)
+    edit = with_object(c, 0.01)
     sources = [a, b, c, edit, a]
     clip = Clip([(a, 40), (b, 45), (c, 50), (edit, 40), (a, 35)], dissolves={2: 24})
     video = encode(clip, tmp_path_factory.mktemp("main") / "main.mp4")
@@ -144,7 +144,7 @@ def test_overlays_make_no_scenes(overlays, tmp_path, capsys):
 
 def test_grain_makes_no_scenes(tmp_path, capsys):
     clip = Clip([(on_dark(21), 60), (on_dark(22), 60), (picture(23), 40)], dissolves={2: 20})
-    video = encode(clip, tmp_path / "grain.mp4", grain=8.0)
+    video = encode(clip, tmp_path / "grain.mp4", grain=12.0)
     scenes = step1(video, tmp_path / "work")
     assert_cuts(scenes, clip.cuts)
 
