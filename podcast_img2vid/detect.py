@@ -62,6 +62,8 @@ class _Frame:
     blocks: np.ndarray
     jump: np.ndarray
     event: np.ndarray
+    moving: bool
+    """Some block jumped (the activity sums change with this frame)."""
 
 
 def block_means(image: np.ndarray) -> np.ndarray:
@@ -125,6 +127,10 @@ class StillPictureDetector(SceneDetector):
         self._pending: int | None = 0
         self._last_cut = 0
         self._noise = 0.0
+        self._last_image: np.ndarray | None = None
+        self._valid_now: np.ndarray | None = None
+        self._quiet: tuple[np.ndarray, np.ndarray] | None = None
+        """(blocks, valid) last judged unchanged: the same again needs no work."""
 
     @property
     def delay(self) -> int:
@@ -132,24 +138,30 @@ class StillPictureDetector(SceneDetector):
         return self.ahead
 
     def process_frame(self, timecode: FrameTimecode, frame_img: np.ndarray) -> list[FrameTimecode]:
-        blocks = block_means(frame_img)
         previous = self._frames[-1] if self._frames else None
         if previous is None:
-            jump = np.zeros(blocks.shape[1:], bool)
-            event = jump
+            blocks = block_means(frame_img)
+            jump = event = self._no_jumps = np.zeros(blocks.shape[1:], bool)
             self._jumps = np.zeros(jump.shape, np.int32)
             self._events = np.zeros(jump.shape, np.int32)
+        elif np.array_equal(frame_img, self._last_image):  # common in still videos: skip the maths
+            blocks, jump, event = previous.blocks, self._no_jumps, self._no_jumps
         else:
+            blocks = block_means(frame_img)
             step = block_change(blocks, previous.blocks)
             if self._count < 64 or self._count % 4 == 0:  # a typical frame-to-frame change: noise
                 weight = max(0.05, 1 / self._count)
                 self._noise += weight * (float(np.median(step)) - self._noise)
             jump = step > self._change_level
             event = jump & ~previous.jump
-        self._frames.append(_Frame(timecode, blocks, jump, event))
+        self._last_image = frame_img
+        frame = _Frame(timecode, blocks, jump, event, bool(jump.any()))
+        self._frames.append(frame)
         self._count += 1
-        self._jumps += jump
-        self._events += event
+        if frame.moving:
+            self._jumps += jump
+            self._events += event
+            self._valid_now = None
         judged = self._count - 1 - self.ahead
         cuts = self._judge(judged) if judged >= 0 else []
         self._trim(judged)
@@ -181,10 +193,11 @@ class StillPictureDetector(SceneDetector):
     def _trim(self, judged: int) -> None:
         """Take frame `judged - ahead` out of the activity sums; drop frames no longer needed."""
         leaving = judged - self.ahead
-        if leaving >= self._first:
+        if leaving >= self._first and self._at(leaving).moving:
             frame = self._at(leaving)
             self._jumps -= frame.jump
             self._events -= frame.event
+            self._valid_now = None
         keep_from = judged + 1 - max(self.lookback + self.settle, self.ahead + 1)
         while self._first < keep_from:
             self._frames.popleft()
@@ -192,8 +205,10 @@ class StillPictureDetector(SceneDetector):
 
     def _valid(self) -> np.ndarray:
         """Blocks that are not animated around the judged frame."""
-        animated = (self._events >= ACTIVITY_EVENTS) | (self._jumps >= ACTIVITY_SHARE * self.window)
-        return ~animated
+        if self._valid_now is None:
+            animated = (self._events >= ACTIVITY_EVENTS) | (self._jumps >= ACTIVITY_SHARE * self.window)
+            self._valid_now = ~animated
+        return self._valid_now
 
     def _changed(self, blocks: np.ndarray, valid: np.ndarray) -> np.ndarray:
         return (block_change(blocks, self._ref) > self._change_level) & valid
@@ -201,11 +216,15 @@ class StillPictureDetector(SceneDetector):
     def _judge(self, index: int) -> list[FrameTimecode]:
         frame = self._at(index)
         valid = self._valid()
+        quiet = self._quiet
+        if self._pending is None and quiet and quiet[0] is frame.blocks and quiet[1] is valid:
+            return []
         if self._ref is not None:
             np.copyto(self._ref, frame.blocks, where=~valid)
         if self._pending is None:
             changed = self._changed(frame.blocks, valid)
             count = np.count_nonzero(changed)
+            self._quiet = (frame.blocks, valid) if count == 0 else None
             if count >= MIN_BLOCKS:
                 self._pending = index
             elif count:
