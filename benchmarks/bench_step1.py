@@ -58,7 +58,8 @@ def make_video(path: Path, minutes: float) -> list[int]:
         seeds = []
         while frame < total:
             length = min(rng.randint(5, 25) * FPS, total - frame)  # whole seconds: exact cut frames
-            seed = rng.choice(seeds) if seeds and rng.random() < 0.15 else len(seeds) + 1
+            earlier = [s for s in seeds[:-1] if s != seeds[-1]]
+            seed = rng.choice(earlier) if earlier and rng.random() < 0.15 else len(seeds) + 1
             seeds.append(seed)
             image = folder / f"slide_{seed}.png"
             if not image.exists():

@@ -10,9 +10,11 @@ from __future__ import annotations
 import os
 import shutil
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import av
+import cv2
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
@@ -23,6 +25,8 @@ from .media import MediaInfo, probe
 from .scan import scan
 
 THUMB_WIDTH = 256
+PNG_OPTIONS = [cv2.IMWRITE_PNG_COMPRESSION, 1, cv2.IMWRITE_PNG_STRATEGY, cv2.IMWRITE_PNG_STRATEGY_RLE]
+"""Fast lossless PNG: a picture is saved in about 20 ms at 720p, while the scan goes on."""
 SHEET_COLUMNS = 5
 TRUNCATED_TOLERANCE = 1.0
 """Seconds of video that may be missing at the end before the file counts as truncated."""
@@ -49,18 +53,18 @@ def run_step1(
     images = staging / EXTRACTED_DIR
     images.mkdir(parents=True)
     try:
-        thumbs: list[Image.Image] = []
+        with ThreadPoolExecutor(max_workers=1) as writer:
+            saved: list[Future[Image.Image]] = []
 
-        def keep_picture(index: int, rgb: np.ndarray) -> None:
-            picture = Image.fromarray(rgb)
-            picture.save(images / _still_name(index), compress_level=1)
-            thumbs.append(_thumbnail(picture))
+            def keep_picture(index: int, rgb: np.ndarray) -> None:
+                saved.append(writer.submit(_save_picture, rgb, images / _still_name(index)))
 
-        detected = scan(info, threshold, min_scene_seconds, keep_picture)
-        _check_complete(info, detected.end_seconds)
+            detected = scan(info, threshold, min_scene_seconds, keep_picture)
+            _check_complete(info, detected.end_seconds)
+            if not detected.stills:  # the picture never stood still: save the middle frame
+                keep_picture(0, _frame_at(info, info.duration / 2))
+            thumbs = [future.result() for future in saved]
         starts = [(0.0, 0)] + [(cut.seconds, cut.frame_num) for cut in detected.cuts]
-        if not detected.stills:  # the picture never stood still: save the middle frame
-            keep_picture(0, _frame_at(info, info.duration / 2))
         names = _name_pictures(detected.stills, threshold, dedupe) if detected.stills else [image_name(1)]
         scenes = [
             Scene(i + 1, names[i], start, end, start_frame, end_frame)
@@ -125,9 +129,15 @@ def _frame_at(info: MediaInfo, seconds: float) -> np.ndarray:
     return last.to_ndarray(format="rgb24")
 
 
-def _thumbnail(picture: Image.Image) -> Image.Image:
-    height = max(1, round(picture.height * THUMB_WIDTH / picture.width))
-    return picture.resize((THUMB_WIDTH, height), Image.Resampling.BILINEAR, reducing_gap=2.0)
+def _save_picture(rgb: np.ndarray, path: Path) -> Image.Image:
+    """Write the picture as PNG (bytes written by Python: any path works); return its thumbnail."""
+    ok, png = cv2.imencode(".png", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), PNG_OPTIONS)
+    if not ok:
+        raise RuntimeError(f"could not encode {path.name}")
+    path.write_bytes(png.tobytes())
+    height, width = rgb.shape[:2]
+    size = (THUMB_WIDTH, max(1, round(height * THUMB_WIDTH / width)))
+    return Image.fromarray(cv2.resize(rgb, size, interpolation=cv2.INTER_AREA))
 
 
 def _clock(seconds: float) -> str:
