@@ -6,12 +6,13 @@ Here the picture is still between changes, so each frame is compared with the la
 picture instead, block by block:
 
 * A frame is cut into about 40 blocks across; a block's value is its mean colour. Averaging over a
-  block removes grain and compression noise; a block is *changed* when its mean moves by more than
-  `threshold / 3` levels (of 255) in any channel. Two changed blocks (about 0.25 % of the frame)
+  block removes most grain and compression noise; a block is *changed* when its mean moves by more
+  than `threshold / 3` levels (of 255) in any channel, or by more than 8 times the typical
+  frame-to-frame change when the video is grainy. Two changed blocks (about 0.25 % of the frame)
   are enough, so an object covering 1 % of the frame is found.
 * After a change the detector waits until the picture is still again (no block moves for
   `SETTLE_SECONDS`). If the still picture differs from the old one, each changed block's
-  transition is located: the first frame from which it is at least half way to its new value.
+  transition is located: the frame after the last one that is less than half way to the new value.
   A hard cut puts every block's transition on one frame, a dissolve on its midpoint. The cut is
   the median of those frames, and at least two blocks must agree on it, which rejects changes that
   creep across the frame (a progress bar).
@@ -95,8 +96,13 @@ class StillPictureDetector(SceneDetector):
     """Cuts between still pictures: hard cuts, dissolves (at the midpoint) and small edits.
 
     `threshold` is the sensitivity (30 by default; lower finds smaller changes): a block changes
-    when its mean colour moves by more than threshold / 3 levels. `min_scene_len` is in frames.
-    `on_still(still)` is called once per scene, as soon as its picture is known to be still.
+    when its mean colour moves by more than threshold / 3 levels. `fps` is the rate of the frames
+    the detector is given and `min_scene_len` counts those frames. `on_still(still)` is called once
+    per scene, as soon as its picture is known to be still.
+
+    When SceneManager skips frames (`frame_skip`), `frames_between(a, b)` must give the skipped
+    frames between two given ones, as (timecode, small picture): the cut is then placed on the
+    exact frame among them.
     """
 
     def __init__(
@@ -105,6 +111,8 @@ class StillPictureDetector(SceneDetector):
         threshold: float = 30.0,
         min_scene_len: int = 15,
         on_still: Callable[[Still], None] | None = None,
+        frames_between: Callable[[FrameTimecode, FrameTimecode], list[tuple[FrameTimecode, np.ndarray]]]
+        | None = None,
     ):
         super().__init__()
         if threshold <= 0:
@@ -112,6 +120,7 @@ class StillPictureDetector(SceneDetector):
         self.level = threshold / 3
         self.min_scene_len = max(1, min_scene_len)
         self.on_still = on_still
+        self.frames_between = frames_between
         self.stills: list[Still] = []
         self.settle = max(2, round(SETTLE_SECONDS * fps))
         self.ahead = max(2, round(ACTIVITY_SECONDS * fps))
@@ -122,7 +131,10 @@ class StillPictureDetector(SceneDetector):
         """Index (count of frames seen) of `_frames[0]`."""
         self._count = 0
         self._jumps: np.ndarray | None = None
+        """Per block: frames in the activity window where it jumped (moved by more than the level)."""
         self._events: np.ndarray | None = None
+        """Per block: separate runs of jumps in the activity window."""
+        self._no_jumps: np.ndarray | None = None
         self._ref: np.ndarray | None = None
         self._pending: int | None = 0
         self._last_cut = 0
@@ -133,9 +145,9 @@ class StillPictureDetector(SceneDetector):
         """(blocks, valid) last judged unchanged: the same again needs no work."""
 
     @property
-    def delay(self) -> int:
-        """Frames between the newest frame read and the frame being judged."""
-        return self.ahead
+    def reach(self) -> int:
+        """How many frames back from the newest one a still or a cut may be (a 1 s dissolve's midpoint)."""
+        return self.ahead + self.settle + self.lookback // 2
 
     def process_frame(self, timecode: FrameTimecode, frame_img: np.ndarray) -> list[FrameTimecode]:
         previous = self._frames[-1] if self._frames else None
@@ -193,8 +205,8 @@ class StillPictureDetector(SceneDetector):
     def _trim(self, judged: int) -> None:
         """Take frame `judged - ahead` out of the activity sums; drop frames no longer needed."""
         leaving = judged - self.ahead
-        if leaving >= self._first and self._at(leaving).moving:
-            frame = self._at(leaving)
+        frame = self._at(leaving) if leaving >= self._first else None
+        if frame is not None and frame.moving:
             self._jumps -= frame.jump
             self._events -= frame.event
             self._valid_now = None
@@ -258,7 +270,7 @@ class StillPictureDetector(SceneDetector):
                 cut = self._locate(changed, frame.blocks, index)
                 if cut is not None and cut - self._last_cut >= self.min_scene_len:
                     self._last_cut = cut
-                    cuts.append(self._at(cut).timecode)
+                    cuts.append(self._exact(cut, changed, frame.blocks))
                     self._record(frame, valid)
         self._ref = frame.blocks.copy()
         self._pending = None
@@ -282,6 +294,20 @@ class StillPictureDetector(SceneDetector):
         if np.count_nonzero(np.abs(frames - cut) <= 1) < MIN_BLOCKS or cut <= 0:
             return None
         return cut
+
+    def _exact(self, cut: int, changed: np.ndarray, new: np.ndarray) -> FrameTimecode:
+        """The cut's timecode; with skipped frames, the first of them already half way to `new`."""
+        timecode = self._at(cut).timecode
+        if self.frames_between is None or cut - 1 < self._first:
+            return timecode
+        old = self._ref[:, changed]
+        delta = new[:, changed] - old
+        half = 0.5 * (delta * delta).sum(axis=0)
+        for skipped, image in self.frames_between(self._at(cut - 1).timecode, timecode):
+            past = ((block_means(image)[:, changed] - old) * delta).sum(axis=0) >= half
+            if 2 * np.count_nonzero(past) >= past.size:
+                return skipped
+        return timecode
 
     def _record(self, frame: _Frame, valid: np.ndarray) -> None:
         still = Still(frame.timecode, frame.blocks.copy(), valid.copy())
