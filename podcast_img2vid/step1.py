@@ -15,7 +15,6 @@ from pathlib import Path
 
 import av
 import cv2
-import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from .detect import same_picture
@@ -56,8 +55,8 @@ def run_step1(
         with ThreadPoolExecutor(max_workers=1) as writer:
             saved: list[Future[Image.Image]] = []
 
-            def keep_picture(index: int, rgb: np.ndarray) -> None:
-                saved.append(writer.submit(_save_picture, rgb, images / _still_name(index)))
+            def keep_picture(index: int, frame: av.VideoFrame) -> None:
+                saved.append(writer.submit(_save_picture, frame, images / _still_name(index)))
 
             detected = scan(info, threshold, min_scene_seconds, keep_picture)
             _check_complete(info, detected.end_seconds)
@@ -114,7 +113,7 @@ def _name_pictures(stills: list, threshold: float, dedupe: bool) -> list[str]:
     return names
 
 
-def _frame_at(info: MediaInfo, seconds: float) -> np.ndarray:
+def _frame_at(info: MediaInfo, seconds: float) -> av.VideoFrame:
     """The full-size RGB frame shown at `seconds` (seek to the keyframe before, decode forward)."""
     with av.open(str(info.path)) as container:
         stream = container.streams.video[0]
@@ -126,18 +125,19 @@ def _frame_at(info: MediaInfo, seconds: float) -> np.ndarray:
                 break
     if last is None:
         raise UserError(f"{info.path}: no frame could be decoded. Re-export or re-download it.")
-    return last.to_ndarray(format="rgb24")
+    return last
 
 
-def _save_picture(rgb: np.ndarray, path: Path) -> Image.Image:
-    """Write the picture as PNG (bytes written by Python: any path works); return its thumbnail."""
-    ok, png = cv2.imencode(".png", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), PNG_OPTIONS)
+def _save_picture(frame: av.VideoFrame, path: Path) -> Image.Image:
+    """Write the frame as PNG (bytes written by Python: any path works); return its thumbnail."""
+    bgr = frame.to_ndarray(format="bgr24")
+    ok, png = cv2.imencode(".png", bgr, PNG_OPTIONS)
     if not ok:
         raise RuntimeError(f"could not encode {path.name}")
     path.write_bytes(png.tobytes())
-    height, width = rgb.shape[:2]
-    size = (THUMB_WIDTH, max(1, round(height * THUMB_WIDTH / width)))
-    return Image.fromarray(cv2.resize(rgb, size, interpolation=cv2.INTER_AREA))
+    size = (THUMB_WIDTH, max(1, round(frame.height * THUMB_WIDTH / frame.width)))
+    thumb = cv2.resize(bgr, size, interpolation=cv2.INTER_AREA)
+    return Image.fromarray(cv2.cvtColor(thumb, cv2.COLOR_BGR2RGB))
 
 
 def _clock(seconds: float) -> str:
