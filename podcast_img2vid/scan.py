@@ -7,7 +7,6 @@ each scene's picture is saved during the same pass instead of a second decode.
 
 from __future__ import annotations
 
-import logging
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -58,10 +57,16 @@ class AnalysisStream(VideoStreamAv):
 
     def __init__(self, path: Path, keep: int):
         super().__init__(str(path), threading_mode="AUTO", suppress_output=True)
-        width, height = self.frame_size
+        width, height = self._codec_context.width, self._codec_context.height
         self.step = max(2, 2 * round(max(width, height) / (2 * ANALYSIS_SIZE)))
         self._recent: deque[av.VideoFrame] = deque(maxlen=keep)
         self.frames_read = 0
+
+    @property
+    def frame_size(self) -> tuple[int, int]:
+        """Size of the pictures `read()` returns (`small_yuv` keeps every `step`-th pixel)."""
+        width, height = self._codec_context.width, self._codec_context.height
+        return -(-width // self.step), -(-height // self.step)
 
     def read(self, decode: bool = True) -> np.ndarray | bool:
         if not super().read(decode=False):
@@ -114,15 +119,13 @@ def scan(
     """Find the cuts; `on_picture(scene_index, frame)` receives each scene's still frame (full size)."""
     fps = float(info.fps)
     skip = max(0, round(fps / ANALYSIS_FPS) - 1)
-    pictures: list[int] = []
     stream: AnalysisStream
 
     def grab(still: Still) -> None:
         frame = stream.recent_frame(still.frame)
-        if frame is None:  # never expected: the window covers the detector's delay
+        if frame is None:  # never expected: the window covers the detector's reach
             raise RuntimeError(f"frame {still.frame} left the decode window")
-        on_picture(len(pictures), frame)
-        pictures.append(still.frame.frame_num)
+        on_picture(len(detector.stills) - 1, frame)
 
     rate = fps / (skip + 1)
     detector = StillPictureDetector(
@@ -137,8 +140,6 @@ def scan(
     manager.auto_downscale = False
     manager.downscale = 1
     manager.add_detector(detector)
-    # SceneManager warns that our small pictures differ from the video size: expected here.
-    logging.getLogger("pyscenedetect").setLevel(logging.ERROR)
     threads = cv2.getNumThreads()
     cv2.setNumThreads(1)  # the detector's images are tiny: a thread pool only costs time
     try:
