@@ -7,6 +7,7 @@ and the new set take its place, so old and new results never mix and nothing is 
 
 from __future__ import annotations
 
+import math
 import os
 import shutil
 import time
@@ -150,7 +151,8 @@ def _contact_sheet(scenes: list[Scene], thumbs: list[Image.Image], path: Path) -
     font = ImageFont.load_default(size=15)
     thumb_height = max(t.height for t in thumbs)
     cell_w, cell_h, label_h, pad = THUMB_WIDTH, thumb_height, 40, 8
-    columns = min(SHEET_COLUMNS, len(scenes))
+    # Wider for long videos, so the sheet stays within JPEG's 65535-pixel limit.
+    columns = min(max(SHEET_COLUMNS, math.ceil(math.sqrt(len(scenes) / 3))), len(scenes))
     rows = -(-len(scenes) // columns)
     sheet = Image.new("RGB", (pad + columns * (cell_w + pad), pad + rows * (cell_h + label_h + pad)), "white")
     draw = ImageDraw.Draw(sheet)
