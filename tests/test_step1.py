@@ -26,6 +26,7 @@ from step1_media import (
 )
 
 from podcast_img2vid import layout
+from podcast_img2vid.errors import UserError
 from podcast_img2vid.media import probe, run_ffmpeg
 from podcast_img2vid.step1 import run_step1
 
@@ -198,6 +199,20 @@ def test_rerun_moves_old_results_to_a_backup(main_clip, tmp_path, capsys):
     assert sorted(p.name for p in work.root.iterdir()) == sorted(
         [layout.EXTRACTED_DIR, layout.TIMESTAMPS_CSV, layout.CONTACT_SHEET, backup.name]
     )
+
+
+def test_failed_rerun_keeps_the_previous_results(main_clip, tmp_path, capsys):
+    video, _, _ = main_clip
+    work = layout.WorkDir(tmp_path / "work")
+    step1(video, work.root)
+    before = sorted(p.relative_to(work.root) for p in work.root.rglob("*"))
+    faststart = tmp_path / "faststart.mp4"  # index first: the scan starts, then the pictures stop
+    run_ffmpeg(["-i", str(video), "-c", "copy", "-movflags", "+faststart", str(faststart)])
+    damaged = tmp_path / "damaged.mp4"
+    damaged.write_bytes(faststart.read_bytes()[: faststart.stat().st_size // 2])
+    with pytest.raises(UserError, match="damaged.mp4"):
+        run_step1(damaged, work)
+    assert sorted(p.relative_to(work.root) for p in work.root.rglob("*")) == before
 
 
 def test_variable_frame_rate(tmp_path, capsys):
