@@ -1,0 +1,195 @@
+"""Step 1: find every picture change, save one picture per scene, write timestamps.csv and a preview.
+
+Outputs are built in a staging folder inside the work folder; only when everything is written
+does an earlier run's set (pictures, CSV, contact sheet) move to `1_extracted_images.bak-<time>/`
+and the new set take its place, so old and new results never mix and nothing is deleted.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import shutil
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+
+import av
+import cv2
+from PIL import Image, ImageDraw, ImageFont
+
+from .detect import same_picture
+from .errors import UserError
+from .layout import CONTACT_SHEET, EXTRACTED_DIR, TIMESTAMPS_CSV, Scene, WorkDir, image_name, write_scenes
+from .media import MediaInfo, probe
+from .scan import scan
+
+THUMB_WIDTH = 256
+PNG_OPTIONS = [cv2.IMWRITE_PNG_COMPRESSION, 1, cv2.IMWRITE_PNG_STRATEGY, cv2.IMWRITE_PNG_STRATEGY_RLE]
+"""Fast lossless PNG: a picture is saved in about 20 ms at 720p, while the scan goes on."""
+SHEET_COLUMNS = 5
+TRUNCATED_TOLERANCE = 1.0
+"""Seconds of video that may be missing at the end before the file counts as truncated."""
+
+
+def run_step1(
+    video: Path,
+    work: WorkDir,
+    threshold: float = 30.0,
+    min_scene_seconds: float = 0.5,
+    dedupe: bool = True,
+) -> list[Scene]:
+    """Detect scenes in `video` and write the step-1 outputs into `work`; returns the scenes."""
+    if not threshold > 0:
+        raise UserError(f"-t/--threshold must be a positive number (got {threshold}); the default is 30.")
+    if not min_scene_seconds >= 0:
+        raise UserError(f"--min-scene-len must be 0 or more seconds (got {min_scene_seconds}).")
+    info = probe(video)
+    work.root.mkdir(parents=True, exist_ok=True)
+    for leftover in work.root.glob(f".{EXTRACTED_DIR}.new-*"):
+        shutil.rmtree(leftover, ignore_errors=True)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    staging = work.root / f".{EXTRACTED_DIR}.new-{stamp}"
+    images = staging / EXTRACTED_DIR
+    images.mkdir(parents=True)
+    try:
+        with ThreadPoolExecutor(max_workers=1) as writer:
+            saved: list[Future[Image.Image]] = []
+
+            def keep_picture(index: int, frame: av.VideoFrame) -> None:
+                saved.append(writer.submit(_save_picture, frame, images / _still_name(index)))
+
+            detected = scan(info, threshold, min_scene_seconds, keep_picture)
+            _check_complete(info, detected.end_seconds)
+            if not detected.stills:  # the picture never stood still: save the middle frame
+                keep_picture(0, _frame_at(info, info.duration / 2))
+            thumbs = [future.result() for future in saved]
+        starts = [(0.0, 0)] + [(cut.seconds, cut.frame_num) for cut in detected.cuts]
+        names = _name_pictures(detected.stills, threshold, dedupe) if detected.stills else [image_name(1)]
+        scenes = [
+            Scene(i + 1, names[i], start, end, start_frame, end_frame)
+            for i, ((start, start_frame), (end, end_frame)) in enumerate(
+                zip(starts, starts[1:] + [(info.duration, info.frame_count)], strict=True)
+            )
+        ]
+        for index, name in enumerate(names):
+            still = images / _still_name(index)
+            if names.index(name) == index:
+                os.replace(still, images / name)
+            else:
+                still.unlink()
+        write_scenes(staging / TIMESTAMPS_CSV, scenes)
+        _contact_sheet(scenes, thumbs, staging / CONTACT_SHEET)
+        backup = _install(staging, work, stamp)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    _summary(scenes, work, backup)
+    return scenes
+
+
+def _still_name(index: int) -> str:
+    return f"still_{index:05d}.png"
+
+
+def _check_complete(info: MediaInfo, end_seconds: float) -> None:
+    if end_seconds < info.duration - max(TRUNCATED_TOLERANCE, 0.02 * info.duration):
+        raise UserError(
+            f"{info.path}: the picture stops at {end_seconds:.1f}s of {info.duration:.1f}s; the file "
+            "is truncated or damaged. Re-download or re-export it."
+        )
+
+
+def _name_pictures(stills: list, threshold: float, dedupe: bool) -> list[str]:
+    """Picture file per scene; with `dedupe`, a picture seen before reuses the first file's name."""
+    names: list[str] = []
+    firsts: list[int] = []
+    for index, still in enumerate(stills):
+        earlier = firsts if dedupe else []
+        match = next((f for f in earlier if same_picture(stills[f], still, threshold)), None)
+        if match is None:
+            firsts.append(index)
+            names.append(image_name(len(firsts)))
+        else:
+            names.append(names[match])
+    return names
+
+
+def _frame_at(info: MediaInfo, seconds: float) -> av.VideoFrame:
+    """The full-size RGB frame shown at `seconds` (seek to the keyframe before, decode forward)."""
+    with av.open(str(info.path)) as container:
+        stream = container.streams.video[0]
+        container.seek(int(seconds / stream.time_base), stream=stream)
+        last = None
+        for frame in container.decode(stream):
+            last = frame
+            if frame.time is not None and frame.time >= seconds - 0.5 / float(info.fps):
+                break
+    if last is None:
+        raise UserError(f"{info.path}: no frame could be decoded. Re-export or re-download it.")
+    return last
+
+
+def _save_picture(frame: av.VideoFrame, path: Path) -> Image.Image:
+    """Write the frame as PNG (bytes written by Python: any path works); return its thumbnail."""
+    bgr = frame.to_ndarray(format="bgr24")
+    ok, png = cv2.imencode(".png", bgr, PNG_OPTIONS)
+    if not ok:
+        raise RuntimeError(f"could not encode {path.name}")
+    path.write_bytes(png.tobytes())
+    size = (THUMB_WIDTH, max(1, round(frame.height * THUMB_WIDTH / frame.width)))
+    thumb = cv2.resize(bgr, size, interpolation=cv2.INTER_AREA)
+    return Image.fromarray(cv2.cvtColor(thumb, cv2.COLOR_BGR2RGB))
+
+
+def _clock(seconds: float) -> str:
+    minutes, rest = divmod(seconds, 60)
+    return f"{int(minutes)}:{rest:06.3f}"
+
+
+def _contact_sheet(scenes: list[Scene], thumbs: list[Image.Image], path: Path) -> None:
+    """Each scene's thumbnail (`thumbs[i]` for scene i + 1) with its number, picture and time range."""
+    font = ImageFont.load_default(size=15)
+    thumb_height = max(t.height for t in thumbs)
+    cell_w, cell_h, label_h, pad = THUMB_WIDTH, thumb_height, 40, 8
+    # Wider for long videos, so the sheet stays within JPEG's 65535-pixel limit.
+    columns = min(max(SHEET_COLUMNS, math.ceil(math.sqrt(len(scenes) / 3))), len(scenes))
+    rows = -(-len(scenes) // columns)
+    sheet = Image.new("RGB", (pad + columns * (cell_w + pad), pad + rows * (cell_h + label_h + pad)), "white")
+    draw = ImageDraw.Draw(sheet)
+    for i, scene in enumerate(scenes):
+        x = pad + (i % columns) * (cell_w + pad)
+        y = pad + (i // columns) * (cell_h + label_h + pad)
+        sheet.paste(thumbs[i], (x, y))
+        span = f"{_clock(scene.start)} - {_clock(scene.end)}"
+        draw.text((x, y + cell_h + 3), f"#{scene.scene}  {scene.image}", fill="black", font=font)
+        draw.text((x, y + cell_h + 21), span, fill="black", font=font)
+    sheet.save(path, quality=88)
+
+
+def _install(staging: Path, work: WorkDir, stamp: str) -> Path | None:
+    """Move an earlier run's outputs to a backup folder, then the new ones into place."""
+    old = [p for p in (work.images_dir, work.csv_path, work.contact_sheet_path) if p.exists()]
+    backup = None
+    if old:
+        backup = work.root / f"{EXTRACTED_DIR}.bak-{stamp}"
+        suffix = 1
+        while backup.exists():
+            suffix += 1
+            backup = work.root / f"{EXTRACTED_DIR}.bak-{stamp}-{suffix}"
+        backup.mkdir()
+        for path in old:
+            os.replace(path, backup / path.name)
+    for name in (EXTRACTED_DIR, TIMESTAMPS_CSV, CONTACT_SHEET):
+        os.replace(staging / name, work.root / name)
+    return backup
+
+
+def _summary(scenes: list[Scene], work: WorkDir, backup: Path | None) -> None:
+    pictures = len({s.image for s in scenes})
+    reused = len(scenes) - pictures
+    print(f"Step 1: {len(scenes)} scene(s) found, {pictures} picture(s) written to {work.images_dir}"
+          + (f" ({reused} scene(s) reuse an earlier picture)" if reused else ""))
+    print(f"  timestamps: {work.csv_path}")
+    print(f"  preview:    {work.contact_sheet_path}")
+    if backup is not None:
+        print(f"  the previous step-1 results were moved to {backup}")
