@@ -18,7 +18,7 @@ import av
 import cv2
 from PIL import Image, ImageDraw, ImageFont
 
-from .detect import same_picture
+from .detect import Still, same_picture
 from .errors import UserError
 from .layout import CONTACT_SHEET, EXTRACTED_DIR, TIMESTAMPS_CSV, Scene, WorkDir, image_name, write_scenes
 from .media import MediaInfo, probe
@@ -99,7 +99,7 @@ def _check_complete(info: MediaInfo, end_seconds: float) -> None:
         )
 
 
-def _name_pictures(stills: list, threshold: float, dedupe: bool) -> list[str]:
+def _name_pictures(stills: list[Still], threshold: float, dedupe: bool) -> list[str]:
     """Picture file per scene; with `dedupe`, a picture seen before reuses the first file's name."""
     names: list[str] = []
     firsts: list[int] = []
