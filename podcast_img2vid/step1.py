@@ -120,7 +120,7 @@ class _Pictures:
 
 
 def _frame_at(info: MediaInfo, seconds: float) -> av.VideoFrame:
-    """The full-size RGB frame shown at `seconds` (seek to the keyframe before, decode forward)."""
+    """The full-size frame shown at `seconds` (seek to the keyframe before, decode forward)."""
     with av.open(str(info.path)) as container:
         stream = container.streams.video[0]
         container.seek(int(seconds / stream.time_base), stream=stream)
@@ -181,11 +181,19 @@ def _install(staging: Path, work: WorkDir, stamp: str) -> Path | None:
         while backup.exists():
             suffix += 1
             backup = work.root / f"{EXTRACTED_DIR}.bak-{stamp}-{suffix}"
-        backup.mkdir()
-        for path in old:
-            os.replace(path, backup / path.name)
-    for name in (EXTRACTED_DIR, TIMESTAMPS_CSV, CONTACT_SHEET):
-        os.replace(staging / name, work.root / name)
+    try:
+        if backup is not None:
+            backup.mkdir()
+            for path in old:
+                os.replace(path, backup / path.name)
+        for name in (EXTRACTED_DIR, TIMESTAMPS_CSV, CONTACT_SHEET):
+            os.replace(staging / name, work.root / name)
+    except OSError as e:
+        moved = f" What was moved is in {backup}." if backup is not None else ""
+        raise UserError(
+            f"{work.root}: could not put the new step-1 results in place ({e.strerror}: {e.filename}). "
+            f"Close programs that have these files open and run step 1 again.{moved}"
+        ) from None
     return backup
 
 
