@@ -43,6 +43,7 @@ LOOKBACK_SECONDS = 1.5
 """How far before a change's first clearly changed frame its transition may start (dissolves)."""
 ACTIVITY_EVENTS = 3
 ACTIVITY_SHARE = 0.25
+NOISE_FRAMES = 63
 
 
 @dataclass(frozen=True)
@@ -138,7 +139,10 @@ class StillPictureDetector(SceneDetector):
         self._ref: np.ndarray | None = None
         self._pending: int | None = 0
         self._last_cut = 0
+        self._steps: deque[float] = deque(maxlen=NOISE_FRAMES)
+        """Typical (median) block change of recent frames against the previous frame."""
         self._noise = 0.0
+        """Noise level: the median of `_steps`, which cuts and dissolves do not move much."""
         self._last_image: np.ndarray | None = None
         self._valid_now: np.ndarray | None = None
         self._quiet: tuple[np.ndarray, np.ndarray] | None = None
@@ -158,14 +162,15 @@ class StillPictureDetector(SceneDetector):
             self._events = np.zeros(jump.shape, np.int32)
         elif np.array_equal(frame_img, self._last_image):  # common in still videos: skip the maths
             blocks, jump, event = previous.blocks, self._no_jumps, self._no_jumps
+            self._steps.append(0.0)
         else:
             blocks = block_means(frame_img)
             step = block_change(blocks, previous.blocks)
-            if self._count < 64 or self._count % 4 == 0:  # a typical frame-to-frame change: noise
-                weight = max(0.05, 1 / self._count)
-                self._noise += weight * (float(np.median(step)) - self._noise)
+            self._steps.append(float(np.median(step)))
             jump = step > self._change_level
             event = jump & ~previous.jump
+        if self._count % 8 == 0 or self._count < 16:
+            self._noise = float(np.median(self._steps)) if self._steps else 0.0
         self._last_image = frame_img
         frame = _Frame(timecode, blocks, jump, event, bool(jump.any()))
         self._frames.append(frame)

@@ -114,9 +114,9 @@ def scan(
     info: MediaInfo,
     threshold: float,
     min_scene_seconds: float,
-    on_picture: Callable[[int, av.VideoFrame], None],
+    on_picture: Callable[[Still, av.VideoFrame], None],
 ) -> Detected:
-    """Find the cuts; `on_picture(scene_index, frame)` receives each scene's still frame (full size)."""
+    """Find the cuts; `on_picture(still, frame)` receives each scene's still frame (full size) in order."""
     fps = float(info.fps)
     skip = max(0, round(fps / ANALYSIS_FPS) - 1)
     stream: AnalysisStream
@@ -125,7 +125,7 @@ def scan(
         frame = stream.recent_frame(still.frame)
         if frame is None:  # never expected: the window covers the detector's reach
             raise RuntimeError(f"frame {still.frame} left the decode window")
-        on_picture(len(detector.stills) - 1, frame)
+        on_picture(still, frame)
 
     rate = fps / (skip + 1)
     detector = StillPictureDetector(

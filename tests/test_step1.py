@@ -152,8 +152,11 @@ def test_grain_makes_no_scenes(tmp_path, capsys):
 
 @pytest.mark.parametrize(
     ("fps", "size"),
-    [(Fraction(30000, 1001), (320, 180)), (25, (180, 320)), (24, (322, 182))],
-    ids=["29.97fps", "portrait", "unusual-size"],
+    [
+        (Fraction(30000, 1001), (320, 180)), (25, (180, 320)), (24, (322, 182)),
+        (60, (320, 180)), (12, (320, 180)),
+    ],
+    ids=["29.97fps", "portrait", "unusual-size", "60fps", "12fps"],
 )
 def test_frame_rates_and_sizes(fps, size, tmp_path, capsys):
     a, b, c = picture(31, size), on_dark(32, size), on_dark(33, size)
