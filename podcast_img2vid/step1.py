@@ -7,6 +7,7 @@ and the new set take its place, so old and new results never mix and nothing is 
 
 from __future__ import annotations
 
+import filecmp
 import math
 import os
 import shutil
@@ -69,10 +70,11 @@ def run_step1(
         ]
         write_scenes(staging / TIMESTAMPS_CSV, scenes)
         _contact_sheet(scenes, thumbs, staging / CONTACT_SHEET)
-        backup = _install(staging, work, stamp)
+        unchanged = _same_as_before(staging, work)
+        backup = None if unchanged else _install(staging, work, stamp)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    _summary(scenes, work, backup)
+    _summary(scenes, work, backup, unchanged)
     return scenes
 
 
@@ -171,6 +173,28 @@ def _contact_sheet(scenes: list[Scene], thumbs: list[Image.Image], path: Path) -
     sheet.save(path, quality=88)
 
 
+def _same_as_before(staging: Path, work: WorkDir) -> bool:
+    """True when the work folder already holds exactly these pictures and this CSV.
+
+    Then a re-run (e.g. `--step all` again) leaves everything as it is: no backup folder, and
+    step 2 sees the same pictures. A missing contact sheet is put back.
+    """
+    new_images, old_images = staging / EXTRACTED_DIR, work.images_dir
+    if not (work.csv_path.is_file() and old_images.is_dir()):
+        return False
+    if not filecmp.cmp(staging / TIMESTAMPS_CSV, work.csv_path, shallow=False):
+        return False
+    names = sorted(p.name for p in new_images.iterdir())
+    if names != sorted(p.name for p in old_images.iterdir()):
+        return False
+    match, mismatch, errors = filecmp.cmpfiles(new_images, old_images, names, shallow=False)
+    if mismatch or errors:
+        return False
+    if not work.contact_sheet_path.is_file():
+        os.replace(staging / CONTACT_SHEET, work.contact_sheet_path)
+    return True
+
+
 def _install(staging: Path, work: WorkDir, stamp: str) -> Path | None:
     """Move an earlier run's outputs to a backup folder, then the new ones into place."""
     old = [p for p in (work.images_dir, work.csv_path, work.contact_sheet_path) if p.exists()]
@@ -197,7 +221,7 @@ def _install(staging: Path, work: WorkDir, stamp: str) -> Path | None:
     return backup
 
 
-def _summary(scenes: list[Scene], work: WorkDir, backup: Path | None) -> None:
+def _summary(scenes: list[Scene], work: WorkDir, backup: Path | None, unchanged: bool) -> None:
     pictures = len({s.image for s in scenes})
     reused = len(scenes) - pictures
     print(f"Step 1: {len(scenes)} scene(s) found, {pictures} picture(s) written to {work.images_dir}"
@@ -206,3 +230,5 @@ def _summary(scenes: list[Scene], work: WorkDir, backup: Path | None) -> None:
     print(f"  preview:    {work.contact_sheet_path}")
     if backup is not None:
         print(f"  the previous step-1 results were moved to {backup}")
+    if unchanged:
+        print("  same result as the previous run: pictures and timestamps.csv were left as they were")

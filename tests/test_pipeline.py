@@ -98,6 +98,7 @@ def test_step_all_with_kenburns_on_the_sample_then_a_rerun_reuses_the_clips(tmp_
     again = animate(cwd, "--provider", "kenburns")
     assert again.returncode == 0, again.stderr
     assert "made 0, skipped 6" in again.stdout
+    assert not list(cwd.glob(f"{layout.EXTRACTED_DIR}.bak-*"))  # step 1 found the same: nothing moved
     assert {c.name: (c.stat().st_mtime_ns, sha256(c)) for c in clips} == made
     check_output(cwd)
     assert sha256(SAMPLE) == sample_hash  # the input is never touched

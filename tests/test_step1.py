@@ -204,6 +204,23 @@ def test_rerun_moves_old_results_to_a_backup(main_clip, tmp_path, capsys):
     )
 
 
+def test_rerun_with_the_same_result_leaves_everything_as_it_was(main_clip, tmp_path, capsys):
+    video, _, _ = main_clip
+    work = layout.WorkDir(tmp_path / "work")
+    step1(video, work.root)
+    files = sorted(p for p in work.root.rglob("*") if p.is_file())
+    before = {p: (p.stat().st_mtime_ns, p.read_bytes()) for p in files}
+    work.contact_sheet_path.unlink()
+    capsys.readouterr()
+    step1(video, work.root)
+    assert "left as they were" in capsys.readouterr().out
+    assert not list(work.root.glob(f"{layout.EXTRACTED_DIR}.bak-*"))
+    assert sorted(p for p in work.root.rglob("*") if p.is_file()) == files  # the sheet is back
+    assert {p: (p.stat().st_mtime_ns, p.read_bytes()) for p in files if p != work.contact_sheet_path} == {
+        p: v for p, v in before.items() if p != work.contact_sheet_path
+    }
+
+
 def test_failed_rerun_keeps_the_previous_results(main_clip, tmp_path, capsys):
     video, _, _ = main_clip
     work = layout.WorkDir(tmp_path / "work")
