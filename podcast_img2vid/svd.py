@@ -29,6 +29,7 @@ frame (min = max = GUIDANCE_SCALE), which also halves the UNet's work.
 from __future__ import annotations
 
 import gc
+import logging
 import os
 import socket
 import time
@@ -50,6 +51,18 @@ NO_CUDA = (
     "--provider kenburns (--device cpu only suits tiny test models)."
 )
 MEMORY_RUNGS = ("decode chunk 1", "model CPU offload", "UNet forward chunking")
+
+
+class _DropEmptyFloat32Warning(logging.Filter):
+    """diffusers warns on every half-precision SVD call that "modules ... should be kept in
+    float32: []", because the pipeline upcasts its own VAE with `.to()`. The list is empty, so
+    nothing is wrong; the line would only repeat twice per clip in the user's console."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "should be kept in float32: []" not in record.getMessage()
+
+
+logging.getLogger("diffusers.models.modeling_utils").addFilter(_DropEmptyFloat32Warning())
 
 
 @dataclass(frozen=True)
