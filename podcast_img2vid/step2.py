@@ -31,15 +31,17 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from accelerate import PartialState
-from accelerate.utils import gather_object
 from tqdm import tqdm
 
 from .errors import UserError
 from .fsutil import atomic_write_text, partial_path, remove_partials
 from .layout import IMAGE_EXT, WorkDir, clip_name, is_image_name, read_scenes, sidecar_name
 from .providers import ClipRequest, Provider, ProviderUnavailable
+
+if TYPE_CHECKING:
+    from accelerate import PartialState
 
 FALLBACK_SECONDS = 5.0
 """Scene length given to the provider for every picture when there is no timestamps.csv."""
@@ -142,6 +144,17 @@ def is_current(image: Path, clip: Path, sidecar: Path, provider: Provider, setti
         return False
 
 
+def made_from_another_picture(image: Path, clip: Path, sidecar: Path) -> bool:
+    """True when the sidecar shows that `clip` was made from a different `image` than the one on
+    disk now (step 1 ran again, or the picture was replaced). Clips without a readable sidecar,
+    or replaced by hand since, are not judged."""
+    try:
+        record = json.loads(sidecar.read_text(encoding="utf-8"))
+        return record["clip_sha256"] == file_sha256(clip) and record["picture_sha256"] != file_sha256(image)
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+
+
 def make_clip(
     provider: Provider, settings: dict, seed: int, image: Path, seconds: float, output_dir: Path
 ) -> str | None:
@@ -183,8 +196,10 @@ def process_state() -> PartialState:
     """This process's place in an `accelerate launch` / torchrun run (one process otherwise).
 
     Without CUDA the processes talk over gloo on the CPU (accelerate needs `cpu=True` for that).
+    accelerate (and torch) are imported here, not at the top: step 3 imports this module.
     """
     import torch
+    from accelerate import PartialState
 
     return PartialState(cpu=not torch.cuda.is_available())
 
@@ -244,6 +259,8 @@ def run_step2(
                 bar.write(f"{name}: {note}")
         bar.close()
     mine.peak_vram = _peak_vram()
+
+    from accelerate.utils import gather_object
 
     result = Step2Result(skipped=[n for n in pictures if n not in todo])
     for part in gather_object([mine]):

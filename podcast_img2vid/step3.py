@@ -37,6 +37,7 @@ from .errors import UserError
 from .fsutil import atomic_output
 from .kenburns import zoom_pan
 from .media import MediaInfo, probe, run_ffmpeg, stream_durations
+from .step2 import made_from_another_picture
 from .step3_plan import (
     PATTERNS,
     ClipUnits,
@@ -49,6 +50,8 @@ from .step3_plan import (
 )
 
 FALLBACKS = ("error", "still")
+CSV_END_TOLERANCE = 0.5
+"""Seconds by which timestamps.csv may end before or after the video (hand edits, rounding)."""
 AUDIO_BITRATE = "192k"
 # Zoom in while drifting right, then zoom out while drifting back, scene after scene.
 KENBURNS_MOVES = (
@@ -109,6 +112,9 @@ def _check_clip(work: layout.WorkDir, image: str, fallback: str, fps: Fraction) 
         if fallback == "still":
             return f"{path}: missing, and so is the still {still}"
         return f"{path}: missing (run step 2 for it, or use --fallback still)"
+    if made_from_another_picture(work.images_dir / image, path, work.clips_dir / layout.sidecar_name(image)):
+        return (f"{path}: was made from an earlier {image} (step 1 ran again or the picture changed); "
+                "run step 2 again to remake it")
     try:
         info = probe(path)
         count = _count_frames(path)
@@ -131,8 +137,7 @@ def _validate(
         raise UserError(f"fallback {fallback!r} is not one of {', '.join(FALLBACKS)}")
     if fps is not None and not fps > 0:
         raise UserError(f"--fps {fps}: give a positive frame rate such as 30 or 29.97")
-    if output.resolve() == video.resolve():
-        raise UserError(f"{output}: is the input video; choose another output path (-o)")
+    check_output_path(video, output)
     problems: list[str] = []
     info = scenes = None
     try:
@@ -152,10 +157,25 @@ def _validate(
                 problems.append(checked)
             else:
                 sources[image] = checked
+    if info is not None and scenes is not None and abs(scenes[-1].end - info.duration) > CSV_END_TOLERANCE:
+        problems.append(
+            f"{work.csv_path} ends at {scenes[-1].end:.3f}s but {video} is {info.duration:.3f}s long: it was "
+            "made for another video or its last scenes were removed; run step 1 for this video, or make "
+            f"the last scene end at {info.duration:.3f}"
+        )
     if problems:
         shown = "; ".join(problems)
         raise UserError(f"step 3 cannot start, nothing was written ({len(problems)} problem(s)): {shown}")
     return info, scenes, sources
+
+
+def check_output_path(video: Path, output: Path) -> None:
+    """Refuse an output path that would overwrite the input or cannot be a file (before any work)."""
+    if output.resolve() == video.resolve():
+        raise UserError(f"{output}: is the input video; choose another output path (-o)")
+    if output.is_dir():
+        example = output / layout.output_name(video)
+        raise UserError(f"{output}: is a folder; give a file name for -o, e.g. {example}")
 
 
 def _prepare_audio(video: Path, info: MediaInfo, tmp: Path) -> AudioTrack | None:
@@ -237,6 +257,12 @@ def run_step3(
         tmp = Path(tmp_name)
         audio = _prepare_audio(video, info, tmp)
         total_seconds = audio.duration if audio is not None else info.duration
+        if audio is not None and abs(audio.duration - info.duration) > 1 / settings.fps:
+            _warn(
+                f"{video}: the audio lasts {audio.duration:.3f}s and the pictures {info.duration:.3f}s; "
+                + ("the last picture is held until the audio ends" if audio.duration > info.duration
+                   else "the video ends with the audio")
+            )
         total_frames = frames_for(total_seconds, settings.fps)
         spans = scene_spans(scenes, settings.fps, total_frames)
         units = _Units(sources, settings, pattern, tmp)

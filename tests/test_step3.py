@@ -27,7 +27,9 @@ from podcast_img2vid import layout
 from podcast_img2vid.assemble import VideoSettings
 from podcast_img2vid.errors import UserError
 from podcast_img2vid.kenburns import zoom_pan
+from podcast_img2vid.kenburns_provider import KenBurnsProvider
 from podcast_img2vid.media import ffmpeg_exe, probe, read_frames, stream_durations, write_video
+from podcast_img2vid.step2 import run_step2
 from podcast_img2vid.step3 import run_step3
 from podcast_img2vid.step3_plan import (
     clip_units,
@@ -182,11 +184,12 @@ def test_no_audio_gives_silent_video_of_the_source_length(tmp_path, capsys):
     assert "no audio" in capsys.readouterr().err
 
 
-def test_audio_longer_holds_last_picture(tmp_path):
+def test_audio_longer_holds_last_picture(tmp_path, capsys):
     scenes = [("image_001.png", 0.0, 1.0), ("image_002.png", 1.0, 2.0)]
     work = make_work(tmp_path, {"image_001.png": (0, 3, 25), "image_002.png": (1, 3, 25)}, scenes)
     out = tmp_path / "out.mp4"
     run_step3(make_source(tmp_path / "src.mp4", 2.0, audio_seconds=3.2), work, out)
+    assert "the last picture is held until the audio ends" in capsys.readouterr().err
     video_s, audio_s = stream_durations(out)
     assert audio_s > 3.2 and abs(video_s - audio_s) <= 0.010
     shown = identify(out)
@@ -194,10 +197,11 @@ def test_audio_longer_holds_last_picture(tmp_path):
     assert all(c // 8 == 1 for c in shown[25:])  # the last picture runs to the end of the audio
 
 
-def test_audio_shorter_ends_the_video_with_the_audio(tmp_path):
+def test_audio_shorter_ends_the_video_with_the_audio(tmp_path, capsys):
     work = make_work(tmp_path, {"image_001.png": (0, 3, 25), "image_002.png": (1, 3, 25)})
     out = tmp_path / "out.mp4"
     result = run_step3(make_source(tmp_path / "src.mp4", 4.3, audio_seconds=2.0), work, out)
+    assert "the video ends with the audio" in capsys.readouterr().err
     video_s, audio_s = stream_durations(out)
     assert audio_s < 2.1 and abs(video_s - audio_s) <= 0.010
     assert result.scenes == 2  # the third scene starts after the audio ends
@@ -250,6 +254,36 @@ def test_output_may_not_be_the_input(tmp_path):
     with pytest.raises(UserError, match="input video"):
         run_step3(source, work, tmp_path / "." / "src.mp4")
     assert source.read_bytes() == data
+
+
+def test_output_may_not_be_a_folder(tmp_path):
+    work = make_work(tmp_path, {"image_001.png": (0, 3, 25)}, scenes=[("image_001.png", 0.0, 1.0)])
+    (tmp_path / "out").mkdir()
+    with pytest.raises(UserError, match="is a folder"):
+        run_step3(make_source(tmp_path / "src.mp4", 1.0), work, tmp_path / "out")
+    assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_csv_made_for_another_video_is_refused(tmp_path):
+    work = make_work(tmp_path, {"image_001.png": (0, 3, 25)}, scenes=[("image_001.png", 0.0, 1.0)])
+    out = tmp_path / "out.mp4"
+    with pytest.raises(UserError, match=r"timestamps.csv ends at 1.000s but .*src.mp4 is 3.000s long"):
+        run_step3(make_source(tmp_path / "src.mp4", 3.0), work, out)
+    assert not out.exists()
+
+
+def test_clip_made_from_an_earlier_picture_is_refused(tmp_path):
+    work = layout.WorkDir(tmp_path)
+    make_still(work.images_dir / "image_001.png", 0)
+    write_csv(work, [("image_001.png", 0.0, 1.0)])
+    assert run_step2(work, KenBurnsProvider(25), seed=1).made == ["image_001.png"]
+    source = make_source(tmp_path / "src.mp4", 1.0)
+    run_step3(source, work, tmp_path / "fine.mp4")  # the clip matches its picture
+    make_still(work.images_dir / "image_001.png", 5)  # step 1 ran again: another picture
+    out = tmp_path / "out.mp4"
+    with pytest.raises(UserError, match="image_001.mp4: was made from an earlier image_001.png"):
+        run_step3(source, work, out)
+    assert not out.exists()
 
 
 def test_cli_reports_one_line_and_exit_2(tmp_path):
