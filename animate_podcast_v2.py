@@ -94,6 +94,14 @@ def main(argv: list[str] | None = None) -> int:
     output = args.output if args.output is not None else Path(output_name(args.video))
 
     def run() -> None:
+        if args.step in ("3", "all"):
+            from podcast_img2vid.step3 import check_output_path
+
+            check_output_path(args.video, output)
+        if args.step == "all":  # everything that can be checked is checked before step 1 starts
+            import step2_local_i2v_svd
+
+            step2_args = step2_local_i2v_svd.pipeline_args(work.root, step2_argv(args, passed_on))
         if args.step in ("1", "all"):
             from podcast_img2vid.step1 import run_step1
 
@@ -102,9 +110,7 @@ def main(argv: list[str] | None = None) -> int:
                 min_scene_seconds=args.min_scene_len, dedupe=not args.no_dedupe,
             )
         if args.step == "all":
-            import step2_local_i2v_svd
-
-            made = step2_local_i2v_svd.run_for_pipeline(work.root, step2_argv(args, passed_on))
+            made = step2_local_i2v_svd.run(step2_args)
             if made.failed:
                 raise UserError(
                     f"step 2 could not animate {', '.join(made.failed)}; step 3 was not run. Fix what "

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from podcast_img2vid import layout
 from podcast_img2vid.cli import run_cli
+from podcast_img2vid.errors import UserError
 from podcast_img2vid.step3_plan import frame_rate
 
 MODEL_ID = "stabilityai/stable-video-diffusion-img2vid"  # hub id or local folder
@@ -106,12 +107,18 @@ def run(args: argparse.Namespace):
     )
 
 
-def run_for_pipeline(work_dir: Path, argv: list[str]):
-    """Step 2 for `animate_podcast_v2.py --step all`: this file's constants, overridden by the
-    step-2 flags in `argv`. Returns the Step2Result; raises UserError."""
+def pipeline_args(work_dir: Path, argv: list[str]) -> argparse.Namespace:
+    """Step 2's settings for `animate_podcast_v2.py --step all`: this file's constants, overridden
+    by the step-2 flags in `argv`. Parsed before step 1 runs, so a typo costs nothing."""
     parser = build_parser()
     parser.prog = "animate_podcast_v2.py --step all"
-    return run(parser.parse_args([*argv, "--work-dir", str(work_dir)]))
+    args, unknown = parser.parse_known_args([*argv, "--work-dir", str(work_dir)])
+    if unknown:
+        raise UserError(
+            f"unrecognized arguments: {' '.join(unknown)} (see python animate_podcast_v2.py --help "
+            "and python step2_local_i2v_svd.py --help)"
+        )
+    return args
 
 
 def main(argv: list[str] | None = None) -> int:

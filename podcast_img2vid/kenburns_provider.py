@@ -1,7 +1,7 @@
 """The CPU provider: animate a picture with a slow Ken Burns zoom and pan (no GPU, no model).
 
-Each clip lasts as long as the longest scene that shows its picture, so step 3 never has to
-loop it (a loop would jump from the end of the move back to its start). The move is chosen
+Each clip lasts as long as the longest scene that shows its picture (plus a spare second), so
+step 3 never has to loop it (a loop would jump from the end of the move back to its start). The move is chosen
 from `MOVES` by the picture's seed, so neighbouring pictures move differently and a rerun
 makes the same clip. Frames come from `kenburns.zoom_pan`, a sub-pixel affine warp: the
 motion is linear and steady, with no integer-crop wobble.
@@ -26,6 +26,9 @@ MOVES = (
     ((1.06, 1.12), ((0.25, 0.5), (0.75, 0.5))),  # drift right while pushing in
     ((1.12, 1.06), ((0.75, 0.5), (0.25, 0.5))),  # drift left while pulling out
 )
+SPARE_SECONDS = 1.0
+"""Added to each clip, so a scene that step 3 makes a little longer (audio longer than the
+pictures, a hand-edited CSV) does not loop back to the start of the move at its end."""
 MAX_SIDE = 1920
 """Pictures larger than this (long side) are animated at this size; step 3 scales to the output."""
 
@@ -46,7 +49,8 @@ class KenBurnsProvider:
         self.crf = crf
 
     def settings(self) -> dict[str, object]:
-        return {"fps": str(self.fps), "crf": self.crf, "moves": MOVES, "max_side": MAX_SIDE}
+        return {"fps": str(self.fps), "crf": self.crf, "moves": MOVES, "max_side": MAX_SIDE,
+                "spare_seconds": SPARE_SECONDS}
 
     def animate(self, request: ClipRequest) -> str:
         try:
@@ -55,7 +59,7 @@ class KenBurnsProvider:
         except (OSError, UnidentifiedImageError) as e:
             raise UserError(f"{request.image}: cannot be read as a picture ({e}); run step 1 again") from None
         size = clip_size(picture.shape[1], picture.shape[0])
-        frames = max(2, round(Fraction(request.seconds) * self.fps))
+        frames = max(2, round(Fraction(request.seconds + SPARE_SECONDS) * self.fps))
         zoom, pan = MOVES[request.seed % len(MOVES)]
         write_video(
             (zoom_pan(picture, t / (frames - 1), size, zoom=zoom, pan=pan) for t in range(frames)),

@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from podcast_img2vid.errors import UserError
-from podcast_img2vid.kenburns_provider import MOVES, KenBurnsProvider, clip_size
+from podcast_img2vid.kenburns_provider import MOVES, SPARE_SECONDS, KenBurnsProvider, clip_size
 from podcast_img2vid.media import probe, read_frames
 from podcast_img2vid.providers import ClipRequest
 
@@ -43,11 +43,11 @@ def animate(tmp_path: Path, picture: Path, seed: int, seconds: float, fps: float
 @pytest.mark.parametrize("seed", range(len(MOVES)))
 def test_every_move_is_slow_steady_and_spans_the_scene(tmp_path, seed):
     picture = textured_picture(tmp_path / "image_001.png", 320, 180)
-    clip = animate(tmp_path, picture, seed, seconds=3.0)
+    clip = animate(tmp_path, picture, seed, seconds=2.0)
     info = probe(clip)
     frames = read_frames(clip)
     assert (info.width, info.height, info.fps) == (320, 180, 25)
-    assert len(frames) == 75
+    assert len(frames) == round((2.0 + SPARE_SECONDS) * 25)  # a spare second beyond the scene
 
     path = np.array([dot_centre(f) for f in frames])
     steps = np.linalg.norm(np.diff(path, axis=0), axis=1)

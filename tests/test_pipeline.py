@@ -11,6 +11,7 @@ from pathlib import Path
 import av
 import cv2
 import numpy as np
+import pytest
 
 from podcast_img2vid import layout
 from podcast_img2vid.assemble import fit_frame
@@ -88,12 +89,17 @@ def test_step_all_with_kenburns_on_the_sample_then_a_rerun_reuses_the_clips(tmp_
 
     first = animate(cwd, "--provider", "kenburns")
     assert first.returncode == 0, first.stderr
-    check_output(cwd)
+    output = check_output(cwd)
     assert len(layout.referenced_images(layout.read_scenes(cwd / layout.TIMESTAMPS_CSV))) == 6
     clips = sorted((cwd / layout.CLIPS_DIR).glob("*.mp4"))
     assert len(clips) == 6  # the recurring picture is animated once
     assert all(probe(c).fps == 30 for c in clips)  # the source's rate: step 3 shows each frame once
     made = {c.name: (c.stat().st_mtime_ns, sha256(c)) for c in clips}
+    # The last scene moves steadily to the very end: no jump back to the start of its move.
+    with av.open(str(output)) as container:
+        tail = [f.to_ndarray(format="gray").astype(np.int16) for f in container.decode(video=0)][-20:]
+    steps = [np.abs(b - a).mean() for a, b in zip(tail, tail[1:], strict=False)]
+    assert max(steps) < 3 * np.median(steps) + 0.5
 
     again = animate(cwd, "--provider", "kenburns")
     assert again.returncode == 0, again.stderr
@@ -120,6 +126,17 @@ def test_step_2_flags_need_step_all(tmp_path):
         cwd=tmp_path, capture_output=True, text=True, encoding="utf-8",
     )
     assert result.returncode == 2 and "step-2 flags need --step all" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [(["--sed", "3"], "unrecognized arguments: --sed 3"), (["-o", str(SAMPLE)], "is the input video")],
+)
+def test_step_all_checks_its_arguments_before_step_1(tmp_path, args, message):
+    result = animate(tmp_path, "--provider", "kenburns", *args)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [result.stderr.strip()] and message in result.stderr
+    assert list(tmp_path.iterdir()) == []  # step 1 never started
 
 
 def test_step_all_stops_before_step_3_when_step_2_cannot_run(tmp_path):

@@ -293,7 +293,7 @@ def test_no_cuda_without_device_cpu_is_a_clear_error(tmp_path, tiny_svd):
     assert len(lines) == 1 and lines[0].startswith("error: no CUDA GPU")
     assert "nvidia-smi" in lines[0] and "--provider kenburns" in lines[0]
     with pytest.raises(UserError, match="no CUDA GPU"):  # what animate_podcast_v2.py --step all calls
-        script.run_for_pipeline(work.root, ["--model", str(tiny_svd)])
+        script.run(script.pipeline_args(work.root, ["--model", str(tiny_svd)]))
 
 
 def test_accelerate_two_processes_make_every_picture_once(tmp_path, tiny_svd):
