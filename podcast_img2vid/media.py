@@ -39,6 +39,8 @@ class MediaInfo:
     path: Path
     width: int
     height: int
+    """Size as players show it: a phone video stored landscape with a 90-degree rotation tag is
+    reported portrait (see `upright`)."""
     fps: Fraction
     duration: float
     """Length of the video stream in seconds."""
@@ -74,6 +76,21 @@ def _stream_seconds(stream: av.stream.Stream, container: av.container.InputConta
     return None
 
 
+def upright(image: np.ndarray, rotation: float) -> np.ndarray:
+    """Turn a decoded frame (H, W, C) the way players do for its display-matrix `rotation`
+    (`VideoFrame.rotation`: degrees counter-clockwise, as phones tag portrait recordings)."""
+    turns = round(rotation / 90) % 4
+    return np.ascontiguousarray(np.rot90(image, k=turns)) if turns else image
+
+
+def _rotation(container: av.container.InputContainer, stream: av.stream.Stream) -> float:
+    """The display rotation, read off the first frame (0 when it cannot be decoded)."""
+    try:
+        return next(container.decode(stream)).rotation
+    except (av.error.FFmpegError, StopIteration, ValueError):
+        return 0
+
+
 def probe(path: Path) -> MediaInfo:
     """Describe a video file, or raise UserError naming what is wrong with it."""
     with _open(path) as container:
@@ -89,10 +106,13 @@ def probe(path: Path) -> MediaInfo:
         if not duration or duration <= 0:
             raise UserError(f"{path}: the video has zero length. Re-export or re-download it.")
         audio = container.streams.audio[0] if container.streams.audio else None
+        width, height = video.width, video.height
+        if round(_rotation(container, video) / 90) % 2:
+            width, height = height, width
         return MediaInfo(
             path=path,
-            width=video.width,
-            height=video.height,
+            width=width,
+            height=height,
             fps=fps,
             duration=duration,
             frame_count=max(1, round(duration * fps)),

@@ -22,7 +22,7 @@ from PIL import Image, ImageDraw, ImageFont
 from .detect import Still, same_picture
 from .errors import UserError
 from .layout import CONTACT_SHEET, EXTRACTED_DIR, TIMESTAMPS_CSV, Scene, WorkDir, image_name, write_scenes
-from .media import MediaInfo, probe
+from .media import MediaInfo, probe, upright
 from .scan import scan
 
 THUMB_WIDTH = 256
@@ -138,12 +138,12 @@ def _frame_at(info: MediaInfo, seconds: float) -> av.VideoFrame:
 
 def _save_picture(frame: av.VideoFrame, path: Path) -> Image.Image:
     """Write the frame as PNG (bytes written by Python: any path works); return its thumbnail."""
-    bgr = frame.to_ndarray(format="bgr24")
+    bgr = upright(frame.to_ndarray(format="bgr24"), frame.rotation)
     ok, png = cv2.imencode(".png", bgr, PNG_OPTIONS)
     if not ok:
         raise RuntimeError(f"could not encode {path.name}")
     path.write_bytes(png.tobytes())
-    size = (THUMB_WIDTH, max(1, round(frame.height * THUMB_WIDTH / frame.width)))
+    size = (THUMB_WIDTH, max(1, round(bgr.shape[0] * THUMB_WIDTH / bgr.shape[1])))
     thumb = cv2.resize(bgr, size, interpolation=cv2.INTER_AREA)
     return Image.fromarray(cv2.cvtColor(thumb, cv2.COLOR_BGR2RGB))
 

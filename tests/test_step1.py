@@ -248,6 +248,25 @@ def test_variable_frame_rate(tmp_path, capsys):
     assert scenes[-1].end == pytest.approx(probe(vfr).duration, abs=1e-6)
 
 
+def test_phone_video_with_a_rotation_tag_gives_upright_pictures(tmp_path):
+    """Stored landscape with a 90-degree display rotation, as phones record portrait video."""
+    still = tmp_path / "still.png"
+    Image.fromarray(picture(71, (320, 180))).save(still)
+    stored = tmp_path / "stored.mp4"
+    run_ffmpeg(["-loop", "1", "-framerate", "25", "-t", "2", "-i", str(still), "-c:v", "libx264",
+                "-pix_fmt", "yuv420p", str(stored)])
+    tagged = tmp_path / "phone.mp4"
+    run_ffmpeg(["-display_rotation", "90", "-i", str(stored), "-c", "copy", str(tagged)])
+    shown = tmp_path / "shown.png"  # what a player shows: ffmpeg turns the frame by its tag
+    run_ffmpeg(["-i", str(tagged), "-frames:v", "1", str(shown)])
+    assert (probe(tagged).width, probe(tagged).height) == (180, 320)
+    scenes = step1(tagged, tmp_path / "work")
+    saved = np.asarray(Image.open(tmp_path / "work" / layout.EXTRACTED_DIR / scenes[0].image).convert("RGB"))
+    expected = np.asarray(Image.open(shown).convert("RGB"))
+    assert len(scenes) == 1 and saved.shape == expected.shape == (320, 180, 3)
+    assert np.abs(saved.astype(int) - expected.astype(int)).mean() < 3
+
+
 def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, str(REPO / "animate_podcast_v2.py"), *args],

@@ -28,7 +28,7 @@ from podcast_img2vid.assemble import VideoSettings
 from podcast_img2vid.errors import UserError
 from podcast_img2vid.kenburns import zoom_pan
 from podcast_img2vid.kenburns_provider import KenBurnsProvider
-from podcast_img2vid.media import ffmpeg_exe, probe, read_frames, stream_durations, write_video
+from podcast_img2vid.media import ffmpeg_exe, probe, read_frames, run_ffmpeg, stream_durations, write_video
 from podcast_img2vid.step2 import run_step2
 from podcast_img2vid.step3 import run_step3
 from podcast_img2vid.step3_plan import (
@@ -163,10 +163,17 @@ def test_freeze_and_pingpong_frame_order(tmp_path, pattern):
         assert shown[:12] == [0, 1, 2, 3, 4, 3, 2, 1, 0, 1, 2, 3]
 
 
-def test_portrait_source_stays_portrait_and_clip_is_fitted(tmp_path):
+@pytest.mark.parametrize("stored", ["portrait", "landscape with a 90-degree rotation tag"])
+def test_portrait_source_stays_portrait_and_clip_is_fitted(tmp_path, stored):
     work = make_work(tmp_path, {"image_001.png": (0, 3, 25)}, scenes=[("image_001.png", 0.0, 1.0)])
     out = tmp_path / "out.mp4"
-    run_step3(make_source(tmp_path / "src.mp4", 1.0, size=(180, 320)), work, out)
+    if stored == "portrait":
+        source = make_source(tmp_path / "src.mp4", 1.0, size=(180, 320))
+    else:  # as phones record portrait video
+        source = tmp_path / "phone.mp4"
+        run_ffmpeg(["-display_rotation", "90", "-i", str(make_source(tmp_path / "src.mp4", 1.0)),
+                    "-c", "copy", str(source)])
+    run_step3(source, work, out)
     frame = read_frames(out)[0]
     assert frame.shape == (320, 180, 3)
     # A 16:9 clip fitted into 9:16: full width, black bars above and below, colour in the middle.
