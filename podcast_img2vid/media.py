@@ -94,7 +94,8 @@ def _rotation(container: av.container.InputContainer, stream: av.stream.Stream) 
 def probe(path: Path) -> MediaInfo:
     """Describe a video file, or raise UserError naming what is wrong with it."""
     with _open(path) as container:
-        if not container.streams.video:
+        cover_art = av.stream.Disposition.attached_pic
+        if not [s for s in container.streams.video if not s.disposition & cover_art]:
             kind = "an audio-only file" if container.streams.audio else "not a video"
             raise UserError(f"{path}: has no video stream ({kind}). Give the podcast's video file.")
         video = container.streams.video[0]

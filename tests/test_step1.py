@@ -294,6 +294,10 @@ def make_bad_inputs(folder: Path, good: Path) -> dict[str, Path]:
     empty.write_bytes(b"")
     audio = folder / "audio only.m4a"
     run_ffmpeg(["-f", "lavfi", "-t", "2", "-i", "sine=frequency=440", "-c:a", "aac", str(audio)])
+    cover = folder / "song with cover.m4a"  # audio plus an attached picture (cover art)
+    Image.fromarray(picture(73, (64, 64))).save(folder / "cover.png")
+    run_ffmpeg(["-i", str(audio), "-i", str(folder / "cover.png"), "-map", "0", "-map", "1", "-c:a", "copy",
+                "-c:v", "png", "-disposition:v", "attached_pic", str(cover)])
     data = good.read_bytes()
     cut_end = folder / "truncated.mp4"  # moov at the end: the index is gone
     cut_end.write_bytes(data[: len(data) // 2])
@@ -306,6 +310,7 @@ def make_bad_inputs(folder: Path, good: Path) -> dict[str, Path]:
         "not-a-video": text,
         "empty": empty,
         "audio-only": audio,
+        "audio with cover art": cover,
         "truncated": cut_end,
         "truncated-data": cut_data,
     }
@@ -322,5 +327,7 @@ def test_bad_inputs_give_one_line_and_exit_2(main_clip, tmp_path):
         assert len(error_lines) == 1 and path.name in error_lines[0], (kind, proc.stderr)
         assert "Traceback" not in proc.stderr, kind
         assert not (tmp_path / "work" / layout.TIMESTAMPS_CSV).exists(), kind
+        if kind.startswith("audio"):
+            assert "audio-only" in error_lines[0], (kind, proc.stderr)
     proc = cli(str(video), "--step", "1", "-t", "0", cwd=tmp_path)
     assert proc.returncode == 2 and "threshold" in proc.stderr
