@@ -14,7 +14,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from podcast_img2vid.cli import run_cli
+from podcast_img2vid.cli import HelpFormatter, run_cli
 from podcast_img2vid.errors import UserError
 from podcast_img2vid.layout import WorkDir, output_name
 
@@ -23,7 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         description="Turn a static-image podcast video into an animated one (steps 1 and 3; "
         "step 2 is step2_local_i2v_svd.py, or --step all runs everything).",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=HelpFormatter,
         allow_abbrev=False,  # unknown flags go on to step 2: never guess them as ours
     )
     parser.add_argument("video", type=Path, help="the podcast video (e.g. 001.mp4)")

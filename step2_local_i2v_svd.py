@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 from podcast_img2vid import layout
-from podcast_img2vid.cli import run_cli
+from podcast_img2vid.cli import HelpFormatter, run_cli
 from podcast_img2vid.errors import UserError
 from podcast_img2vid.step3_plan import frame_rate
 
@@ -46,7 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         description="Step 2: one animated clip per picture with Stable Video Diffusion (resumable; "
         "accelerate launch splits the pictures across GPUs).",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     parser.add_argument("--provider", choices=["svd", "kenburns"], default=PROVIDER,
                         help="svd: Stable Video Diffusion on the GPU; kenburns: slow zoom/pan on the CPU")
@@ -56,7 +56,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--height", type=int, default=HEIGHT, help="clip height (multiple of 8)")
     parser.add_argument("--width", type=int, default=WIDTH, help="clip width (multiple of 8)")
     parser.add_argument("--num-frames", type=optional_int, default=NUM_FRAMES,
-                        help="frames per clip; None: what the model was trained for")
+                        help="frames per clip (default: None = what the model was trained for: "
+                        "14 for img2vid, 25 for img2vid-xt)")
     parser.add_argument("--fps", type=int, default=FPS, help="clip frame rate and fps conditioning")
     parser.add_argument("--steps", type=int, default=NUM_INFERENCE_STEPS, help="denoising steps")
     parser.add_argument("--seed", type=int, default=SEED, help="run seed; picture seeds derive from it")

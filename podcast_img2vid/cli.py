@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import sys
 from collections.abc import Callable
 
@@ -26,3 +27,12 @@ def run_cli(job: Callable[[], int | None]) -> int:
         print("interrupted: finished files are kept; run the same command again to continue.",
               file=sys.stderr)
         return EXIT_INTERRUPTED
+
+
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows each option's default in --help, except empty ones (None, False) that say nothing."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        if action.default is None or action.default is False:
+            return action.help
+        return super()._get_help_string(action)
