@@ -124,7 +124,10 @@ def read_scenes(path: Path) -> list[Scene]:
     with path.open("r", encoding="utf-8-sig", newline="") as f:
         rows = list(csv.DictReader(f))
     if not rows:
-        raise UserError(f"{path}: no scenes in the file. Run step 1 again (--step 1).")
+        raise UserError(
+            f"{path}: no scenes in the file (its first line must be the header {','.join(CSV_COLUMNS)}). "
+            "Run step 1 again (--step 1)."
+        )
     missing = [c for c in CSV_COLUMNS if c not in rows[0]]
     if missing:
         raise UserError(
