@@ -311,8 +311,9 @@ def test_accelerate_two_processes_make_every_picture_once(tmp_path, tiny_svd):
         capture_output=True, text=True, encoding="utf-8", timeout=300,
         env={**os.environ, "CUDA_VISIBLE_DEVICES": ""},  # two CPU processes over gloo, even on a GPU box
     )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    assert "made 5 (process 1: 3, process 2: 2), skipped 0" in proc.stdout
+    output = proc.stdout[-2000:] + proc.stderr[-3000:]
+    assert proc.returncode == 0, output
+    assert "made 5 (process 1: 3, process 2: 2), skipped 0" in proc.stdout, output
     assert clips(work) == [f"image_00{i}{ext}" for i in range(1, 6) for ext in (".json", ".mp4")]
 
 
