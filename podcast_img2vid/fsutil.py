@@ -7,6 +7,8 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
+from .errors import UserError
+
 PARTIAL_TAG = ".partial"
 
 
@@ -22,7 +24,8 @@ def partial_path(final: Path) -> Path:
 def atomic_output(final: Path) -> Iterator[Path]:
     """Yield a temporary path to write; on success it is renamed onto `final` (os.replace).
 
-    On any error (Ctrl-C included) the temporary file is removed and `final` is untouched.
+    On any error (Ctrl-C included) the temporary file is removed and `final` is untouched; a
+    `final` that cannot be replaced because it is open elsewhere is a UserError.
     """
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = partial_path(final)
@@ -31,7 +34,13 @@ def atomic_output(final: Path) -> Iterator[Path]:
         yield tmp
         if not tmp.is_file():
             raise FileNotFoundError(f"{tmp} was not written")
-        os.replace(tmp, final)
+        try:
+            os.replace(tmp, final)
+        except PermissionError:  # Windows: the old file is open, e.g. in a video player
+            raise UserError(
+                f"{final}: cannot be replaced; is it open in another program (a video player)? "
+                "Close it and run the same command again."
+            ) from None
     finally:
         tmp.unlink(missing_ok=True)
 

@@ -271,6 +271,21 @@ def test_output_may_not_be_a_folder(tmp_path):
     assert list((tmp_path / "out").iterdir()) == []
 
 
+def test_output_open_in_a_player_is_a_clear_error_and_stays_as_it_was(tmp_path, monkeypatch):
+    work = make_work(tmp_path, {"image_001.png": (0, 3, 25)}, scenes=[("image_001.png", 0.0, 1.0)])
+    out = tmp_path / "out.mp4"
+    out.write_bytes(b"the previous output")
+
+    def locked(src, dst):  # what Windows does while a player has the file open
+        raise PermissionError(13, "The process cannot access the file", str(dst))
+
+    monkeypatch.setattr("podcast_img2vid.fsutil.os.replace", locked)
+    with pytest.raises(UserError, match="out.mp4: cannot be replaced; is it open in another program"):
+        run_step3(make_source(tmp_path / "src.mp4", 1.0), work, out)
+    assert out.read_bytes() == b"the previous output"
+    assert not list(tmp_path.glob("*.partial.*"))
+
+
 def test_csv_made_for_another_video_is_refused(tmp_path):
     work = make_work(tmp_path, {"image_001.png": (0, 3, 25)}, scenes=[("image_001.png", 0.0, 1.0)])
     out = tmp_path / "out.mp4"
