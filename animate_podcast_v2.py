@@ -102,6 +102,8 @@ def main(argv: list[str] | None = None) -> int:
             import step2_local_i2v_svd
 
             step2_args = step2_local_i2v_svd.pipeline_args(work.root, step2_argv(args, passed_on))
+            provider = step2_local_i2v_svd.make_provider(step2_args)  # the GPU and settings, checked
+            provider.settings()  # the model's config is found (a wrong --model stops here)
         if args.step in ("1", "all"):
             from podcast_img2vid.step1 import run_step1
 
@@ -110,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
                 min_scene_seconds=args.min_scene_len, dedupe=not args.no_dedupe,
             )
         if args.step == "all":
-            made = step2_local_i2v_svd.run(step2_args)
+            made = step2_local_i2v_svd.run(step2_args, provider)
             if made.failed:
                 raise UserError(
                     f"step 2 could not animate {', '.join(made.failed)}; step 3 was not run. Fix what "

@@ -97,13 +97,14 @@ def make_provider(args: argparse.Namespace):
     ))
 
 
-def run(args: argparse.Namespace):
-    """Run step 2 for parsed arguments; returns the Step2Result, raises UserError."""
+def run(args: argparse.Namespace, provider=None):
+    """Run step 2 for parsed arguments (with `provider` if already made from them); returns the
+    Step2Result, raises UserError."""
     from podcast_img2vid.step2 import run_step2
 
     work = layout.WorkDir(args.work_dir)
     return run_step2(
-        work, make_provider(args), seed=args.seed, only=args.only, force=args.force,
+        work, provider or make_provider(args), seed=args.seed, only=args.only, force=args.force,
         input_dir=work.root / args.input_dir, output_dir=work.root / args.output_dir,
     )
 

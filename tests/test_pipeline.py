@@ -12,6 +12,7 @@ import av
 import cv2
 import numpy as np
 import pytest
+import torch
 
 from podcast_img2vid import layout
 from podcast_img2vid.assemble import fit_frame
@@ -139,9 +140,17 @@ def test_step_all_checks_its_arguments_before_step_1(tmp_path, args, message):
     assert list(tmp_path.iterdir()) == []  # step 1 never started
 
 
-def test_step_all_stops_before_step_3_when_step_2_cannot_run(tmp_path):
+def test_step_all_finds_a_wrong_model_before_step_1(tmp_path):
     result = animate(tmp_path, "--model", str(tmp_path / "no such model"), "--device", "cpu")
     assert result.returncode == 2
-    last = result.stderr.strip().splitlines()[-1]
-    assert last.startswith("error: ") and "no such model" in last and "Traceback" not in result.stderr
-    assert not (tmp_path / "sample_podcast_animated_v2.mp4").exists()
+    assert result.stderr.startswith("error: ") and "no such model" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert list(tmp_path.iterdir()) == []  # step 1 never started
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
+def test_step_all_without_a_gpu_says_so_before_step_1(tmp_path):
+    result = animate(tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: no CUDA GPU") and "--provider kenburns" in result.stderr
+    assert list(tmp_path.iterdir()) == []
