@@ -12,11 +12,9 @@ from __future__ import annotations
 from fractions import Fraction
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
 
-from .errors import UserError
 from .kenburns import zoom_pan
-from .media import write_video
+from .media import read_picture, write_video
 from .providers import ClipRequest
 
 # (zoom start, zoom end), (pan centre start, pan centre end) as fractions of the free room.
@@ -53,11 +51,7 @@ class KenBurnsProvider:
                 "spare_seconds": SPARE_SECONDS}
 
     def animate(self, request: ClipRequest) -> str:
-        try:
-            with Image.open(request.image) as im:
-                picture = np.asarray(im.convert("RGB"))
-        except (OSError, UnidentifiedImageError) as e:
-            raise UserError(f"{request.image}: cannot be read as a picture ({e}); run step 1 again") from None
+        picture = np.asarray(read_picture(request.image))
         size = clip_size(picture.shape[1], picture.shape[0])
         frames = max(2, round(Fraction(request.seconds + SPARE_SECONDS) * self.fps))
         zoom, pan = MOVES[request.seed % len(MOVES)]

@@ -16,6 +16,7 @@ from pathlib import Path
 import av
 import imageio_ffmpeg
 import numpy as np
+from PIL import Image, UnidentifiedImageError
 
 from .errors import UserError
 from .fsutil import atomic_output
@@ -182,6 +183,23 @@ def write_video(frames: Iterable[np.ndarray], path: Path, fps: Fraction | float,
                 proc.kill()
                 proc.wait()
     return count
+
+
+def read_picture(path: Path) -> Image.Image:
+    """The picture as RGB (transparency flattened onto white), or UserError if it is unreadable."""
+    try:
+        with Image.open(path) as img:
+            img.load()
+            if img.mode in ("RGBA", "LA", "P"):
+                img = img.convert("RGBA")
+                flat = Image.new("RGB", img.size, (255, 255, 255))
+                flat.paste(img, mask=img.getchannel("A"))
+                return flat
+            return img.convert("RGB")
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
+        raise UserError(
+            f"{path}: cannot be read as a picture ({e}). Re-export it or run step 1 again."
+        ) from None
 
 
 def read_frames(path: Path) -> list[np.ndarray]:

@@ -39,10 +39,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps
 
 from .errors import UserError
-from .media import write_video
+from .media import read_picture, write_video
 from .providers import ClipRequest, ProviderUnavailable
 
 NO_CUDA = (
@@ -104,23 +104,6 @@ def clip_size(picture_size: tuple[int, int], height: int, width: int) -> tuple[i
 def fit_picture(picture: Image.Image, width: int, height: int) -> Image.Image:
     """Crop-to-fill: scale to cover width x height, crop the centre; no stretching, no bars."""
     return ImageOps.fit(picture, (width, height), method=Image.Resampling.LANCZOS, centering=(0.5, 0.5))
-
-
-def read_picture(path: Path) -> Image.Image:
-    """The picture as RGB (transparency flattened onto white), or UserError if it is unreadable."""
-    try:
-        with Image.open(path) as img:
-            img.load()
-            if img.mode in ("RGBA", "LA", "P"):
-                img = img.convert("RGBA")
-                flat = Image.new("RGB", img.size, (255, 255, 255))
-                flat.paste(img, mask=img.getchannel("A"))
-                return flat
-            return img.convert("RGB")
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
-        raise UserError(
-            f"{path}: cannot be read as a picture ({e}). Re-export it or run step 1 again."
-        ) from None
 
 
 def frames_are_broken(frames: np.ndarray, picture: np.ndarray) -> bool:

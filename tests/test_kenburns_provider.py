@@ -84,3 +84,12 @@ def test_unreadable_picture_is_a_user_error(tmp_path):
     bad.write_bytes(b"not a png")
     with pytest.raises(UserError, match="image_001.png"):
         animate(tmp_path, bad, 0, 1.0)
+
+
+def test_transparent_picture_is_flattened_onto_white_as_for_svd(tmp_path):
+    rgba = np.zeros((90, 160, 4), np.uint8)  # fully transparent black
+    rgba[30:60, 60:100] = (200, 30, 30, 255)  # an opaque red block in the middle
+    Image.fromarray(rgba, "RGBA").save(tmp_path / "image_001.png")
+    first = read_frames(animate(tmp_path, tmp_path / "image_001.png", 0, 1.0))[0]
+    assert first[5, 5].min() > 240  # the transparent corner is white
+    assert first[45, 80, 0] > 170 and first[45, 80, 1] < 70  # the opaque block stays red
