@@ -15,6 +15,15 @@ import numpy as np
 
 Point = tuple[float, float]
 
+# The moves both Ken Burns effects choose from (the provider by the picture's seed, step 3's
+# --kenburns scene after scene): (zoom start, zoom end), (pan centre start, pan centre end).
+MOVES: tuple[tuple[Point, tuple[Point, Point]], ...] = (
+    ((1.0, 1.12), ((0.5, 0.5), (0.5, 0.5))),  # slow push in
+    ((1.12, 1.0), ((0.5, 0.5), (0.5, 0.5))),  # slow pull out
+    ((1.06, 1.12), ((0.25, 0.5), (0.75, 0.5))),  # drift right while pushing in
+    ((1.12, 1.06), ((0.75, 0.5), (0.25, 0.5))),  # drift left while pulling out
+)
+
 
 def zoom_pan(
     frame: np.ndarray,

@@ -13,17 +13,10 @@ from fractions import Fraction
 
 import numpy as np
 
-from .kenburns import zoom_pan
+from .kenburns import MOVES, zoom_pan
 from .media import read_picture, write_video
 from .providers import ClipRequest
 
-# (zoom start, zoom end), (pan centre start, pan centre end) as fractions of the free room.
-MOVES = (
-    ((1.0, 1.12), ((0.5, 0.5), (0.5, 0.5))),  # slow push in
-    ((1.12, 1.0), ((0.5, 0.5), (0.5, 0.5))),  # slow pull out
-    ((1.06, 1.12), ((0.25, 0.5), (0.75, 0.5))),  # drift right while pushing in
-    ((1.12, 1.06), ((0.75, 0.5), (0.25, 0.5))),  # drift left while pulling out
-)
 SPARE_SECONDS = 1.0
 """Added to each clip, so a scene that step 3 makes a little longer (audio longer than the
 pictures, a hand-edited CSV) does not loop back to the start of the move at its end."""

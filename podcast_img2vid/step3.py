@@ -35,7 +35,7 @@ from .assemble import (
 )
 from .errors import UserError
 from .fsutil import atomic_output
-from .kenburns import zoom_pan
+from .kenburns import MOVES, zoom_pan
 from .media import MediaInfo, probe, run_ffmpeg, stream_durations
 from .step2 import made_from_another_picture
 from .step3_plan import (
@@ -53,11 +53,6 @@ FALLBACKS = ("error", "still")
 CSV_END_TOLERANCE = 0.5
 """Seconds by which timestamps.csv may end before or after the video (hand edits, rounding)."""
 AUDIO_BITRATE = "192k"
-# Zoom in while drifting right, then zoom out while drifting back, scene after scene.
-KENBURNS_MOVES = (
-    ((1.0, 1.08), ((0.4, 0.5), (0.6, 0.5))),
-    ((1.08, 1.0), ((0.6, 0.5), (0.4, 0.5))),
-)
 
 
 @dataclass(frozen=True)
@@ -231,7 +226,7 @@ def _kenburns_frames(
     settings = units.settings
     clip = units.frames(image)
     x, y, w, h = fit_box(clip[0].shape[1], clip[0].shape[0], settings.width, settings.height)
-    zoom, pan = KENBURNS_MOVES[move_index % len(KENBURNS_MOVES)]
+    zoom, pan = MOVES[move_index % len(MOVES)]
     canvas = np.zeros((settings.height, settings.width, 3), np.uint8)
     for t, index in enumerate(scene_indices(units.units(image), count)):
         progress = t / max(1, count - 1)

@@ -10,7 +10,8 @@ import pytest
 from PIL import Image
 
 from podcast_img2vid.errors import UserError
-from podcast_img2vid.kenburns_provider import MOVES, SPARE_SECONDS, KenBurnsProvider, clip_size
+from podcast_img2vid.kenburns import MOVES
+from podcast_img2vid.kenburns_provider import SPARE_SECONDS, KenBurnsProvider, clip_size
 from podcast_img2vid.media import probe, read_frames
 from podcast_img2vid.providers import ClipRequest
 
