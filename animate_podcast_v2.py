@@ -94,13 +94,11 @@ def main(argv: list[str] | None = None) -> int:
     output = args.output if args.output is not None else Path(output_name(args.video))
 
     def run() -> None:
-        if args.step in ("3", "all"):
+        if args.step == "all":  # everything that can be checked is checked before step 1 starts
+            import step2_local_i2v_svd
             from podcast_img2vid.step3 import check_output_path
 
             check_output_path(args.video, output)
-        if args.step == "all":  # everything that can be checked is checked before step 1 starts
-            import step2_local_i2v_svd
-
             step2_args = step2_local_i2v_svd.pipeline_args(work.root, step2_argv(args, passed_on))
             provider = step2_local_i2v_svd.make_provider(step2_args)  # the GPU and settings, checked
             provider.settings()  # the model's config is found (a wrong --model stops here)

@@ -95,11 +95,11 @@ def _rotation(container: av.container.InputContainer, stream: av.stream.Stream) 
 def probe(path: Path) -> MediaInfo:
     """Describe a video file, or raise UserError naming what is wrong with it."""
     with _open(path) as container:
-        cover_art = av.stream.Disposition.attached_pic
-        if not [s for s in container.streams.video if not s.disposition & cover_art]:
+        cover_art = av.stream.Disposition.attached_pic  # a still in an audio file is no video
+        video = next((s for s in container.streams.video if not s.disposition & cover_art), None)
+        if video is None:
             kind = "an audio-only file" if container.streams.audio else "not a video"
             raise UserError(f"{path}: has no video stream ({kind}). Give the podcast's video file.")
-        video = container.streams.video[0]
         rate = video.average_rate or video.guessed_rate or video.base_rate
         if not rate or rate <= 0 or not video.width or not video.height:
             raise UserError(f"{path}: the video stream has no usable frame rate or size. Re-export it.")

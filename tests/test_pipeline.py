@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import hashlib
 import subprocess
 import sys
 from pathlib import Path
@@ -17,6 +16,7 @@ import torch
 from podcast_img2vid import layout
 from podcast_img2vid.assemble import fit_frame
 from podcast_img2vid.media import probe, stream_durations
+from podcast_img2vid.step2 import file_sha256
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "samples" / "sample_podcast.mp4"
@@ -29,10 +29,6 @@ def animate(cwd: Path, *args: str) -> subprocess.CompletedProcess:
         [sys.executable, str(REPO / "animate_podcast_v2.py"), str(SAMPLE), "--step", "all", *args],
         cwd=cwd, capture_output=True, text=True, encoding="utf-8",
     )
-
-
-def sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def thumbs_at(path: Path, frame_numbers: list[int], size: tuple[int, int]) -> dict[int, np.ndarray]:
@@ -86,7 +82,7 @@ def check_output(cwd: Path) -> Path:
 def test_step_all_with_kenburns_on_the_sample_then_a_rerun_reuses_the_clips(tmp_path):
     cwd = tmp_path / "我的 podcast"
     cwd.mkdir()
-    sample_hash = sha256(SAMPLE)
+    sample_hash = file_sha256(SAMPLE)
 
     first = animate(cwd, "--provider", "kenburns")
     assert first.returncode == 0, first.stderr
@@ -95,7 +91,7 @@ def test_step_all_with_kenburns_on_the_sample_then_a_rerun_reuses_the_clips(tmp_
     clips = sorted((cwd / layout.CLIPS_DIR).glob("*.mp4"))
     assert len(clips) == 6  # the recurring picture is animated once
     assert all(probe(c).fps == 30 for c in clips)  # the source's rate: step 3 shows each frame once
-    made = {c.name: (c.stat().st_mtime_ns, sha256(c)) for c in clips}
+    made = {c.name: (c.stat().st_mtime_ns, file_sha256(c)) for c in clips}
     # The last scene moves steadily to the very end: no jump back to the start of its move.
     with av.open(str(output)) as container:
         tail = [f.to_ndarray(format="gray").astype(np.int16) for f in container.decode(video=0)][-20:]
@@ -106,9 +102,9 @@ def test_step_all_with_kenburns_on_the_sample_then_a_rerun_reuses_the_clips(tmp_
     assert again.returncode == 0, again.stderr
     assert "made 0, skipped 6" in again.stdout
     assert not list(cwd.glob(f"{layout.EXTRACTED_DIR}.bak-*"))  # step 1 found the same: nothing moved
-    assert {c.name: (c.stat().st_mtime_ns, sha256(c)) for c in clips} == made
+    assert {c.name: (c.stat().st_mtime_ns, file_sha256(c)) for c in clips} == made
     check_output(cwd)
-    assert sha256(SAMPLE) == sample_hash  # the input is never touched
+    assert file_sha256(SAMPLE) == sample_hash  # the input is never touched
 
 
 def test_step_all_with_the_tiny_svd_model_on_cpu(tmp_path, tiny_svd):
