@@ -4,8 +4,8 @@
     python step2_local_i2v_svd.py                           # one animated clip per picture (GPU)
     python animate_podcast_v2.py 001.mp4 --step 3 -p loop   # fit, join, put the audio back
 
-`--step all` runs the three in one go (`--provider kenburns` needs no GPU); any other
-step-2 flag (`--model`, `--device`, `--steps`, ...) is passed on to step2_local_i2v_svd.py.
+`--step all` runs the three in one go (`--provider kenburns` needs no GPU); step 2's flags
+(`--model`, `--device`, `--steps`, ...) are the ones step2_local_i2v_svd.py declares.
 """
 
 from __future__ import annotations
@@ -14,26 +14,28 @@ import argparse
 import sys
 from pathlib import Path
 
-from podcast_img2vid.cli import HelpFormatter, run_cli
+import step2_local_i2v_svd as step2_script
+from podcast_img2vid.cli import ArgumentParser, add_work_dir_argument, check_frame_rate, run_cli
 from podcast_img2vid.errors import UserError
 from podcast_img2vid.layout import WorkDir, output_name
+from podcast_img2vid.providers import Provider
+from podcast_img2vid.step3 import FALLBACKS
+from podcast_img2vid.step3_plan import PATTERNS
+from podcast_img2vid.worklock import WorkLock
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+def build_parser() -> tuple[argparse.ArgumentParser, list[argparse.Action]]:
+    """The parser, and the step-2 flags in it (they need --step all)."""
+    parser = ArgumentParser(
         description="Turn a static-image podcast video into an animated one (steps 1 and 3; "
         "step 2 is step2_local_i2v_svd.py, or --step all runs everything).",
-        formatter_class=HelpFormatter,
-        allow_abbrev=False,  # unknown flags go on to step 2: never guess them as ours
+        allow_abbrev=False,
     )
     parser.add_argument("video", type=Path, help="the podcast video (e.g. 001.mp4)")
     parser.add_argument("--step", required=True, choices=["1", "3", "all"], help="which step to run")
-    parser.add_argument(
-        "--work-dir", type=Path, default=Path("."),
-        help="folder that holds 1_extracted_images/, timestamps.csv and 2_animated_clips/",
-    )
+    add_work_dir_argument(parser)
 
-    step1 = parser.add_argument_group("step 1: find picture changes")
+    step1 = parser.add_argument_group("step 1: find picture changes (--step 1 and all)")
     step1.add_argument(
         "-t", "--threshold", type=float, default=30.0,
         help="sensitivity of picture-change detection (lower finds more changes)",
@@ -48,83 +50,83 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     step2 = parser.add_argument_group(
-        "step 2 (with --step all)",
-        "Every flag of step2_local_i2v_svd.py (--model, --device, --steps, --seed, ...) is passed on.",
+        "step 2: animate each picture (--step all only; the same flags as step2_local_i2v_svd.py, "
+        "whose constants are the defaults; the SVD frame rate is --svd-fps here)",
     )
-    step2.add_argument(
-        "--provider", choices=["svd", "kenburns"], default="svd",
-        help="svd: Stable Video Diffusion on the GPU; kenburns: slow zoom/pan on the CPU",
-    )
+    step2_flags = step2_script.add_step2_arguments(step2, pipeline=True)
 
-    step3 = parser.add_argument_group("step 3: assemble the animated video")
-    step3.add_argument(
-        "-p", "--pattern", choices=["loop", "freeze", "pingpong"], default="loop",
-        help="how a clip fills a scene longer than itself",
-    )
+    step3 = parser.add_argument_group("step 3: assemble the animated video (--step 3 and all)")
+    step3.add_argument("-p", "--pattern", choices=PATTERNS, default="loop",
+                       help="how a clip fills a scene longer than itself")
     step3.add_argument(
         "-o", "--output", type=Path, default=None,
         help="output file (default: <video stem>_animated_v2.mp4 in the current directory)",
     )
-    step3.add_argument(
-        "--fallback", choices=["error", "still"], default="error",
-        help="scenes without a clip: stop with an error, or show the still picture",
-    )
+    step3.add_argument("--fallback", choices=FALLBACKS, default="error",
+                       help="scenes without a clip: stop with an error, or show the still picture")
     step3.add_argument("--kenburns", action="store_true", help="add a slow zoom/pan over each scene")
-    step3.add_argument("--fps", type=float, default=None, help="output frame rate (default: the source's)")
-    return parser
+    step3.add_argument(
+        "--fps", type=float, default=None,
+        help="output frame rate (default: the source's); with --step all also the Ken Burns clips' rate",
+    )
+    return parser, step2_flags
 
 
-def step2_argv(args: argparse.Namespace, passed_on: list[str]) -> list[str]:
-    """Step 2's flags for `--step all`: the provider, a Ken Burns rate matching the source video
-    (so step 3 shows every clip frame once), then whatever the user passed on."""
-    argv = ["--provider", args.provider]
-    if args.provider == "kenburns" and not any(a.startswith("--kenburns-fps") for a in passed_on):
-        from podcast_img2vid.media import probe
+def run_pipeline(args: argparse.Namespace, parser: argparse.ArgumentParser, output: Path) -> None:
+    """`--step all`: check everything that can be checked, then steps 1, 2 and 3 in turn."""
+    from podcast_img2vid.media import probe
+    from podcast_img2vid.step1 import run_step1
+    from podcast_img2vid.step2 import run_step2, summary
+    from podcast_img2vid.step3 import check_output_path, run_step3
 
-        argv += ["--kenburns-fps", str(float(args.fps or probe(args.video).fps))]
-    return argv + passed_on
+    work = WorkDir(args.work_dir)
+    check_output_path(args.video, output)
+    if args.provider == "kenburns" and args.kenburns_fps is None:
+        args.kenburns_fps = args.fps or probe(args.video).fps  # step 3 then shows each clip frame once
+    provider: Provider = step2_script.checked_provider(parser, args)  # the GPU and settings, checked
+    provider.settings()  # the model's config is found (a wrong --model stops here)
+    with WorkLock(work, "step all", create=True):
+        run_step1(args.video, work, threshold=args.threshold, min_scene_seconds=args.min_scene_len,
+                  dedupe=not args.no_dedupe)
+        made = run_step2(work, provider, seed=args.seed, only=args.only, force=args.force)
+        print(summary(provider.name, made, work.clips_dir))
+        if made.failed:
+            raise UserError(
+                f"step 2 could not animate {', '.join(made.failed)}; step 3 was not run. Fix what "
+                "is reported above and run the same command again (finished clips are kept)."
+            )
+        run_step3(args.video, work, output, pattern=args.pattern, fallback=args.fallback,
+                  kenburns=args.kenburns, fps=args.fps)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args, passed_on = parser.parse_known_args(argv)
-    if passed_on and args.step != "all":
-        parser.error(f"unrecognized arguments: {' '.join(passed_on)} (step-2 flags need --step all)")
+    parser, step2_flags = build_parser()
+    args = parser.parse_args(argv)
+    given = [a.option_strings[0] for a in step2_flags if getattr(args, a.dest) != a.default]
+    if given and args.step != "all":
+        parser.error(f"{' '.join(given)}: step-2 flags need --step all (or run step2_local_i2v_svd.py)")
     work = WorkDir(args.work_dir)
     output = args.output if args.output is not None else Path(output_name(args.video))
 
-    def run() -> None:
-        if args.step == "all":  # everything that can be checked is checked before step 1 starts
-            import step2_local_i2v_svd
-            from podcast_img2vid.step3 import check_output_path
-
-            check_output_path(args.video, output)
-            step2_args = step2_local_i2v_svd.pipeline_args(work.root, step2_argv(args, passed_on))
-            provider = step2_local_i2v_svd.make_provider(step2_args)  # the GPU and settings, checked
-            provider.settings()  # the model's config is found (a wrong --model stops here)
-        if args.step in ("1", "all"):
+    def job() -> None:
+        if args.fps is not None:
+            check_frame_rate("--fps", args.fps)
+        if args.step == "all":
+            run_pipeline(args, parser, output)
+        elif args.step == "1":
             from podcast_img2vid.step1 import run_step1
 
-            run_step1(
-                args.video, work, threshold=args.threshold,
-                min_scene_seconds=args.min_scene_len, dedupe=not args.no_dedupe,
-            )
-        if args.step == "all":
-            made = step2_local_i2v_svd.run(step2_args, provider)
-            if made.failed:
-                raise UserError(
-                    f"step 2 could not animate {', '.join(made.failed)}; step 3 was not run. Fix what "
-                    "is reported above and run the same command again (finished clips are kept)."
-                )
-        if args.step in ("3", "all"):
+            with WorkLock(work, "step 1", create=True):
+                run_step1(args.video, work, threshold=args.threshold,
+                          min_scene_seconds=args.min_scene_len, dedupe=not args.no_dedupe)
+        else:
             from podcast_img2vid.step3 import run_step3
 
-            run_step3(
-                args.video, work, output, pattern=args.pattern, fallback=args.fallback,
-                kenburns=args.kenburns, fps=args.fps,
-            )
+            with WorkLock(work, "step 3"):
+                run_step3(args.video, work, output, pattern=args.pattern, fallback=args.fallback,
+                          kenburns=args.kenburns, fps=args.fps)
 
-    return run_cli(run)
+    return run_cli(job)
 
 
 if __name__ == "__main__":

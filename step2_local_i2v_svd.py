@@ -16,9 +16,10 @@ import sys
 from pathlib import Path
 
 from podcast_img2vid import layout
-from podcast_img2vid.cli import HelpFormatter, run_cli
-from podcast_img2vid.errors import UserError
-from podcast_img2vid.step3_plan import frame_rate
+from podcast_img2vid.cli import ArgumentParser, add_work_dir_argument, check_frame_rate, run_cli
+from podcast_img2vid.providers import PROVIDERS, Provider, make_provider
+from podcast_img2vid.step2 import run_step2, summary
+from podcast_img2vid.worklock import WorkLock
 
 MODEL_ID = "stabilityai/stable-video-diffusion-img2vid"  # hub id or local folder
 HEIGHT = 576  # a portrait picture gets HEIGHT and WIDTH swapped; both rounded to a multiple of 8
@@ -42,90 +43,99 @@ def optional_int(text: str) -> int | None:
     return None if text.lower() == "none" else int(text)
 
 
+def add_step2_arguments(
+    parser: argparse.ArgumentParser | argparse._ArgumentGroup, pipeline: bool = False
+) -> list[argparse.Action]:
+    """Step 2's flags, declared once: this script's parser and `animate_podcast_v2.py --step all`
+    (`pipeline`) both use them. In the pipeline `--fps` is step 3's output rate, so the SVD
+    rate is only `--svd-fps` there, and the folders are the work folder's own. Returns the
+    flags added."""
+    actions: list[argparse.Action] = []
+
+    def flag(*names: str, **options) -> None:
+        actions.append(parser.add_argument(*names, **options))
+
+    choices = ", ".join(f"{name}: {choice.summary}" for name, choice in PROVIDERS.items())
+    flag("--provider", choices=list(PROVIDERS), default=PROVIDER, help=choices)
+    flag("--model", default=MODEL_ID, help="svd: Hugging Face model id or local folder")
+    flag("--height", type=int, default=HEIGHT, help="svd: clip height (multiple of 8)")
+    flag("--width", type=int, default=WIDTH, help="svd: clip width (multiple of 8)")
+    flag("--num-frames", type=optional_int, default=NUM_FRAMES,
+         help="svd: frames per clip (default: None = what the model was trained for: "
+         "14 for img2vid, 25 for img2vid-xt)")
+    fps_flags = ["--svd-fps"] if pipeline else ["--fps", "--svd-fps"]
+    flag(*fps_flags, dest="svd_fps", type=int, default=FPS,
+         help="svd: clip frame rate and fps conditioning")
+    flag("--steps", type=int, default=NUM_INFERENCE_STEPS, help="svd: denoising steps")
+    flag("--seed", type=int, default=SEED, help="run seed; picture seeds derive from it")
+    flag("--motion-bucket-id", type=int, default=MOTION_BUCKET_ID, help="svd: amount of motion")
+    flag("--noise-aug-strength", type=float, default=NOISE_AUG_STRENGTH,
+         help="svd: noise added to the picture (more motion, less likeness)")
+    flag("--guidance-scale", type=float, default=GUIDANCE_SCALE,
+         help="svd: guidance on the last frame, ramping from 1.0 on the first; <= 1: none")
+    flag("--decode-chunk-size", type=optional_int, default=DECODE_CHUNK_SIZE,
+         help="svd: frames decoded at once; None: all")
+    flag("--device", default=DEVICE, help="svd: cuda, cuda:1, ... or cpu (tiny test models)")
+    flag("--kenburns-fps", type=float, default=None if pipeline else KENBURNS_FPS,
+         help="kenburns: clip frame rate" + (" (default: the source video's)" if pipeline
+                                             else " (best: the source video's)"))
+    flag("--only", nargs="+", metavar="PICTURE",
+         help="only these pictures (e.g. image_007), made again even if finished")
+    flag("--force", action="store_true", help="make every clip again, even finished ones")
+    if not pipeline:
+        flag("--input-dir", type=Path, default=Path(INPUT_DIR), help="pictures (relative to --work-dir)")
+        flag("--output-dir", type=Path, default=Path(OUTPUT_DIR),
+             help="clips and their sidecars (relative to --work-dir)")
+    return actions
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         description="Step 2: one animated clip per picture with Stable Video Diffusion (resumable; "
         "accelerate launch splits the pictures across GPUs).",
-        formatter_class=HelpFormatter,
     )
-    parser.add_argument("--provider", choices=["svd", "kenburns"], default=PROVIDER,
-                        help="svd: Stable Video Diffusion on the GPU; kenburns: slow zoom/pan on the CPU")
-    parser.add_argument("--work-dir", type=Path, default=Path("."),
-                        help="folder that holds the step folders and timestamps.csv")
-    parser.add_argument("--model", default=MODEL_ID, help="Hugging Face model id or local folder")
-    parser.add_argument("--height", type=int, default=HEIGHT, help="clip height (multiple of 8)")
-    parser.add_argument("--width", type=int, default=WIDTH, help="clip width (multiple of 8)")
-    parser.add_argument("--num-frames", type=optional_int, default=NUM_FRAMES,
-                        help="frames per clip (default: None = what the model was trained for: "
-                        "14 for img2vid, 25 for img2vid-xt)")
-    parser.add_argument("--fps", type=int, default=FPS, help="clip frame rate and fps conditioning")
-    parser.add_argument("--steps", type=int, default=NUM_INFERENCE_STEPS, help="denoising steps")
-    parser.add_argument("--seed", type=int, default=SEED, help="run seed; picture seeds derive from it")
-    parser.add_argument("--motion-bucket-id", type=int, default=MOTION_BUCKET_ID, help="amount of motion")
-    parser.add_argument("--noise-aug-strength", type=float, default=NOISE_AUG_STRENGTH,
-                        help="noise added to the picture (more motion, less likeness)")
-    parser.add_argument("--guidance-scale", type=float, default=GUIDANCE_SCALE,
-                        help="guidance on the last frame, ramping from 1.0 on the first; <= 1: none")
-    parser.add_argument("--decode-chunk-size", type=optional_int, default=DECODE_CHUNK_SIZE,
-                        help="frames decoded at once; None: all")
-    parser.add_argument("--input-dir", type=Path, default=Path(INPUT_DIR),
-                        help="pictures (relative to --work-dir)")
-    parser.add_argument("--output-dir", type=Path, default=Path(OUTPUT_DIR),
-                        help="clips and their sidecars (relative to --work-dir)")
-    parser.add_argument("--device", default=DEVICE, help="cuda, cuda:1, ... or cpu (tiny test models)")
-    parser.add_argument("--only", nargs="+", metavar="PICTURE",
-                        help="only these pictures (e.g. image_007), made again even if finished")
-    parser.add_argument("--force", action="store_true", help="make every clip again, even finished ones")
-    parser.add_argument("--kenburns-fps", type=float, default=KENBURNS_FPS,
-                        help="clip frame rate for --provider kenburns (best: the source video's)")
+    add_work_dir_argument(parser)
+    add_step2_arguments(parser)
     return parser
 
 
-def make_provider(args: argparse.Namespace):
-    """The provider `--provider` names, built from the flags (heavy imports happen here)."""
+def checked_provider(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Provider:
+    """The provider the flags ask for; warns about flags that belong to another provider."""
+    for name, choice in PROVIDERS.items():
+        if name == args.provider:
+            continue
+        given = [dest for dest in choice.flags if getattr(args, dest) != parser.get_default(dest)]
+        if given:
+            flags = ", ".join("--" + dest.replace("_", "-") for dest in given)
+            print(f"warning: {flags} only apply to --provider {name}; ignored with --provider "
+                  f"{args.provider}", file=sys.stderr)
     if args.provider == "kenburns":
-        from podcast_img2vid.kenburns_provider import KenBurnsProvider
-
-        return KenBurnsProvider(frame_rate(args.kenburns_fps))
-    from podcast_img2vid.svd import SVDConfig, SVDProvider
-
-    return SVDProvider(SVDConfig(
-        model=args.model, height=args.height, width=args.width, num_frames=args.num_frames,
-        fps=args.fps, steps=args.steps, motion_bucket_id=args.motion_bucket_id,
-        noise_aug_strength=args.noise_aug_strength, guidance_scale=args.guidance_scale,
-        decode_chunk_size=args.decode_chunk_size, device=args.device,
-    ))
+        args.kenburns_fps = check_frame_rate("--kenburns-fps", args.kenburns_fps)
+    return make_provider(args)
 
 
-def run(args: argparse.Namespace, provider=None):
-    """Run step 2 for parsed arguments (with `provider` if already made from them); returns the
-    Step2Result, raises UserError."""
-    from podcast_img2vid.step2 import run_step2
-
+def run(args: argparse.Namespace, provider: Provider) -> int:
+    """Step 2 for parsed arguments; prints the summary (on the main process); returns the exit code."""
     work = layout.WorkDir(args.work_dir)
-    return run_step2(
-        work, provider or make_provider(args), seed=args.seed, only=args.only, force=args.force,
+    result = run_step2(
+        work, provider, seed=args.seed, only=args.only, force=args.force,
         input_dir=work.root / args.input_dir, output_dir=work.root / args.output_dir,
     )
-
-
-def pipeline_args(work_dir: Path, argv: list[str]) -> argparse.Namespace:
-    """Step 2's settings for `animate_podcast_v2.py --step all`: this file's constants, overridden
-    by the step-2 flags in `argv`. Parsed before step 1 runs, so a typo costs nothing."""
-    parser = build_parser()
-    parser.prog = "animate_podcast_v2.py --step all"
-    args, unknown = parser.parse_known_args([*argv, "--work-dir", str(work_dir)])
-    if unknown:
-        raise UserError(
-            f"unrecognized arguments: {' '.join(unknown)} (see python animate_podcast_v2.py --help "
-            "and python step2_local_i2v_svd.py --help)"
-        )
-    return args
+    if result.main_process:
+        print(summary(provider.name, result, work.root / args.output_dir))
+    return result.exit_code
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    return run_cli(lambda: run(args).exit_code)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+
+    def job() -> int:
+        provider = checked_provider(parser, args)
+        with WorkLock(layout.WorkDir(args.work_dir), "step 2"):
+            return run(args, provider)
+
+    return run_cli(job)
 
 
 if __name__ == "__main__":

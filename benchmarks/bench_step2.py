@@ -34,7 +34,7 @@ from tiny_svd import build_tiny_svd  # noqa: E402
 
 from podcast_img2vid import layout  # noqa: E402
 from podcast_img2vid.step2 import run_step2  # noqa: E402
-from podcast_img2vid.svd import SVDConfig, SVDProvider  # noqa: E402
+from podcast_img2vid.svd_provider import SVDConfig, SVDProvider  # noqa: E402
 
 LIMIT = 0.05
 

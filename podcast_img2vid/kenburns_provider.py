@@ -24,7 +24,7 @@ MAX_SIDE = 1920
 """Pictures larger than this (long side) are animated at this size; step 3 scales to the output."""
 
 
-def clip_size(width: int, height: int, max_side: int = MAX_SIDE) -> tuple[int, int]:
+def capped_size(width: int, height: int, max_side: int = MAX_SIDE) -> tuple[int, int]:
     """The picture's size, shrunk to fit `max_side` and rounded to even numbers (yuv420p)."""
     scale = min(1.0, max_side / max(width, height))
     return max(2, round(width * scale / 2) * 2), max(2, round(height * scale / 2) * 2)
@@ -34,6 +34,7 @@ class KenBurnsProvider:
     """Ken Burns clips at `fps` (give it the source video's rate for a 1:1 frame match in step 3)."""
 
     name = "kenburns"
+    uses_scene_length = True
 
     def __init__(self, fps: float | Fraction = 30, crf: int = 18):
         self.fps = Fraction(fps).limit_denominator(1001)
@@ -45,7 +46,7 @@ class KenBurnsProvider:
 
     def animate(self, request: ClipRequest) -> str:
         picture = np.asarray(read_picture(request.image))
-        size = clip_size(picture.shape[1], picture.shape[0])
+        size = capped_size(picture.shape[1], picture.shape[0])
         frames = max(2, round(Fraction(request.seconds + SPARE_SECONDS) * self.fps))
         zoom, pan = MOVES[request.seed % len(MOVES)]
         write_video(

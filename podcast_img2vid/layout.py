@@ -7,7 +7,10 @@ Every other module imports these names; nothing else spells them out.
         timestamps.csv                         step 1 writes, step 3 reads
         contact_sheet.jpg                      step 1's preview of every scene
         2_animated_clips/image_001.mp4 ...     step 2 writes, step 3 reads
-        2_animated_clips/image_001.json ...    step 2's record of how each clip was made
+        2_animated_clips/image_001.json ...    step 2's record of how each clip was made (clip_record.py)
+        1_extracted_images.bak-<time>/         an earlier step-1 set, moved aside by a rerun
+        .1_extracted_images.new-<time>/        step 1's staging folder while it runs
+        .podcast_img2vid.lock                  held by the run that is writing here (worklock.py)
     <video stem>_animated_v2.mp4               step 3 writes
 """
 
@@ -28,6 +31,7 @@ CLIPS_DIR = "2_animated_clips"
 TIMESTAMPS_CSV = "timestamps.csv"
 CONTACT_SHEET = "contact_sheet.jpg"
 OUTPUT_SUFFIX = "_animated_v2.mp4"
+LOCK_FILE = ".podcast_img2vid.lock"
 
 IMAGE_EXT = ".png"
 CLIP_EXT = ".mp4"
@@ -37,6 +41,12 @@ _IMAGE_NAME = re.compile(r"^image_(\d{3,})\.png$")
 CSV_COLUMNS = ("scene", "image", "start", "end", "duration", "start_frame", "end_frame")
 
 
+STAGING_PREFIX = f".{EXTRACTED_DIR}.new-"
+"""Step 1 builds its new set in `<work dir>/.1_extracted_images.new-<time>/`, then moves it in."""
+BACKUP_PREFIX = f"{EXTRACTED_DIR}.bak-"
+"""A rerun of step 1 moves the earlier set to `<work dir>/1_extracted_images.bak-<time>/`."""
+
+
 def image_name(number: int) -> str:
     """File name of the picture for the `number`-th distinct picture (1-based)."""
     return f"image_{number:03d}{IMAGE_EXT}"
@@ -44,6 +54,11 @@ def image_name(number: int) -> str:
 
 def is_image_name(name: str) -> bool:
     return _IMAGE_NAME.match(name) is not None
+
+
+def by_number(name: str) -> tuple[int, str]:
+    """Sort key for picture and clip names: image_999.png before image_1000.png."""
+    return len(name), name
 
 
 def clip_name(image: str) -> str:
@@ -81,6 +96,30 @@ class WorkDir:
     @property
     def contact_sheet_path(self) -> Path:
         return self.root / CONTACT_SHEET
+
+    @property
+    def lock_path(self) -> Path:
+        return self.root / LOCK_FILE
+
+    def staging_dir(self, stamp: str) -> Path:
+        return self.root / f"{STAGING_PREFIX}{stamp}"
+
+    def staging_dirs(self) -> list[Path]:
+        """Staging folders left by interrupted step-1 runs."""
+        return sorted(self.root.glob(f"{STAGING_PREFIX}*"))
+
+    def new_backup_dir(self, stamp: str) -> Path:
+        """A backup folder name for `stamp` that is not taken yet (not created)."""
+        backup = self.root / f"{BACKUP_PREFIX}{stamp}"
+        suffix = 1
+        while backup.exists():
+            suffix += 1
+            backup = self.root / f"{BACKUP_PREFIX}{stamp}-{suffix}"
+        return backup
+
+    def backup_dirs(self) -> list[Path]:
+        """Earlier step-1 sets moved aside by reruns, oldest first."""
+        return sorted(p for p in self.root.glob(f"{BACKUP_PREFIX}*") if p.is_dir())
 
 
 @dataclass(frozen=True)

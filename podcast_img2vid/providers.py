@@ -15,10 +15,16 @@ Contract for `animate(request)`:
     and the other pictures go on); any other exception also fails only this picture;
   * raise `ProviderUnavailable` when no picture can succeed (the model cannot be loaded, no
     GPU): step 2 stops with that one message instead of failing every picture the same way.
+
+`PROVIDERS` lists every provider by its `--provider` name; both scripts take their choices and
+construction from it. A new provider is a module beside `svd_provider.py` and
+`kenburns_provider.py` plus one entry here.
 """
 
 from __future__ import annotations
 
+import argparse
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -45,6 +51,9 @@ class ClipRequest:
 class Provider(Protocol):
     name: str
     """What `--provider` calls it, e.g. "svd" or "kenburns"."""
+    uses_scene_length: bool
+    """Whether `request.seconds` shapes the clip. If so it is recorded with the clip, and a clip
+    whose scene length changed is made again."""
 
     def settings(self) -> dict[str, object]:
         """Everything (JSON-able) that shapes a clip besides the picture and the seed.
@@ -56,3 +65,47 @@ class Provider(Protocol):
     def animate(self, request: ClipRequest) -> str | None:
         """Write one clip for `request.image` to `request.output`; return a note or None."""
         ...
+
+
+@dataclass(frozen=True)
+class ProviderChoice:
+    summary: str
+    """What it does, in a few words for --help."""
+    build: Callable[[argparse.Namespace], Provider]
+    """Makes the provider from the parsed step-2 flags (heavy imports happen inside)."""
+    flags: tuple[str, ...]
+    """The step-2 flags (argparse dests) only this provider uses; given with another provider,
+    the script says they do not apply."""
+
+
+def _svd(flags: argparse.Namespace) -> Provider:
+    from .svd_provider import SVDConfig, SVDProvider
+
+    return SVDProvider(SVDConfig(
+        model=flags.model, height=flags.height, width=flags.width, num_frames=flags.num_frames,
+        fps=flags.svd_fps, steps=flags.steps, motion_bucket_id=flags.motion_bucket_id,
+        noise_aug_strength=flags.noise_aug_strength, guidance_scale=flags.guidance_scale,
+        decode_chunk_size=flags.decode_chunk_size, device=flags.device,
+    ))
+
+
+def _kenburns(flags: argparse.Namespace) -> Provider:
+    from .kenburns_provider import KenBurnsProvider
+    from .step3_plan import frame_rate
+
+    return KenBurnsProvider(frame_rate(flags.kenburns_fps))
+
+
+PROVIDERS: dict[str, ProviderChoice] = {
+    "svd": ProviderChoice(
+        "Stable Video Diffusion on the GPU", _svd,
+        ("model", "height", "width", "num_frames", "svd_fps", "steps", "motion_bucket_id",
+         "noise_aug_strength", "guidance_scale", "decode_chunk_size", "device"),
+    ),
+    "kenburns": ProviderChoice("slow zoom/pan on the CPU, no model", _kenburns, ("kenburns_fps",)),
+}
+
+
+def make_provider(flags: argparse.Namespace) -> Provider:
+    """The provider `flags.provider` names, built from the step-2 flags."""
+    return PROVIDERS[flags.provider].build(flags)

@@ -47,10 +47,10 @@ def run_step1(
         raise UserError(f"--min-scene-len must be 0 or more seconds (got {min_scene_seconds}).")
     info = probe(video)
     work.root.mkdir(parents=True, exist_ok=True)
-    for leftover in work.root.glob(f".{EXTRACTED_DIR}.new-*"):
+    for leftover in work.staging_dirs():
         shutil.rmtree(leftover, ignore_errors=True)
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    staging = work.root / f".{EXTRACTED_DIR}.new-{stamp}"
+    staging = work.staging_dir(stamp)
     images = staging / EXTRACTED_DIR
     images.mkdir(parents=True)
     try:
@@ -200,11 +200,7 @@ def _install(staging: Path, work: WorkDir, stamp: str) -> Path | None:
     old = [p for p in (work.images_dir, work.csv_path, work.contact_sheet_path) if p.exists()]
     backup = None
     if old:
-        backup = work.root / f"{EXTRACTED_DIR}.bak-{stamp}"
-        suffix = 1
-        while backup.exists():
-            suffix += 1
-            backup = work.root / f"{EXTRACTED_DIR}.bak-{stamp}-{suffix}"
+        backup = work.new_backup_dir(stamp)
     try:
         if backup is not None:
             backup.mkdir()

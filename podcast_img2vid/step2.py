@@ -35,9 +35,11 @@ from typing import TYPE_CHECKING
 
 from tqdm import tqdm
 
+from . import clip_record
+from .clip_record import ClipRecord
 from .errors import UserError
-from .fsutil import atomic_write_text, partial_path, remove_partials
-from .layout import IMAGE_EXT, WorkDir, clip_name, is_image_name, read_scenes, sidecar_name
+from .fsutil import partial_path, remove_partials
+from .layout import IMAGE_EXT, WorkDir, by_number, clip_name, is_image_name, read_scenes, sidecar_name
 from .providers import ClipRequest, Provider, ProviderUnavailable
 
 if TYPE_CHECKING:
@@ -59,6 +61,8 @@ class Step2Result:
     """Largest CUDA memory allocated by any process, in bytes (None when CUDA was not used)."""
     made_per_process: list[int] = field(default_factory=list)
     """Clips made by each process of an `accelerate launch` run, in process order."""
+    main_process: bool = True
+    """False in the other processes of an `accelerate launch` run: only the main one reports."""
 
     @property
     def exit_code(self) -> int:
@@ -71,26 +75,13 @@ def picture_seed(seed: int, image: str) -> int:
     return int.from_bytes(digest[:8], "big") >> 1
 
 
-def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
-def _by_number(name: str) -> tuple[int, str]:
-    """Sort key: image_999.png before image_1000.png."""
-    return len(name), name
-
-
 def wanted_pictures(work: WorkDir, input_dir: Path) -> dict[str, float]:
     """Picture name -> seconds of the longest scene showing it, sorted by name.
 
     The pictures timestamps.csv references if it exists, else every image_NNN.png in `input_dir`.
     """
     names = (p.name for p in input_dir.glob(f"*{IMAGE_EXT}") if is_image_name(p.name))
-    present = sorted(names, key=_by_number)
+    present = sorted(names, key=by_number)
     if not present:
         raise UserError(
             f"{input_dir}: no pictures (image_001.png ...). Run step 1 first "
@@ -101,7 +92,7 @@ def wanted_pictures(work: WorkDir, input_dir: Path) -> dict[str, float]:
     seconds: dict[str, float] = {}
     for scene in read_scenes(work.csv_path):
         seconds[scene.image] = max(seconds.get(scene.image, 0.0), scene.duration)
-    return {name: seconds[name] for name in sorted(seconds, key=_by_number)}
+    return {name: seconds[name] for name in sorted(seconds, key=by_number)}
 
 
 def select(pictures: dict[str, float], only: list[str]) -> dict[str, float]:
@@ -113,46 +104,13 @@ def select(pictures: dict[str, float], only: list[str]) -> dict[str, float]:
             f"--only {' '.join(unknown)}: not among the pictures to animate "
             f"({', '.join(list(pictures)[:5])}{' ...' if len(pictures) > 5 else ''})."
         )
-    return {n: pictures[n] for n in sorted(set(names), key=_by_number)}
+    return {n: pictures[n] for n in sorted(set(names), key=by_number)}
 
 
-def _record(provider: Provider, settings: dict, seed: int, image: Path, clip: Path, note: str | None) -> dict:
-    return {
-        "provider": provider.name,
-        "settings": settings,
-        "seed": seed,
-        "picture_seed": picture_seed(seed, image.name),
-        "picture_sha256": file_sha256(image),
-        "clip_sha256": file_sha256(clip),
-        "note": note,
-    }
-
-
-def is_current(image: Path, clip: Path, sidecar: Path, provider: Provider, settings: dict) -> bool:
-    """True when `clip` is finished: its sidecar matches the provider, settings, picture and clip."""
-    if not (clip.is_file() and sidecar.is_file() and image.is_file()):
-        return False
-    try:
-        record = json.loads(sidecar.read_text(encoding="utf-8"))
-        return (
-            record["provider"] == provider.name
-            and record["settings"] == settings
-            and record["picture_sha256"] == file_sha256(image)
-            and record["clip_sha256"] == file_sha256(clip)
-        )
-    except (OSError, ValueError, KeyError, TypeError):
-        return False
-
-
-def made_from_another_picture(image: Path, clip: Path, sidecar: Path) -> bool:
-    """True when the sidecar shows that `clip` was made from a different `image` than the one on
-    disk now (step 1 ran again, or the picture was replaced). Clips without a readable sidecar,
-    or replaced by hand since, are not judged."""
-    try:
-        record = json.loads(sidecar.read_text(encoding="utf-8"))
-        return record["clip_sha256"] == file_sha256(clip) and record["picture_sha256"] != file_sha256(image)
-    except (OSError, ValueError, KeyError, TypeError):
-        return False
+def clip_inputs(provider: Provider, seconds: float) -> dict[str, object]:
+    """What one clip is asked for besides the picture and the settings, as recorded: the scene
+    length, for a provider that uses it (a longer scene then needs a new clip)."""
+    return {"seconds": round(seconds, 6)} if provider.uses_scene_length else {}
 
 
 def make_clip(
@@ -173,8 +131,11 @@ def make_clip(
         os.replace(tmp, final)
     finally:
         tmp.unlink(missing_ok=True)
-    record = _record(provider, settings, seed, image, final, note)
-    atomic_write_text(sidecar, json.dumps(record, indent=2) + "\n")
+    clip_record.write(sidecar, ClipRecord(
+        provider=provider.name, settings=settings, seed=seed, picture_seed=picture_seed(seed, image.name),
+        picture_sha256=clip_record.file_sha256(image), clip_sha256=clip_record.file_sha256(final),
+        inputs=clip_inputs(provider, seconds), note=note,
+    ))
     return note
 
 
@@ -196,7 +157,8 @@ def process_state() -> PartialState:
     """This process's place in an `accelerate launch` / torchrun run (one process otherwise).
 
     Without CUDA the processes talk over gloo on the CPU (accelerate needs `cpu=True` for that).
-    accelerate (and torch) are imported here, not at the top: step 3 imports this module.
+    accelerate (and torch) are imported here, not at the top, so `--help` and argument errors
+    stay quick.
     """
     import torch
     from accelerate import PartialState
@@ -213,7 +175,10 @@ def run_step2(
     input_dir: Path | None = None,
     output_dir: Path | None = None,
 ) -> Step2Result:
-    """Make every missing or outdated clip; print progress and a summary; never raise for one picture.
+    """Make every missing or outdated clip, with a progress bar; never raise for one picture.
+
+    Returns what was made, skipped and failed (every process gets the whole run's result;
+    `summary` words it).
 
     `only` limits the run to those pictures and makes them again even if finished (a re-roll);
     `force` makes every selected picture again.
@@ -230,9 +195,9 @@ def run_step2(
     output_dir.mkdir(parents=True, exist_ok=True)
     todo = [
         name for name in pictures
-        if force or only or not is_current(
+        if force or only or not clip_record.is_current(
             input_dir / name, output_dir / clip_name(name), output_dir / sidecar_name(name),
-            provider, settings,
+            provider.name, settings, clip_inputs(provider, pictures[name]),
         )
     ]
     state.wait_for_everyone()
@@ -262,7 +227,7 @@ def run_step2(
 
     from accelerate.utils import gather_object
 
-    result = Step2Result(skipped=[n for n in pictures if n not in todo])
+    result = Step2Result(skipped=[n for n in pictures if n not in todo], main_process=state.is_main_process)
     for part in gather_object([mine]):
         result.made += part.made
         result.made_per_process.append(len(part.made))
@@ -270,8 +235,6 @@ def run_step2(
         result.clip_seconds += part.clip_seconds
         if part.peak_vram is not None:
             result.peak_vram = max(result.peak_vram or 0, part.peak_vram)
-    if state.is_main_process:
-        print(summary(provider.name, result, output_dir))
     return result
 
 

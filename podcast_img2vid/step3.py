@@ -33,11 +33,11 @@ from .assemble import (
     fit_frame,
     to_video_frame,
 )
+from .clip_record import made_from_another_picture
 from .errors import UserError
 from .fsutil import atomic_output
 from .kenburns import MOVES, zoom_pan
 from .media import MediaInfo, probe, run_ffmpeg, stream_durations
-from .step2 import made_from_another_picture
 from .step3_plan import (
     PATTERNS,
     ClipUnits,

@@ -11,7 +11,7 @@ from PIL import Image
 
 from podcast_img2vid.errors import UserError
 from podcast_img2vid.kenburns import MOVES
-from podcast_img2vid.kenburns_provider import SPARE_SECONDS, KenBurnsProvider, clip_size
+from podcast_img2vid.kenburns_provider import SPARE_SECONDS, KenBurnsProvider, capped_size
 from podcast_img2vid.media import probe, read_frames
 from podcast_img2vid.providers import ClipRequest
 
@@ -76,8 +76,8 @@ def test_portrait_stays_portrait_and_large_pictures_are_capped(tmp_path):
     picture = textured_picture(tmp_path / "image_001.png", 181, 321)
     info = probe(animate(tmp_path, picture, 1, 0.5))
     assert (info.width, info.height) == (180, 320)
-    assert clip_size(3840, 2160) == (1920, 1080)
-    assert clip_size(1081, 1921) == (1080, 1920)
+    assert capped_size(3840, 2160) == (1920, 1080)
+    assert capped_size(1081, 1921) == (1080, 1920)
 
 
 def test_unreadable_picture_is_a_user_error(tmp_path):

@@ -15,8 +15,8 @@ import torch
 
 from podcast_img2vid import layout
 from podcast_img2vid.assemble import fit_frame
+from podcast_img2vid.clip_record import file_sha256
 from podcast_img2vid.media import probe, stream_durations
-from podcast_img2vid.step2 import file_sha256
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "samples" / "sample_podcast.mp4"
@@ -101,7 +101,7 @@ def test_step_all_with_kenburns_on_the_sample_then_a_rerun_reuses_the_clips(tmp_
     again = animate(cwd, "--provider", "kenburns")
     assert again.returncode == 0, again.stderr
     assert "made 0, skipped 6" in again.stdout
-    assert not list(cwd.glob(f"{layout.EXTRACTED_DIR}.bak-*"))  # step 1 found the same: nothing moved
+    assert not layout.WorkDir(cwd).backup_dirs()  # step 1 found the same: nothing moved
     assert {c.name: (c.stat().st_mtime_ns, file_sha256(c)) for c in clips} == made
     check_output(cwd)
     assert file_sha256(SAMPLE) == sample_hash  # the input is never touched

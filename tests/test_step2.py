@@ -26,7 +26,8 @@ from diffusers import AutoencoderKLTemporalDecoder, StableVideoDiffusionPipeline
 from PIL import Image
 from tiny_svd import TINY_NUM_FRAMES
 
-from podcast_img2vid import layout, step2, svd
+from podcast_img2vid import clip_record, layout, step2
+from podcast_img2vid import svd_provider as svd
 from podcast_img2vid.errors import UserError
 from podcast_img2vid.fsutil import partial_path
 from podcast_img2vid.media import probe, read_frames, write_video
@@ -58,12 +59,17 @@ def make_work(
     for n, (name, size) in enumerate(pictures.items(), start=1):
         make_picture(work.images_dir / name, size, seed=n)
     if scenes is not None:
-        rows = [
-            layout.Scene(i + 1, image, start, end, round(start * 25), round(end * 25))
-            for i, (image, start, end) in enumerate(scenes)
-        ]
-        layout.write_scenes(work.csv_path, rows)
+        write_csv(work, scenes)
     return work
+
+
+def write_csv(work: layout.WorkDir, scenes: list[tuple[str, float, float]]) -> None:
+    """timestamps.csv for (picture, start, end) scenes of a 25 fps video."""
+    rows = [
+        layout.Scene(i + 1, image, start, end, round(start * 25), round(end * 25))
+        for i, (image, start, end) in enumerate(scenes)
+    ]
+    layout.write_scenes(work.csv_path, rows)
 
 
 def three_pictures(root: Path) -> layout.WorkDir:
@@ -230,7 +236,7 @@ def test_crash_between_clip_and_sidecar_never_leaves_a_stale_clip_looking_curren
     def crash(*args, **kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr(step2, "atomic_write_text", crash)
+    monkeypatch.setattr(clip_record, "atomic_write_text", crash)
     assert run(work, tiny_svd, "--motion-bucket-id", "60") == 1  # clips replaced, no sidecars
     assert not list(work.clips_dir.glob("*.json"))
     monkeypatch.undo()
@@ -292,8 +298,9 @@ def test_no_cuda_without_device_cpu_is_a_clear_error(tmp_path, tiny_svd):
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: no CUDA GPU")
     assert "nvidia-smi" in lines[0] and "--provider kenburns" in lines[0]
+    parser = script.build_parser()
     with pytest.raises(UserError, match="no CUDA GPU"):  # what animate_podcast_v2.py --step all calls
-        script.run(script.pipeline_args(work.root, ["--model", str(tiny_svd)]))
+        script.checked_provider(parser, parser.parse_args(["--model", str(tiny_svd)]))
 
 
 def test_accelerate_two_processes_make_every_picture_once(tmp_path, tiny_svd):
@@ -536,9 +543,9 @@ def test_model_source_checks(tmp_path, tiny_svd):
 
 
 def test_sizes_guidance_and_seeds():
-    assert svd.clip_size((1920, 1080), 576, 1024) == (1024, 576)
-    assert svd.clip_size((1080, 1920), 576, 1024) == (576, 1024)
-    assert svd.clip_size((500, 500), 576, 1024) == (1024, 576)
+    assert svd.oriented_model_size((1920, 1080), 576, 1024) == (1024, 576)
+    assert svd.oriented_model_size((1080, 1920), 576, 1024) == (576, 1024)
+    assert svd.oriented_model_size((500, 500), 576, 1024) == (1024, 576)
     assert (svd.round8(100), svd.round8(576), svd.round8(3)) == (104, 576, 64)
     assert svd.guidance_range(3.0) == (1.0, 3.0)
     assert svd.guidance_range(1.0) == (1.0, 1.0)
@@ -555,7 +562,8 @@ class RecordingProvider:
 
     name = "recording"
 
-    def __init__(self) -> None:
+    def __init__(self, uses_scene_length: bool = False) -> None:
+        self.uses_scene_length = uses_scene_length
         self.requests: list[ClipRequest] = []
 
     def settings(self) -> dict[str, object]:
@@ -582,6 +590,27 @@ def test_step2_gives_the_provider_scene_lengths_and_partial_paths(tmp_path, caps
     asked = [(r.image.name, r.seconds) for r in provider.requests]
     assert asked == [("image_003.png", step2.FALLBACK_SECONDS)]
     assert result.skipped == ["image_001.png", "image_002.png"]
+
+
+def test_a_clip_shaped_by_its_scene_length_is_remade_when_the_scene_changes(tmp_path):
+    work = three_pictures(tmp_path)
+    assert step2.run_step2(work, RecordingProvider(uses_scene_length=True), seed=1).exit_code == 0
+    assert sidecar(work, "image_001.png")["inputs"] == {"seconds": 2.5}
+    assert sidecar(work, "image_002.png")["inputs"] == {"seconds": 0.5}
+    rerun = RecordingProvider(uses_scene_length=True)
+    assert step2.run_step2(work, rerun, seed=1).made == [] and rerun.requests == []
+
+    write_csv(work, [("image_001.png", 0.0, 1.5), ("image_002.png", 1.5, 2.0), ("image_001.png", 2.0, 6.25)])
+    provider = RecordingProvider(uses_scene_length=True)
+    assert step2.run_step2(work, provider, seed=1).made == ["image_001.png"]  # only its scene changed
+    assert [(r.image.name, r.seconds) for r in provider.requests] == [("image_001.png", 4.25)]
+    assert sidecar(work, "image_001.png")["inputs"] == {"seconds": 4.25}
+
+    unshaped = RecordingProvider()  # a provider whose clips ignore the scene length (like SVD)
+    assert step2.run_step2(work, unshaped, seed=1).made == ["image_001.png", "image_002.png"]
+    write_csv(work, [("image_001.png", 0.0, 9.0), ("image_002.png", 9.0, 9.5)])
+    assert step2.run_step2(work, RecordingProvider(), seed=1).made == []
+    assert sidecar(work, "image_001.png")["inputs"] == {}
 
 
 def test_a_missing_referenced_picture_fails_alone(tmp_path):

@@ -93,7 +93,7 @@ def guidance_range(guidance_scale: float) -> tuple[float, float]:
     return min(1.0, guidance_scale), guidance_scale
 
 
-def clip_size(picture_size: tuple[int, int], height: int, width: int) -> tuple[int, int]:
+def oriented_model_size(picture_size: tuple[int, int], height: int, width: int) -> tuple[int, int]:
     """(width, height) of the clip: the model size, turned to the picture's orientation."""
     pw, ph = picture_size
     if pw != ph and (ph > pw) != (height > width):
@@ -244,6 +244,7 @@ class SVDProvider:
     """Step-2 provider backed by diffusers' StableVideoDiffusionPipeline (see the module docstring)."""
 
     name = "svd"
+    uses_scene_length = False
 
     def __init__(self, config: SVDConfig) -> None:
         for flag, value in (("--fps", config.fps), ("--steps", config.steps)):
@@ -304,7 +305,7 @@ class SVDProvider:
     def animate(self, request: ClipRequest) -> str | None:
         settings = self.settings()
         picture = read_picture(request.image)
-        width, height = clip_size(picture.size, self.height, self.width)
+        width, height = oriented_model_size(picture.size, self.height, self.width)
         fitted = fit_picture(picture, width, height)
         notes: list[str] = []
         while True:
