@@ -2,12 +2,18 @@
 
     python benchmarks/bench_step3.py              # 56 s 720p30, 12 stand-in clips (14 frames @ 7 fps)
     python benchmarks/bench_step3.py --minutes 60 # also a long source: sync error and peak memory
+    python benchmarks/bench_step3.py --memory     # peak memory: one 60 s scene at 720p, 10 s of 4K,
+                                                  # one 10-minute scene at 1080p (about 15 minutes)
 
 The one-pass graph does the same job the way a hand-written ffmpeg command would: every clip
 looped, resampled to 30 fps, trimmed to its scene, scaled/padded to 720p, concatenated, encoded
 with libx264 veryfast, the source's AAC copied. The bare encode is libx264 veryfast on the same
 number of 720p frames of one stand-in clip looped (decoding and scaling a 14-frame clip is cheap):
 about the cost of encoding the whole video once.
+
+Peak memory is measured in a fresh process that runs step 3 alone (its VmHWM, what
+`/usr/bin/time -v` reports as maximum resident set size), on single-scene videos whose clip is as
+long as the scene, as Ken Burns clips are: the case where memory used to grow with the scene.
 """
 
 from __future__ import annotations
@@ -24,6 +30,9 @@ import cv2
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+
+from step3_media import step3_peak_rss_mb  # noqa: E402
 
 from podcast_img2vid import layout  # noqa: E402
 from podcast_img2vid.media import run_ffmpeg, stream_durations, write_video  # noqa: E402
@@ -113,15 +122,54 @@ def peak_memory() -> str:
     return f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB"
 
 
+MEMORY_CASES = [(60, (1280, 720)), (10, (3840, 2160)), (600, (1920, 1080))]
+"""(seconds, size) of the single-scene videos whose step-3 peak memory `--memory` measures."""
+
+
+def single_scene_case(root: Path, seconds: float, size: tuple[int, int]) -> tuple[Path, layout.WorkDir]:
+    """A source of one scene and a moving clip as long as it (a test pattern, quick to make)."""
+    work = layout.WorkDir(root)
+    work.clips_dir.mkdir(parents=True)
+    w, h = size
+    run_ffmpeg([
+        "-f", "lavfi", "-t", str(seconds + 1), "-i", f"testsrc2=s={w}x{h}:r={FPS}",
+        "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p",
+        str(work.clips_dir / layout.clip_name(layout.image_name(1))),
+    ])
+    source = root / "source.mp4"
+    run_ffmpeg([
+        "-f", "lavfi", "-t", str(seconds), "-i", f"color=c=gray:s={w}x{h}:r={FPS}",
+        "-f", "lavfi", "-t", str(seconds), "-i", "sine=frequency=330:sample_rate=48000",
+        "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac", str(source),
+    ])
+    scene = layout.Scene(1, layout.image_name(1), 0.0, float(seconds), 0, seconds * FPS)
+    layout.write_scenes(work.csv_path, [scene])
+    return source, work
+
+
+def measure_memory(root: Path) -> None:
+    print("peak memory of step 3 (a fresh process), one scene with a clip as long as the scene:")
+    for seconds, (w, h) in MEMORY_CASES:
+        source, work = single_scene_case(root / f"memory_{seconds}_{h}", seconds, (w, h))
+        start = time.perf_counter()
+        peak = step3_peak_rss_mb(source, work, work.root / "out.mp4")
+        took = time.perf_counter() - start
+        print(f"  {seconds:4d} s {w}x{h}: {peak:7.0f} MiB   ({took:.0f} s)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--minutes", type=float, default=None, help="also run a long source of this length")
+    parser.add_argument("--memory", action="store_true", help="only measure peak memory (see above)")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="bench_step3_") as tmp_name:
         root = Path(tmp_name)
+        if args.memory:
+            measure_memory(root)
+            return
         source, work, scenes = make_case(root / "short", 56.0)
         frames = 56 * FPS
         ours = timed(lambda: run_step3(source, work, root / "ours.mp4"))

@@ -6,12 +6,16 @@ packet timing come from PyAV. Subprocesses always get argument lists, never shel
 
 from __future__ import annotations
 
+import bisect
+import math
 import subprocess
-from collections.abc import Iterable
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from functools import cache
 from pathlib import Path
+from typing import Generic, TypeVar
 
 import av
 import imageio_ffmpeg
@@ -20,6 +24,11 @@ from PIL import Image, UnidentifiedImageError
 
 from .errors import UserError
 from .fsutil import atomic_output
+
+WINDOW_FRAMES = 64
+"""Recently decoded frames a `FrameReader` keeps: a whole short clip, so a loop decodes it once."""
+WINDOW_BYTES = 96 * 2**20
+"""...and at most this much memory for them (a few frames at 4K)."""
 
 
 @cache
@@ -202,7 +211,134 @@ def read_picture(path: Path) -> Image.Image:
         ) from None
 
 
-def read_frames(path: Path) -> list[np.ndarray]:
-    """Decode every frame of a (short) video as RGB uint8 arrays."""
+def frame_rate(value: float | Fraction) -> Fraction:
+    """Exact rate for a user-typed rate: 30 -> 30, 29.97 -> 30000/1001, 23.976 -> 24000/1001."""
+    if isinstance(value, Fraction):
+        return value
+    if value <= 0 or not math.isfinite(value):
+        raise ValueError(f"frame rate must be positive, got {value}")
+    if abs(value - round(value)) < 1e-3:
+        return Fraction(round(value))
+    ntsc = round(value * 1001 / 1000)
+    if abs(value - ntsc * 1000 / 1001) < 5e-3:
+        return Fraction(ntsc * 1000, 1001)
+    return Fraction(value).limit_denominator(1000)
+
+
+def _rgb(frame: av.VideoFrame) -> np.ndarray:
+    """A decoded frame as RGB, converted the way a player would (honouring the colour tags)."""
+    return frame.to_ndarray(format="rgb24")
+
+
+def iter_frames(path: Path) -> Iterator[np.ndarray]:
+    """Decode a video's frames one at a time as RGB uint8 arrays (memory stays flat)."""
     with _open(path) as container:
-        return [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        for frame in container.decode(stream):
+            yield _rgb(frame)
+
+
+def read_frames(path: Path) -> list[np.ndarray]:
+    """Decode every frame of a short video as RGB uint8 arrays (tests, small clips)."""
+    return list(iter_frames(path))
+
+
+Item = TypeVar("Item")
+
+
+def _nbytes(item: object) -> int:
+    if isinstance(item, av.VideoFrame):
+        return sum(plane.buffer_size for plane in item.planes)
+    return int(getattr(item, "nbytes", 0)) or 1
+
+
+class FrameReader(Generic[Item]):
+    """A video's frames by number, decoded when asked for; only a bounded window is kept.
+
+    `frame(i)` for rising `i` decodes each frame once. A frame before the window (a loop
+    starting again, a clip played backwards) seeks back to the keyframe before it and decodes
+    forward, filling the window again, so playing backwards costs a few decodes per frame
+    instead of keeping the whole clip in memory. `convert` turns each decoded RGB frame into
+    what is kept (e.g. the frame already fitted to the output), and the window's budget,
+    `window_bytes`, counts converted frames.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        convert: Callable[[np.ndarray], Item] = lambda rgb: rgb,
+        window_bytes: int = WINDOW_BYTES,
+    ):
+        self.path = path
+        self.convert = convert
+        self.window_bytes = window_bytes
+        self._window: OrderedDict[int, Item] = OrderedDict()
+        self._capacity = 1
+        self._pts: list[int] | None = None
+        self._open()
+
+    def _open(self) -> None:
+        self._container = _open(self.path)
+        self._stream = self._container.streams.video[0]
+        self._stream.thread_type = "AUTO"
+        self._decoded: Iterator[av.VideoFrame] = self._container.decode(self._stream)
+        self._next = 0
+
+    def __enter__(self) -> FrameReader[Item]:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._container.close()
+
+    def frame(self, index: int) -> Item:
+        if index in self._window:
+            return self._window[index]
+        if index < self._next:
+            self._rewind(max(0, index - self._capacity + 1))
+        while self._next <= index:
+            frame = next(self._decoded, None)
+            if frame is None:
+                raise UserError(f"{self.path}: has only {self._next} frames, frame {index + 1} was needed; "
+                                "it changed while it was read, run the same command again")
+            if self._next >= index - self._capacity + 1:
+                self._keep(self._next, self.convert(_rgb(frame)))
+            self._next += 1
+        return self._window[index]
+
+    def _keep(self, index: int, item: Item) -> None:
+        if not self._window:
+            self._capacity = max(1, min(WINDOW_FRAMES, self.window_bytes // _nbytes(item)))
+        self._window[index] = item
+        while len(self._window) > self._capacity:
+            self._window.popitem(last=False)
+
+    def _rewind(self, target: int) -> None:
+        """Make frame `target` the next one decoded: seek to the keyframe before it, or start over."""
+        self._window.clear()
+        pts = self._presentation_pts()
+        if pts is not None and target > 0:
+            self._container.seek(pts[target], stream=self._stream, backward=True)
+            self._decoded = self._container.decode(self._stream)
+            first = next(self._decoded, None)
+            start = bisect.bisect_left(pts, first.pts) if first is not None and first.pts is not None else -1
+            if 0 <= start <= target and start < len(pts) and pts[start] == first.pts:
+                self._next = start + 1
+                if start == target:
+                    self._keep(start, self.convert(_rgb(first)))
+                return
+        self._container.close()  # no usable timestamps: decode again from the start
+        self._open()
+
+    def _presentation_pts(self) -> list[int] | None:
+        """Every frame's timestamp in display order (read once, from packets only); None when
+        they cannot number the frames (missing timestamps)."""
+        if self._pts is None:
+            with av.open(str(self.path)) as container:
+                packets = container.demux(container.streams.video[0])
+                stamps = [p.pts for p in packets if p.size and not p.is_discard]
+            self._pts = sorted(stamps) if None not in stamps else []
+        return self._pts or None

@@ -91,7 +91,7 @@ def _svd(flags: argparse.Namespace) -> Provider:
 
 def _kenburns(flags: argparse.Namespace) -> Provider:
     from .kenburns_provider import KenBurnsProvider
-    from .step3_plan import frame_rate
+    from .media import frame_rate
 
     return KenBurnsProvider(frame_rate(flags.kenburns_fps))
 

@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
+from typing import TypeVar
 
 import av
 import numpy as np
-from PIL import Image
 from tqdm import tqdm
 
 from . import layout
@@ -37,13 +37,13 @@ from .clip_record import made_from_another_picture
 from .errors import UserError
 from .fsutil import atomic_output
 from .kenburns import MOVES, zoom_pan
-from .media import MediaInfo, probe, run_ffmpeg, stream_durations
+from .media import FrameReader, MediaInfo, frame_rate, probe, read_picture, run_ffmpeg, stream_durations
 from .step3_plan import (
     PATTERNS,
     ClipUnits,
+    Piece,
     clip_units,
     fill,
-    frame_rate,
     frames_for,
     scene_indices,
     scene_spans,
@@ -65,15 +65,27 @@ class ClipSource:
     frame_count: int
     fps: Fraction
 
-    def load(self) -> list[np.ndarray]:
-        """Every frame as RGB, decoded the way a player would (honouring the colour tags)."""
-        if self.still:
-            with Image.open(self.path) as im:
-                return [np.asarray(im.convert("RGB"))]
-        with av.open(str(self.path)) as container:
-            stream = container.streams.video[0]
-            stream.thread_type = "AUTO"
-            return [f.to_ndarray(format="rgb24") for f in container.decode(stream)]
+
+Item = TypeVar("Item")
+
+
+def clip_frames(
+    source: ClipSource, indices: Iterable[int], convert: Callable[[np.ndarray], Item]
+) -> Iterator[Item]:
+    """Clip frames `indices` (in that order, repeats and jumps back allowed) as `convert(rgb)`.
+
+    Frames are decoded as they are needed and only a bounded window is kept (`FrameReader`),
+    so memory does not grow with the clip or the scene. This is the one place step 3 reads a
+    clip: another way to make a scene's frames plugs in here.
+    """
+    if source.still:
+        picture = convert(np.asarray(read_picture(source.path)))
+        for _ in indices:
+            yield picture
+        return
+    with FrameReader(source.path, convert) as reader:
+        for index in indices:
+            yield reader.frame(index)
 
 
 @dataclass(frozen=True)
@@ -188,33 +200,40 @@ def _prepare_audio(video: Path, info: MediaInfo, tmp: Path) -> AudioTrack | None
 
 
 class _Units:
-    """Encodes each (clip, unit) once, on first use, into the temporary folder."""
+    """Encodes each (clip, unit) once, on first use, into the temporary folder.
+
+    Only the part of a unit that some scene plays is encoded (`needed`: frames per unit), so a
+    clip as long as its scene is never decoded further than the scene goes.
+    """
 
     def __init__(self, sources: dict[str, ClipSource], settings: VideoSettings, pattern: str, tmp: Path):
         self.sources, self.settings, self.pattern, self.tmp = sources, settings, pattern, tmp
+        self.needed: dict[tuple[str, str], int] = {}
         self._segments: dict[tuple[str, str], Path] = {}
-        self._frames: tuple[str, list[np.ndarray]] | None = None
 
     def units(self, image: str) -> ClipUnits:
         s = self.sources[image]
         return clip_units(s.frame_count, s.fps if not s.still else self.settings.fps, self.settings.fps,
                           self.pattern)
 
-    def frames(self, image: str) -> list[np.ndarray]:
-        """Native RGB frames of one clip (the last clip used stays loaded)."""
-        if self._frames is None or self._frames[0] != image:
-            self._frames = (image, self.sources[image].load())
-        return self._frames[1]
+    def pieces(self, image: str, count: int) -> list[Piece]:
+        """How a scene of `count` frames showing `image` is filled (and note what that needs)."""
+        units = self.units(image)
+        pieces = fill(count, len(units.intro), len(units.repeat))
+        for piece in pieces:
+            key = (image, piece.part)
+            self.needed[key] = max(self.needed.get(key, 0), piece.count)
+        return pieces
+
+    def _fitted(self, rgb: np.ndarray) -> av.VideoFrame:
+        return to_video_frame(fit_frame(rgb, self.settings.width, self.settings.height), self.settings)
 
     def segment(self, image: str, part: str) -> Path:
         key = (image, part)
         if key not in self._segments:
-            indices = getattr(self.units(image), part)
-            frames = self.frames(image)
-            fitted = {i: to_video_frame(fit_frame(frames[i], self.settings.width, self.settings.height),
-                                        self.settings) for i in set(indices)}
+            indices = getattr(self.units(image), part)[: self.needed[key]]
             path = self.tmp / f"unit_{len(self._segments):05d}.mp4"
-            encode_segment((fitted[i] for i in indices), path, self.settings)
+            encode_segment(clip_frames(self.sources[image], indices, self._fitted), path, self.settings)
             self._segments[key] = path
         return self._segments[key]
 
@@ -224,13 +243,12 @@ def _kenburns_frames(
 ) -> Iterator[av.VideoFrame]:
     """The scene's frames with a zoom/pan over the whole scene (continuous across loop points)."""
     settings = units.settings
-    clip = units.frames(image)
-    x, y, w, h = fit_box(clip[0].shape[1], clip[0].shape[0], settings.width, settings.height)
     zoom, pan = MOVES[move_index % len(MOVES)]
     canvas = np.zeros((settings.height, settings.width, 3), np.uint8)
-    for t, index in enumerate(scene_indices(units.units(image), count)):
-        progress = t / max(1, count - 1)
-        canvas[y : y + h, x : x + w] = zoom_pan(clip[index], progress, (w, h), zoom=zoom, pan=pan)
+    frames = clip_frames(units.sources[image], scene_indices(units.units(image), count), lambda rgb: rgb)
+    for t, frame in enumerate(frames):
+        x, y, w, h = fit_box(frame.shape[1], frame.shape[0], settings.width, settings.height)
+        canvas[y : y + h, x : x + w] = zoom_pan(frame, t / max(1, count - 1), (w, h), zoom=zoom, pan=pan)
         yield to_video_frame(canvas, settings)
 
 
@@ -261,6 +279,7 @@ def run_step3(
         total_frames = frames_for(total_seconds, settings.fps)
         spans = scene_spans(scenes, settings.fps, total_frames)
         units = _Units(sources, settings, pattern, tmp)
+        plans = [units.pieces(span.scene.image, span.count) for span in spans]
         with atomic_output(output) as partial:
             assembler = Assembler(partial, settings, audio, total_seconds)
             try:
@@ -272,8 +291,7 @@ def run_step3(
                             encode_segment(_kenburns_frames(units, image, span.count, n), segment, settings)
                             assembler.add(segment, span.count)
                         else:
-                            clip = units.units(image)
-                            for piece in fill(span.count, len(clip.intro), len(clip.repeat)):
+                            for piece in plans[n]:
                                 assembler.add(units.segment(image, piece.part), piece.count)
                         bar.update(span.count)
                 assembler.close()

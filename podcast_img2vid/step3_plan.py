@@ -27,20 +27,6 @@ PATTERNS = ("loop", "freeze", "pingpong")
 MIN_REPEAT_SECONDS = 2
 
 
-def frame_rate(value: float | Fraction) -> Fraction:
-    """Exact rate for a user-typed rate: 30 -> 30, 29.97 -> 30000/1001, 23.976 -> 24000/1001."""
-    if isinstance(value, Fraction):
-        return value
-    if value <= 0 or not math.isfinite(value):
-        raise ValueError(f"frame rate must be positive, got {value}")
-    if abs(value - round(value)) < 1e-3:
-        return Fraction(round(value))
-    ntsc = round(value * 1001 / 1000)
-    if abs(value - ntsc * 1000 / 1001) < 5e-3:
-        return Fraction(ntsc * 1000, 1001)
-    return Fraction(value).limit_denominator(1000)
-
-
 def frames_for(seconds: float, fps: Fraction) -> int:
     """Whole frames for `seconds`: the nearest count, so the last frame, stretched or trimmed to
     end exactly at `seconds`, lasts between half a frame and one and a half frames."""

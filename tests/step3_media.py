@@ -7,6 +7,8 @@ and which of its frames is on screen (`identify`), with a frame-number bar drawn
 from __future__ import annotations
 
 import itertools
+import subprocess
+import sys
 from fractions import Fraction
 from pathlib import Path
 
@@ -17,6 +19,7 @@ from podcast_img2vid import layout
 from podcast_img2vid.media import read_frames, run_ffmpeg, write_video
 
 LEVELS = (30, 100, 170, 240)
+REPO = Path(__file__).resolve().parents[1]
 CODEBOOK = np.array(list(itertools.product(LEVELS, repeat=3)), dtype=np.float64)
 """64 colours at least 70 levels apart; clip c frame k is CODEBOOK[code(c, k)]."""
 FRAMES_PER_CLIP = 8
@@ -95,3 +98,35 @@ def identify(path: Path) -> list[int]:
 def audio_packet_bytes(path: Path) -> list[bytes]:
     with av.open(str(path)) as container:
         return [bytes(p) for p in container.demux(container.streams.audio[0]) if p.size]
+
+
+def make_long_clip(path: Path, seconds: float, fps: int = 25, size=(320, 180)) -> Path:
+    """A clip as long as a scene (as Ken Burns makes them): a gradient drifting one pixel a frame."""
+    ramp = np.tile(np.arange(size[0] * 2, dtype=np.uint8), (size[1], 1))
+    frames = (np.repeat(ramp[:, k % size[0] : k % size[0] + size[0], None], 3, axis=2)
+              for k in range(round(seconds * fps)))
+    write_video(frames, path, fps)
+    return path
+
+
+PEAK_RSS_CHILD = """
+import sys
+from pathlib import Path
+from podcast_img2vid import layout
+from podcast_img2vid.step3 import run_step3
+video, work, output, pattern = sys.argv[1:]
+run_step3(Path(video), layout.WorkDir(Path(work)), Path(output), pattern=pattern)
+# VmHWM, not ru_maxrss: on Linux ru_maxrss also counts the parent's memory at fork time.
+status = Path("/proc/self/status").read_text(encoding="utf-8")
+print(int(status.split("VmHWM:")[1].split()[0]) / 1024)
+"""
+
+
+def step3_peak_rss_mb(video: Path, work: layout.WorkDir, output: Path, pattern: str = "loop") -> float:
+    """Peak resident memory (MiB) of a fresh process that runs step 3 and nothing else."""
+    proc = subprocess.run(
+        [sys.executable, "-c", PEAK_RSS_CHILD, str(video), str(work.root), str(output), pattern],
+        capture_output=True, text=True, encoding="utf-8", cwd=REPO,
+    )
+    assert proc.returncode == 0, proc.stderr
+    return float(proc.stdout.strip().splitlines()[-1])
