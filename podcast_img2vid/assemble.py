@@ -115,37 +115,23 @@ class AudioTrack:
     path: Path
     copied: bool
     """True: the source's AAC packets, bit-exact. False: encoded to AAC from another codec."""
-    duration: float
-    """Span of its packets in seconds (what `media.stream_durations` measures)."""
-
-
-def audio_span(path: Path) -> float:
-    """End of the last audio packet minus the start of the first, in seconds."""
-    start = end = None
-    with av.open(str(path)) as container:
-        for packet in container.demux(container.streams.audio[0]):
-            if packet.pts is None:
-                continue
-            t0 = packet.pts * packet.time_base
-            t1 = (packet.pts + (packet.duration or 0)) * packet.time_base
-            start = t0 if start is None else min(start, t0)
-            end = t1 if end is None else max(end, t1)
-    if start is None:
-        return 0.0
-    return float(end - start)
+    shift: float
+    """Seconds added to its packets' timestamps to place them on the output's timeline."""
 
 
 class Assembler:
     """Writes the final MP4: segment packets on one timeline, the audio muxed once, `+faststart`.
 
     `add(segment, count)` appends the first `count` frames of a segment. `close()` gives the
-    last frame the duration that makes the video end exactly at `total_seconds`.
+    last frame the duration that makes the video end exactly at `total_seconds`, where the
+    audio ends too (its last packet's duration says where, as the source's edit list did).
     """
 
     def __init__(self, path: Path, settings: VideoSettings, audio: AudioTrack | None, total_seconds: float):
         self.path = path
         self.settings = settings
         self.audio = audio
+        self.total_seconds = total_seconds
         self.end_ticks = round(Fraction(total_seconds) / settings.time_base)
         self.frames = 0
         self._out: av.container.OutputContainer | None = None
@@ -156,6 +142,8 @@ class Assembler:
         self._audio_out: av.AudioStream | None = None
         self._audio_packets: Iterator[av.Packet] | None = None
         self._audio_next: av.Packet | None = None
+        self._audio_shift = 0
+        self._audio_end = 0
 
     def _open(self, template: av.VideoStream) -> None:
         self._out = av.open(str(self.path), "w", format="mp4", options={"movflags": "+faststart"})
@@ -166,7 +154,9 @@ class Assembler:
             self._audio_in = av.open(str(self.audio.path))
             audio_in = self._audio_in.streams.audio[0]
             self._audio_out = self._out.add_stream_from_template(audio_in)
-            self._audio_packets = (p for p in self._audio_in.demux(audio_in) if p.size)
+            self._audio_shift = round(Fraction(self.audio.shift) / audio_in.time_base)
+            self._audio_end = round(Fraction(self.total_seconds) / audio_in.time_base)
+            self._audio_packets = (p for p in self._audio_in.demux(audio_in) if p.size and p.pts is not None)
             self._audio_next = next(self._audio_packets, None)
 
     def add(self, segment: Path, count: int) -> None:
@@ -205,8 +195,16 @@ class Assembler:
     def _mux_audio_until(self, seconds: float) -> None:
         while self._audio_next is not None:
             packet = self._audio_next
-            if float(packet.pts * packet.time_base) >= seconds:
+            if float((packet.pts + self._audio_shift) * packet.time_base) >= seconds:
                 return
+            packet.pts += self._audio_shift
+            if packet.dts is not None:
+                packet.dts += self._audio_shift
+            if packet.pts >= self._audio_end:  # hidden by the source's edit list
+                self._audio_next = None
+                return
+            if packet.duration and packet.pts + packet.duration > self._audio_end:
+                packet.duration = self._audio_end - packet.pts  # played only up to the end
             packet.stream = self._audio_out
             self._out.mux(packet)
             self._audio_next = next(self._audio_packets, None)

@@ -53,7 +53,7 @@ class MediaInfo:
     reported portrait (see `upright`)."""
     fps: Fraction
     duration: float
-    """Length of the video stream in seconds."""
+    """Length of the video stream in seconds, as players present it (see `presented_spans`)."""
     frame_count: int
     """Frames on the constant-rate grid that covers `duration` at `fps`."""
     audio_codec: str | None
@@ -78,12 +78,75 @@ def _open(path: Path) -> av.container.InputContainer:
         ) from None
 
 
-def _stream_seconds(stream: av.stream.Stream, container: av.container.InputContainer) -> float | None:
-    if stream.duration is not None and stream.time_base is not None:
-        return float(stream.duration * stream.time_base)
-    if container.duration is not None:
-        return container.duration / av.time_base
-    return None
+@dataclass(frozen=True)
+class Span:
+    """When a stream is on screen / heard: [start, end) in seconds on its file's timeline."""
+
+    start: float
+    end: float
+
+    @property
+    def duration(self) -> float:
+        return self.end - self.start
+
+
+def _video_stream(container: av.container.InputContainer) -> av.VideoStream | None:
+    """The first real video stream (cover art in an audio file is a still, not a video)."""
+    cover_art = av.stream.Disposition.attached_pic
+    return next((s for s in container.streams.video if not s.disposition & cover_art), None)
+
+
+def _skipped_at_start(packet: av.Packet, sample_rate: int) -> float:
+    """Seconds a decoder drops from the start of this packet (Opus pre-skip, trimmed priming)."""
+    if not sample_rate or not packet.has_sidedata("skip_samples"):
+        return 0.0
+    return int.from_bytes(bytes(packet.get_sidedata("skip_samples"))[:4], "little") / sample_rate
+
+
+def _presented_spans(
+    container: av.container.InputContainer, streams: list[av.stream.Stream]
+) -> dict[int, Span]:
+    """When each stream starts and ends as players present it, on the file's timeline.
+
+    Edit lists and start offsets are applied: what an MP4 hides (AAC encoder priming, the
+    pictures before a stream-copy cut, an audio track that starts late) is not counted. Where
+    the container states a stream's presented length (MP4/MOV: its edit list), that is used, as
+    ffprobe shows it; otherwise (Matroska, ...) it comes from the packets a decoder keeps.
+    """
+    spans: dict[int, Span] = {}
+    for stream in streams:
+        if stream.duration and stream.time_base is not None:
+            start = (stream.start_time or 0) * stream.time_base
+            spans[stream.index] = Span(float(start), float(start + stream.duration * stream.time_base))
+    unstated = [s for s in streams if s.index not in spans]
+    if unstated:
+        starts: dict[int, float] = {}
+        ends: dict[int, float] = {}
+        for packet in container.demux(unstated):
+            if packet.pts is None or not packet.size or packet.is_discard:
+                continue
+            stream = packet.stream
+            rate = getattr(stream.codec_context, "sample_rate", 0)
+            start = float(packet.pts * packet.time_base) + _skipped_at_start(packet, rate)
+            length = packet.duration * packet.time_base if packet.duration else 0
+            if not length and stream.type == "video" and stream.average_rate:
+                length = 1 / stream.average_rate  # a container that stores no frame durations
+            end = float(packet.pts * packet.time_base + length)
+            starts[stream.index] = min(starts.get(stream.index, start), start)
+            ends[stream.index] = max(ends.get(stream.index, end), end)
+        spans.update({i: Span(starts[i], ends[i]) for i in starts})
+    return spans
+
+
+def presented_spans(path: Path) -> tuple[Span | None, Span | None]:
+    """(video, first audio track) of a file as players present them (see `_presented_spans`);
+    None for a stream the file does not have."""
+    with _open(path) as container:
+        video = _video_stream(container)
+        audio = container.streams.audio[0] if container.streams.audio else None
+        streams = [s for s in (video, audio) if s is not None]
+        spans = _presented_spans(container, streams)
+        return tuple(spans.get(s.index) if s is not None else None for s in (video, audio))
 
 
 def upright(image: np.ndarray, rotation: float) -> np.ndarray:
@@ -104,8 +167,7 @@ def _rotation(container: av.container.InputContainer, stream: av.stream.Stream) 
 def probe(path: Path) -> MediaInfo:
     """Describe a video file, or raise UserError naming what is wrong with it."""
     with _open(path) as container:
-        cover_art = av.stream.Disposition.attached_pic  # a still in an audio file is no video
-        video = next((s for s in container.streams.video if not s.disposition & cover_art), None)
+        video = _video_stream(container)
         if video is None:
             kind = "an audio-only file" if container.streams.audio else "not a video"
             raise UserError(f"{path}: has no video stream ({kind}). Give the podcast's video file.")
@@ -113,13 +175,15 @@ def probe(path: Path) -> MediaInfo:
         if not rate or rate <= 0 or not video.width or not video.height:
             raise UserError(f"{path}: the video stream has no usable frame rate or size. Re-export it.")
         fps = Fraction(rate).limit_denominator(1001)
-        duration = _stream_seconds(video, container)
-        if not duration or duration <= 0:
-            raise UserError(f"{path}: the video has zero length. Re-export or re-download it.")
         audio = container.streams.audio[0] if container.streams.audio else None
         width, height = video.width, video.height
         if round(_rotation(container, video) / 90) % 2:
             width, height = height, width
+        container.seek(0)
+        spans = _presented_spans(container, [video] + ([audio] if audio else []))
+        duration = spans[video.index].duration if video.index in spans else 0
+        if not duration > 0:
+            raise UserError(f"{path}: the video has zero length. Re-export or re-download it.")
         return MediaInfo(
             path=path,
             width=width,
@@ -128,34 +192,16 @@ def probe(path: Path) -> MediaInfo:
             duration=duration,
             frame_count=max(1, round(duration * fps)),
             audio_codec=audio.codec_context.name if audio else None,
-            audio_duration=_stream_seconds(audio, container) if audio else None,
+            audio_duration=spans[audio.index].duration if audio and audio.index in spans else None,
         )
 
 
 def stream_durations(path: Path) -> tuple[float, float | None]:
-    """Exact (video, audio) stream durations in seconds, from packet timestamps.
-
-    Each is the end of the last packet (pts + duration) minus the start of the first, which
-    is what a player shows; this is how step 3 measures its sync error.
-    """
-    with _open(path) as container:
-        ends: dict[int, float] = {}
-        starts: dict[int, float] = {}
-        streams = [s for s in (container.streams.video[:1] + container.streams.audio[:1])]
-        for packet in container.demux(streams):
-            if packet.pts is None:
-                continue
-            tb = packet.time_base
-            start = float(packet.pts * tb)
-            end = float((packet.pts + (packet.duration or 0)) * tb)
-            i = packet.stream.index
-            starts[i] = min(starts.get(i, start), start)
-            ends[i] = max(ends.get(i, end), end)
-        v = container.streams.video[0].index
-        a = container.streams.audio[0].index if container.streams.audio else None
-        video_seconds = ends[v] - starts[v]
-        audio_seconds = ends[a] - starts[a] if a is not None and a in ends else None
-        return video_seconds, audio_seconds
+    """(video, audio) durations in seconds as players present them (None: no audio)."""
+    video, audio = presented_spans(path)
+    if video is None:
+        raise UserError(f"{path}: has no video frames. Give a video file.")
+    return video.duration, audio.duration if audio else None
 
 
 def write_video(frames: Iterable[np.ndarray], path: Path, fps: Fraction | float, crf: int = 18) -> int:

@@ -26,7 +26,6 @@ from .assemble import (
     Assembler,
     AudioTrack,
     VideoSettings,
-    audio_span,
     encode_segment,
     even_size,
     fit_box,
@@ -37,7 +36,7 @@ from .clip_record import made_from_another_picture
 from .errors import UserError
 from .fsutil import atomic_output
 from .kenburns import MOVES, zoom_pan
-from .media import FrameReader, MediaInfo, frame_rate, probe, read_picture, run_ffmpeg, stream_durations
+from .media import FrameReader, MediaInfo, Span, frame_rate, presented_spans, probe, read_picture, run_ffmpeg
 from .step3_plan import (
     PATTERNS,
     ClipUnits,
@@ -94,7 +93,10 @@ class Step3Result:
     scenes: int
     duration: float
     sync_error_ms: float | None
-    """|video - audio| stream duration of the output; None for a silent output."""
+    """How far the output's sound is from its picture, as players present them: the larger of
+    the gaps between their ends and between their starts (ms); None for a silent output."""
+    audio_offset_ms: float | None
+    """When the sound starts after the picture (ms): 0 unless the source's audio starts late."""
     audio: str
     """"copied" (bit-exact AAC), "encoded" (to AAC) or "none"."""
 
@@ -185,18 +187,53 @@ def check_output_path(video: Path, output: Path) -> None:
         raise UserError(f"{output}: is a folder; give a file name for -o, e.g. {example}")
 
 
-def _prepare_audio(video: Path, info: MediaInfo, tmp: Path) -> AudioTrack | None:
-    """The source's AAC as is (bit-exact), other codecs encoded to AAC once; None when silent."""
+def _prepare_audio(video: Path, info: MediaInfo, tmp: Path) -> tuple[Path, bool] | None:
+    """The audio to mux: the source's AAC as is (bit-exact, copied=True) or other codecs
+    encoded to AAC once; None when silent."""
     if not info.has_audio:
         _warn(f"{video}: has no audio track; the output will be silent")
         return None
     with av.open(str(video)) as container:
         copyable = container.format.name.split(",")[0] in ("mov", "matroska")
     if info.audio_codec == "aac" and copyable:
-        return AudioTrack(video, True, audio_span(video))
+        return video, True
     encoded = tmp / "audio.m4a"
     run_ffmpeg(["-i", str(video), "-map", "0:a:0", "-vn", "-c:a", "aac", "-b:a", AUDIO_BITRATE, str(encoded)])
-    return AudioTrack(encoded, False, audio_span(encoded))
+    return encoded, False
+
+
+@dataclass(frozen=True)
+class _Timeline:
+    """The output's timeline (from 0) against the source's, as players present both.
+
+    It starts with whichever of picture and sound starts first, and ends where the sound
+    ends (the picture, when silent). The scenes are shifted by `lead` (sound before the first
+    picture shows the first picture), the audio packets by `shift`.
+    """
+
+    origin: float
+    lead: float
+    end: float
+
+    @classmethod
+    def of(cls, video: Path, picture: Span, sound: Span | None, frame: float) -> _Timeline:
+        if sound is None:
+            return cls(picture.start, 0.0, picture.end - picture.start)
+        origin = min(picture.start, sound.start)
+        if sound.start - picture.start > frame:
+            _warn(f"{video}: the audio starts {sound.start - picture.start:.3f}s after the first picture; "
+                  "the output keeps that silence at its start")
+        elif picture.start - sound.start > frame:
+            _warn(f"{video}: the audio starts {picture.start - sound.start:.3f}s before the first picture; "
+                  "the first picture is shown from the start of the audio")
+        if abs(sound.end - picture.end) > frame:
+            _warn(
+                f"{video}: the audio ends at {sound.end - origin:.3f}s and the pictures at "
+                f"{picture.end - origin:.3f}s; "
+                + ("the last picture is held until the audio ends" if sound.end > picture.end
+                   else "the video ends with the audio")
+            )
+        return cls(origin, picture.start - origin, sound.end - origin)
 
 
 class _Units:
@@ -266,22 +303,22 @@ def run_step3(
     width, height = even_size(info.width, info.height)
     settings = VideoSettings(width, height, frame_rate(fps) if fps is not None else info.fps)
 
+    picture, sound = presented_spans(video)
+    timeline = _Timeline.of(video, picture, sound, float(1 / settings.fps))
     with tempfile.TemporaryDirectory(prefix="step3_") as tmp_name:
         tmp = Path(tmp_name)
-        audio = _prepare_audio(video, info, tmp)
-        total_seconds = audio.duration if audio is not None else info.duration
-        if audio is not None and abs(audio.duration - info.duration) > 1 / settings.fps:
-            _warn(
-                f"{video}: the audio lasts {audio.duration:.3f}s and the pictures {info.duration:.3f}s; "
-                + ("the last picture is held until the audio ends" if audio.duration > info.duration
-                   else "the video ends with the audio")
-            )
-        total_frames = frames_for(total_seconds, settings.fps)
-        spans = scene_spans(scenes, settings.fps, total_frames)
+        prepared = _prepare_audio(video, info, tmp)
+        audio = None
+        if prepared is not None:
+            path, copied = prepared
+            _, track = presented_spans(path)
+            audio = AudioTrack(path, copied, shift=sound.start - timeline.origin - track.start)
+        total_frames = frames_for(timeline.end, settings.fps)
+        spans = scene_spans(scenes, settings.fps, total_frames, lead=timeline.lead)
         units = _Units(sources, settings, pattern, tmp)
         plans = [units.pieces(span.scene.image, span.count) for span in spans]
         with atomic_output(output) as partial:
-            assembler = Assembler(partial, settings, audio, total_seconds)
+            assembler = Assembler(partial, settings, audio, timeline.end)
             try:
                 with tqdm(total=total_frames, unit="frame", desc="step 3") as bar:
                     for n, span in enumerate(spans):
@@ -298,20 +335,28 @@ def run_step3(
             finally:
                 assembler.abort()
 
-    video_seconds, audio_seconds = stream_durations(output)
-    sync_ms = abs(video_seconds - audio_seconds) * 1000 if audio_seconds is not None else None
+    out_picture, out_sound = presented_spans(output)
+    sync_ms = offset_ms = None
+    if out_sound is not None:
+        offset_ms = (out_sound.start - out_picture.start) * 1000
+        sync_ms = max(abs(out_picture.end - out_sound.end) * 1000, abs(offset_ms))
     result = Step3Result(
         output=output,
         scenes=len(spans),
-        duration=video_seconds,
+        duration=out_picture.duration,
         sync_error_ms=sync_ms,
+        audio_offset_ms=offset_ms,
         audio="none" if audio is None else ("copied" if audio.copied else "encoded"),
     )
     sync = f"{sync_ms:.1f} ms" if sync_ms is not None else "n/a (silent)"
+    if offset_ms is not None and abs(offset_ms) >= 1:
+        ends_ms = abs(out_picture.end - out_sound.end) * 1000
+        sync += (f" (the audio starts {offset_ms / 1000:.3f} s after the picture, as in the source; "
+                 f"the ends differ by {ends_ms:.1f} ms)")
     audio_note = {"copied": "original AAC copied bit-exact", "encoded": "encoded to AAC",
                   "none": "none (silent)"}[result.audio]
     print(
-        f"step 3 done: {result.scenes} scenes -> {output} ({video_seconds:.3f} s, "
+        f"step 3 done: {result.scenes} scenes -> {output} ({result.duration:.3f} s, "
         f"{width}x{height} @ {float(settings.fps):.3f} fps, pattern {pattern}"
         f"{', Ken Burns' if kenburns else ''}); audio: {audio_note}; video-audio sync error: {sync}"
     )

@@ -42,13 +42,17 @@ class SceneSpan:
     count: int
 
 
-def scene_spans(scenes: list[Scene], fps: Fraction, total_frames: int) -> list[SceneSpan]:
+def scene_spans(scenes: list[Scene], fps: Fraction, total_frames: int, lead: float = 0.0) -> list[SceneSpan]:
     """Place every scene on the global grid; the last scene runs to `total_frames`.
+
+    `lead`: seconds of output before the source's first picture (its sound starts earlier);
+    the first scene covers them and every later scene starts that much later.
 
     Scenes that start after the end (audio shorter than the pictures) or that are shorter
     than half a frame (no frame starts inside them) get no span.
     """
-    starts = [min(total_frames, round(Fraction(s.start) * fps)) for s in scenes] + [total_frames]
+    starts = [min(total_frames, round((Fraction(s.start) + Fraction(lead)) * fps)) for s in scenes]
+    starts.append(total_frames)
     starts[0] = 0
     return [
         SceneSpan(scene, first, end - first)

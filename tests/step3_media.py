@@ -36,13 +36,14 @@ def make_source(
     size: tuple[int, int] = (320, 180),
     audio: str | None = "aac",
     audio_seconds: float | None = None,
+    sample_rate: int = 44100,
 ) -> Path:
     """A still-looking source video; audio is a tone: "aac" (MP4) or "pcm" (MKV), or None."""
     fps = Fraction(fps)
     rate = f"{fps.numerator}/{fps.denominator}"
     args = ["-f", "lavfi", "-t", f"{seconds}", "-i", f"color=c=gray:s={size[0]}x{size[1]}:r={rate}"]
     if audio is not None:
-        tone = "sine=frequency=440:sample_rate=44100"
+        tone = f"sine=frequency=440:sample_rate={sample_rate}"
         args += ["-f", "lavfi", "-t", f"{audio_seconds or seconds}", "-i", tone]
     args += ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p"]
     if audio == "aac":
@@ -130,3 +131,40 @@ def step3_peak_rss_mb(video: Path, work: layout.WorkDir, output: Path, pattern: 
     )
     assert proc.returncode == 0, proc.stderr
     return float(proc.stdout.strip().splitlines()[-1])
+
+
+def presented(path: Path) -> dict[str, tuple[float, float] | None]:
+    """(start, end) in seconds of the video and the first audio track as a player presents them.
+
+    Measured by decoding, apart from step 3's own packet reading: the decoder drops what an
+    edit list or a start offset hides (AAC priming, pictures before a stream-copy cut) and each
+    frame carries its packet's duration. An edit list that ends inside the last audio packet
+    (a stream-copy cut) ends the sound there, as ffprobe's stream duration says.
+    """
+    spans: dict[str, tuple[float, float] | None] = {"video": None, "audio": None}
+    with av.open(str(path)) as container:
+        for kind in spans:
+            streams = getattr(container.streams, kind)
+            if not streams:
+                continue
+            container.seek(0)
+            start = end = None
+            for frame in container.decode(streams[0]):
+                t0 = float(frame.pts * frame.time_base)
+                length = float(frame.duration * frame.time_base) if frame.duration else 0.0
+                if kind == "audio":
+                    heard = frame.samples / frame.sample_rate
+                    length = min(length, heard) if length else heard
+                start = t0 if start is None else min(start, t0)
+                end = t0 + length if end is None else max(end, t0 + length)
+            stream = streams[0]
+            if start is not None and stream.duration:
+                end = min(end, float(((stream.start_time or 0) + stream.duration) * stream.time_base))
+            spans[kind] = (start, end) if start is not None else None
+    return spans
+
+
+def presented_sync_ms(path: Path) -> float:
+    """|end of the picture - end of the sound| as presented, in ms."""
+    spans = presented(path)
+    return abs(spans["video"][1] - spans["audio"][1]) * 1000
