@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
-from collections.abc import Iterator
+import re
+from collections.abc import Collection, Iterator
 from pathlib import Path
 
 from .errors import UserError
@@ -20,6 +22,35 @@ def partial_path(final: Path) -> Path:
     return final.with_name(f"{final.stem}{PARTIAL_TAG}{final.suffix}")
 
 
+def unused_partial_path(final: Path) -> Path:
+    """A temporary sibling of `final` that no file has yet: out.mp4 -> out.partial.<pid>.mp4.
+
+    Unique per process (a counter is added if even that is taken), so preparing it never
+    removes anything, an input that happens to be called `out.partial.mp4` included.
+    """
+    tmp = final.with_name(f"{final.stem}{PARTIAL_TAG}.{os.getpid()}{final.suffix}")
+    n = 1
+    while tmp.exists():
+        tmp = final.with_name(f"{final.stem}{PARTIAL_TAG}.{os.getpid()}-{n}{final.suffix}")
+        n += 1
+    return tmp
+
+
+def remove_stale_partials(final: Path, keep: Collection[Path] = ()) -> None:
+    """Delete what an interrupted `atomic_output(final)` left (out.partial.<pid>.mp4), never a
+    file in `keep` (the inputs)."""
+    leftover = re.compile(rf"{re.escape(final.stem + PARTIAL_TAG)}\.\d+(-\d+)?{re.escape(final.suffix)}")
+    kept = {k.resolve() for k in keep}
+    if final.parent.is_dir():
+        for p in final.parent.iterdir():
+            if leftover.fullmatch(p.name) and p.is_file() and p.resolve() not in kept:
+                p.unlink(missing_ok=True)
+
+
+def is_disk_full(error: OSError) -> bool:
+    return error.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC))
+
+
 @contextlib.contextmanager
 def atomic_output(final: Path) -> Iterator[Path]:
     """Yield a temporary path to write; on success it is renamed onto `final` (os.replace).
@@ -28,8 +59,7 @@ def atomic_output(final: Path) -> Iterator[Path]:
     `final` that cannot be replaced because it is open elsewhere is a UserError.
     """
     final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = partial_path(final)
-    tmp.unlink(missing_ok=True)
+    tmp = unused_partial_path(final)
     try:
         yield tmp
         if not tmp.is_file():

@@ -11,6 +11,7 @@ Every other module imports these names; nothing else spells them out.
         1_extracted_images.bak-<time>/         an earlier step-1 set, moved aside by a rerun
         .1_extracted_images.new-<time>/        step 1's staging folder while it runs
         .podcast_img2vid.lock                  held by the run that is writing here (worklock.py)
+        .step3-work-<pid>/                     step 3's temporary files while it runs
     <video stem>_animated_v2.mp4               step 3 writes
 """
 
@@ -32,6 +33,8 @@ TIMESTAMPS_CSV = "timestamps.csv"
 CONTACT_SHEET = "contact_sheet.jpg"
 OUTPUT_SUFFIX = "_animated_v2.mp4"
 LOCK_FILE = ".podcast_img2vid.lock"
+STEP3_TEMP_PREFIX = ".step3-work-"
+"""Step 3's temporary folder in the work folder (+ its process id); a later run removes leftovers."""
 
 IMAGE_EXT = ".png"
 CLIP_EXT = ".mp4"

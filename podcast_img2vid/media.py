@@ -36,12 +36,25 @@ def ffmpeg_exe() -> str:
     return imageio_ffmpeg.get_ffmpeg_exe()
 
 
-def run_ffmpeg(args: list[str]) -> None:
-    """Run the bundled ffmpeg with `args`; raise RuntimeError with its message on failure."""
+def run_ffmpeg(args: list[str], failure: tuple[str, str] | None = None) -> None:
+    """Run the bundled ffmpeg with `args`.
+
+    `failure` = (what went wrong, what to do) for a run the user's input can make fail: it
+    becomes a one-line UserError with ffmpeg's own last line (a full disk is named as such).
+    Without it a failure is a RuntimeError: a bug, shown with ffmpeg's whole message.
+    """
     cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y", *args]
     proc = subprocess.run(cmd, capture_output=True, text=True, encoding="utf-8", errors="replace")
-    if proc.returncode != 0:
+    if proc.returncode == 0:
+        return
+    lines = [line.strip() for line in proc.stderr.splitlines() if line.strip()]
+    reason = lines[-1] if lines else f"exit code {proc.returncode}"
+    if failure is None:
         raise RuntimeError(f"ffmpeg failed ({proc.returncode}): {proc.stderr.strip()[-2000:]}")
+    what, fix = failure
+    if "No space left on device" in proc.stderr:
+        raise UserError(f"{what}: the disk is full. Free some space and run the same command again.")
+    raise UserError(f"{what} ({reason}). {fix}")
 
 
 @dataclass(frozen=True)

@@ -9,8 +9,11 @@ scenes are assembled by copying packets (`assemble`); only `kenburns` re-encodes
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import os
+import shutil
 import sys
-import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
@@ -34,7 +37,7 @@ from .assemble import (
 )
 from .clip_record import made_from_another_picture
 from .errors import UserError
-from .fsutil import atomic_output
+from .fsutil import atomic_output, is_disk_full, remove_stale_partials, unused_partial_path
 from .kenburns import MOVES, zoom_pan
 from .media import FrameReader, MediaInfo, Span, frame_rate, presented_spans, probe, read_picture, run_ffmpeg
 from .step3_plan import (
@@ -52,6 +55,7 @@ FALLBACKS = ("error", "still")
 CSV_END_TOLERANCE = 0.5
 """Seconds by which timestamps.csv may end before or after the video (hand edits, rounding)."""
 AUDIO_BITRATE = "192k"
+OUTPUT_EXT = ".mp4"
 
 
 @dataclass(frozen=True)
@@ -146,7 +150,7 @@ def _validate(
         raise UserError(f"fallback {fallback!r} is not one of {', '.join(FALLBACKS)}")
     if fps is not None and not fps > 0:
         raise UserError(f"--fps {fps}: give a positive frame rate such as 30 or 29.97")
-    check_output_path(video, output)
+    check_output_path(video, output, work)
     problems: list[str] = []
     info = scenes = None
     try:
@@ -178,28 +182,120 @@ def _validate(
     return info, scenes, sources
 
 
-def check_output_path(video: Path, output: Path) -> None:
-    """Refuse an output path that would overwrite the input or cannot be a file (before any work)."""
+WINDOWS_FORBIDDEN = set('<>:"/\\|?*')
+WINDOWS_RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"{port}{i}" for port in ("COM", "LPT") for i in range(10))}
+
+
+def _windows_trouble(name: str) -> str | None:
+    """Why Windows cannot create a file called `name` (None when it can)."""
+    bad = sorted({c for c in name if c in WINDOWS_FORBIDDEN or ord(c) < 32})
+    if bad:
+        return "it has " + " ".join(repr(c) for c in bad)
+    if name.split(".")[0].upper() in WINDOWS_RESERVED:
+        return f"{name.split('.')[0]} is a reserved device name"
+    if name.endswith((".", " ")):
+        return "it ends with a dot or a space"
+    return None
+
+
+def check_output_path(video: Path, output: Path, work: layout.WorkDir | None = None) -> None:
+    """Refuse, before any work, an output path that would overwrite an input, land inside the
+    work folders, be written in another format than its name says, or that Windows cannot
+    create."""
     if output.resolve() == video.resolve():
         raise UserError(f"{output}: is the input video; choose another output path (-o)")
     if output.is_dir():
         example = output / layout.output_name(video)
         raise UserError(f"{output}: is a folder; give a file name for -o, e.g. {example}")
+    if work is not None:
+        inside = [work.images_dir, work.clips_dir, work.root / f"{layout.STEP3_TEMP_PREFIX}{os.getpid()}"]
+        if output.resolve() in (work.csv_path.resolve(), work.contact_sheet_path.resolve()) or any(
+            output.resolve().is_relative_to(folder.resolve()) for folder in inside
+        ):
+            raise UserError(
+                f"{output}: is one of step 3's inputs or inside the work folders ({layout.EXTRACTED_DIR}, "
+                f"{layout.CLIPS_DIR}); choose an output outside them (-o), e.g. {layout.output_name(video)}"
+            )
+    trouble = _windows_trouble(output.name)
+    if trouble:
+        fixed = "".join("_" if c in WINDOWS_FORBIDDEN or ord(c) < 32 else c for c in output.name).rstrip(". ")
+        raise UserError(f"{output}: Windows cannot create a file with this name ({trouble}); choose another "
+                        f"name with -o, e.g. -o {output.with_name(fixed or 'output.mp4').name}")
+    if output.suffix.lower() != OUTPUT_EXT:
+        raise UserError(f"{output}: step 3 writes MP4 (H.264 + AAC); give the output a {OUTPUT_EXT} name, "
+                        f"e.g. -o {output.with_suffix(OUTPUT_EXT)}")
 
 
-def _prepare_audio(video: Path, info: MediaInfo, tmp: Path) -> tuple[Path, bool] | None:
-    """The audio to mux: the source's AAC as is (bit-exact, copied=True) or other codecs
-    encoded to AAC once; None when silent."""
-    if not info.has_audio:
+def _audio_track(
+    video: Path, info: MediaInfo, sound: Span | None, timeline: _Timeline, tmp: Path
+) -> AudioTrack | None:
+    """The audio to mux: the source's AAC as is (bit-exact) or other codecs encoded to AAC
+    once, placed on the output's timeline; None when silent."""
+    if not info.has_audio or sound is None:
         _warn(f"{video}: has no audio track; the output will be silent")
         return None
     with av.open(str(video)) as container:
         copyable = container.format.name.split(",")[0] in ("mov", "matroska")
-    if info.audio_codec == "aac" and copyable:
-        return video, True
-    encoded = tmp / "audio.m4a"
-    run_ffmpeg(["-i", str(video), "-map", "0:a:0", "-vn", "-c:a", "aac", "-b:a", AUDIO_BITRATE, str(encoded)])
-    return encoded, False
+        others = len(container.streams.audio) - 1
+    if others:
+        _warn(f"{video}: has {others + 1} audio tracks; the output gets the first one only")
+    path, copied = video, info.audio_codec == "aac" and copyable
+    if not copied:
+        path = tmp / "audio.m4a"
+        run_ffmpeg(
+            ["-i", str(video), "-map", "0:a:0", "-vn", "-c:a", "aac", "-b:a", AUDIO_BITRATE, str(path)],
+            failure=(f"{video}: its audio could not be converted to AAC",
+                     "Check that the video plays with sound, or re-export it with AAC audio."),
+        )
+    _, track = presented_spans(path)
+    return AudioTrack(path, copied, shift=sound.start - timeline.origin - track.start)
+
+
+def _check_writable(output: Path) -> None:
+    """Fail now, not after the work, if the output's folder cannot take a file."""
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        probe_file = unused_partial_path(output)
+        with probe_file.open("xb"):
+            pass
+        probe_file.unlink()
+    except OSError as e:
+        raise UserError(f"{output.parent}: step 3 cannot write its output there ({e.strerror}); make the "
+                        "folder writable or choose another with -o") from None
+    remove_stale_partials(output)
+
+
+@contextlib.contextmanager
+def _temporary_folder(work: layout.WorkDir) -> Iterator[Path]:
+    """Step 3's temporary folder, inside the work folder (not the system's, which may be small
+    or cleaned by nobody); what an earlier, killed run left there is removed first."""
+    for old in work.root.glob(f"{layout.STEP3_TEMP_PREFIX}*"):
+        shutil.rmtree(old, ignore_errors=True)
+    tmp = work.root / f"{layout.STEP3_TEMP_PREFIX}{os.getpid()}"
+    try:
+        tmp.mkdir()
+    except OSError as e:
+        raise UserError(
+            f"{work.root}: step 3 cannot write its temporary files in this folder ({e.strerror}); make it "
+            "writable, or copy the work folder somewhere writable and use --work-dir"
+        ) from None
+    try:
+        yield tmp
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _write_error(error: OSError, output: Path, tmp: Path) -> Exception:
+    """A full disk or a folder that refuses writes, as one line; anything else stays a bug."""
+    where = error.filename or f"{output.parent} or {tmp.parent}"
+    if is_disk_full(error):
+        return UserError(f"{where}: the disk is full ({error.strerror}); free some space and run the same "
+                         f"command again (step 3 needs room for the output and its temporary files in "
+                         f"{tmp.parent}); nothing was replaced")
+    if error.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return UserError(f"{where}: cannot be written ({error.strerror}); make the folder writable and run "
+                         "the same command again; nothing was replaced")
+    return error
 
 
 @dataclass(frozen=True)
@@ -305,35 +401,34 @@ def run_step3(
 
     picture, sound = presented_spans(video)
     timeline = _Timeline.of(video, picture, sound, float(1 / settings.fps))
-    with tempfile.TemporaryDirectory(prefix="step3_") as tmp_name:
-        tmp = Path(tmp_name)
-        prepared = _prepare_audio(video, info, tmp)
-        audio = None
-        if prepared is not None:
-            path, copied = prepared
-            _, track = presented_spans(path)
-            audio = AudioTrack(path, copied, shift=sound.start - timeline.origin - track.start)
-        total_frames = frames_for(timeline.end, settings.fps)
-        spans = scene_spans(scenes, settings.fps, total_frames, lead=timeline.lead)
-        units = _Units(sources, settings, pattern, tmp)
-        plans = [units.pieces(span.scene.image, span.count) for span in spans]
-        with atomic_output(output) as partial:
-            assembler = Assembler(partial, settings, audio, timeline.end)
-            try:
-                with tqdm(total=total_frames, unit="frame", desc="step 3") as bar:
-                    for n, span in enumerate(spans):
-                        image = span.scene.image
-                        if kenburns:
-                            segment = tmp / "kenburns.mp4"
-                            encode_segment(_kenburns_frames(units, image, span.count, n), segment, settings)
-                            assembler.add(segment, span.count)
-                        else:
-                            for piece in plans[n]:
-                                assembler.add(units.segment(image, piece.part), piece.count)
-                        bar.update(span.count)
-                assembler.close()
-            finally:
-                assembler.abort()
+    _check_writable(output)
+    with _temporary_folder(work) as tmp:
+        try:
+            audio = _audio_track(video, info, sound, timeline, tmp)
+            total_frames = frames_for(timeline.end, settings.fps)
+            spans = scene_spans(scenes, settings.fps, total_frames, lead=timeline.lead)
+            units = _Units(sources, settings, pattern, tmp)
+            plans = [units.pieces(span.scene.image, span.count) for span in spans]
+            with atomic_output(output) as partial:
+                assembler = Assembler(partial, settings, audio, timeline.end)
+                try:
+                    with tqdm(total=total_frames, unit="frame", desc="step 3") as bar:
+                        for n, span in enumerate(spans):
+                            image = span.scene.image
+                            if kenburns:
+                                segment = tmp / "kenburns.mp4"
+                                frames = _kenburns_frames(units, image, span.count, n)
+                                encode_segment(frames, segment, settings)
+                                assembler.add(segment, span.count)
+                            else:
+                                for piece in plans[n]:
+                                    assembler.add(units.segment(image, piece.part), piece.count)
+                            bar.update(span.count)
+                    assembler.close()
+                finally:
+                    assembler.abort()
+        except OSError as e:
+            raise _write_error(e, output, tmp) from None
 
     out_picture, out_sound = presented_spans(output)
     sync_ms = offset_ms = None

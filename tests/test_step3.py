@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import random
 import subprocess
 import sys
@@ -530,3 +531,107 @@ def test_audio_that_starts_late_is_reported_and_kept_in_place(tmp_path, capsys):
     spans = presented(out)
     assert abs(spans["audio"][0] - presented(source)["audio"][0]) < 0.002  # still 2 s in
     assert abs(spans["video"][1] - spans["audio"][1]) <= 0.010  # the picture lasts as long as the sound
+
+
+# ---- temporary files and output paths --------------------------------------------------------
+
+
+def test_a_source_named_like_a_partial_file_survives(tmp_path):
+    """`ep.partial.mp4 --step 3 -o ep.mp4` once deleted its own input before writing."""
+    work = make_work(tmp_path, {"image_001.png": (0, 3, 25)}, scenes=[("image_001.png", 0.0, 1.0)])
+    source = make_source(tmp_path / "ep.partial.mp4", 1.0)
+    data = source.read_bytes()
+    run_step3(source, work, tmp_path / "ep.mp4")
+    assert source.read_bytes() == data and (tmp_path / "ep.mp4").is_file()
+
+
+@pytest.mark.parametrize(
+    "target",
+    ["timestamps.csv", "2_animated_clips/image_001.mp4", "2_animated_clips/new.mp4",
+     "1_extracted_images/x.mp4"],
+)
+def test_output_may_not_overwrite_an_input_or_go_inside_the_work_folders(tmp_path, target):
+    work = make_work(tmp_path, {"image_001.png": (0, 3, 25)}, scenes=[("image_001.png", 0.0, 1.0)])
+    source = make_source(tmp_path / "src.mp4", 1.0)
+    before = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+    with pytest.raises(UserError, match="choose an output outside"):
+        run_step3(source, work, tmp_path / target)
+    assert {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()} == before
+
+
+@pytest.mark.parametrize("name", ["out.mkv", "out.mov", "out"])
+def test_an_output_name_that_is_not_mp4_is_refused(tmp_path, name):
+    work = make_work(tmp_path, {"image_001.png": (0, 3, 25)}, scenes=[("image_001.png", 0.0, 1.0)])
+    with pytest.raises(UserError, match=r"writes MP4 .*out\.mp4"):
+        run_step3(make_source(tmp_path / "src.mp4", 1.0), work, tmp_path / name)
+    assert not (tmp_path / name).exists()
+
+
+def test_a_colon_in_the_default_output_name_stops_step_all_before_step_1(tmp_path):
+    source = make_source(tmp_path / "ep:1.mp4", 1.0)
+    proc = subprocess.run(
+        [sys.executable, str(REPO / "animate_podcast_v2.py"), str(source), "--step", "all",
+         "--provider", "kenburns"],
+        cwd=tmp_path, capture_output=True, text=True, encoding="utf-8",
+    )
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1, proc.stderr
+    assert "Windows" in proc.stderr and "-o" in proc.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ep:1.mp4"]  # step 1 never started
+
+
+def test_leftovers_of_a_killed_run_are_cleaned_and_no_temp_goes_to_the_system_folder(tmp_path, monkeypatch):
+    work = make_work(tmp_path, {"image_001.png": (0, 3, 25)}, scenes=[("image_001.png", 0.0, 1.0)])
+    source = make_source(tmp_path / "src.mp4", 1.0)
+    out = tmp_path / "out.mp4"
+    stale_partial = tmp_path / "out.partial.99999.mp4"
+    stale_partial.write_bytes(b"half a video")
+    stale_temp = work.root / f"{layout.STEP3_TEMP_PREFIX}99999"
+    (stale_temp / "unit_00000.mp4").parent.mkdir()
+    (stale_temp / "unit_00000.mp4").write_bytes(b"x" * 1000)
+    monkeypatch.setattr("tempfile.tempdir", str(tmp_path / "no system temp folder"))
+    run_step3(source, work, out)
+    assert out.is_file() and not stale_partial.exists() and not stale_temp.exists()
+    assert not list(work.root.glob(f"{layout.STEP3_TEMP_PREFIX}*")) and not list(tmp_path.glob("*.partial.*"))
+
+
+def test_a_full_disk_is_one_clear_error_and_the_previous_output_stays(tmp_path, monkeypatch):
+    work = make_work(tmp_path, {"image_001.png": (0, 3, 25)}, scenes=[("image_001.png", 0.0, 1.0)])
+    out = tmp_path / "out.mp4"
+    out.write_bytes(b"the previous output")
+
+    def disk_full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr("podcast_img2vid.step3.encode_segment", disk_full)
+    with pytest.raises(UserError, match=r"disk is full .*free some space"):
+        run_step3(make_source(tmp_path / "src.mp4", 1.0), work, out)
+    assert out.read_bytes() == b"the previous output"
+    assert not list(tmp_path.glob("*.partial.*")) and not list(tmp_path.glob(f"{layout.STEP3_TEMP_PREFIX}*"))
+
+
+def test_a_work_folder_that_cannot_be_written_is_one_clear_error(tmp_path, monkeypatch):
+    work = make_work(tmp_path, {"image_001.png": (0, 3, 25)}, scenes=[("image_001.png", 0.0, 1.0)])
+    source = make_source(tmp_path / "src.mp4", 1.0)
+    real_mkdir = Path.mkdir
+
+    def read_only(self, *args, **kwargs):  # what a read-only folder (or a full one) answers
+        if self.name.startswith(layout.STEP3_TEMP_PREFIX):
+            raise PermissionError(errno.EACCES, "Permission denied", str(self))
+        return real_mkdir(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "mkdir", read_only)
+    with pytest.raises(UserError, match=r"cannot write .*Permission denied"):
+        run_step3(source, work, tmp_path / "out.mp4")
+    assert not (tmp_path / "out.mp4").exists()
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="the stand-in ffmpeg is a shell script")
+def test_a_failed_audio_encode_is_one_clear_error(tmp_path, monkeypatch):
+    work = make_work(tmp_path, {"image_001.png": (0, 3, 25)}, scenes=[("image_001.png", 0.0, 1.0)])
+    source = make_source(tmp_path / "src.mkv", 1.0, audio="pcm")
+    failing = tmp_path / "ffmpeg"
+    failing.write_text("#!/bin/sh\necho 'Error while decoding stream #0:1: Invalid data' >&2\nexit 1\n")
+    failing.chmod(0o755)
+    monkeypatch.setattr("podcast_img2vid.media.ffmpeg_exe", lambda: str(failing))
+    with pytest.raises(UserError, match=r"src\.mkv: its audio could not be converted to AAC \(Error while"):
+        run_step3(source, work, tmp_path / "out.mp4")
