@@ -47,6 +47,7 @@ from .step3_plan import (
     clip_units,
     fill,
     frames_for,
+    played_once,
     scene_indices,
     scene_spans,
 )
@@ -103,6 +104,8 @@ class Step3Result:
     """When the sound starts after the picture (ms): 0 unless the source's audio starts late."""
     audio: str
     """"copied" (bit-exact AAC), "encoded" (to AAC) or "none"."""
+    pattern_needed: bool
+    """False when every clip lasts as long as its scenes: the pattern never showed."""
 
 
 def _warn(message: str) -> None:
@@ -176,9 +179,11 @@ def _validate(
             "made for another video or its last scenes were removed; run step 1 for this video, or make "
             f"the last scene end at {info.duration:.3f}"
         )
+    if len(problems) == 1:
+        raise UserError(f"step 3 cannot start, nothing was written: {problems[0]}")
     if problems:
-        shown = "; ".join(problems)
-        raise UserError(f"step 3 cannot start, nothing was written ({len(problems)} problem(s)): {shown}")
+        listed = "".join(f"\n  {n}. {problem}" for n, problem in enumerate(problems, 1))
+        raise UserError(f"{len(problems)} problems; step 3 cannot start, nothing was written:{listed}")
     return info, scenes, sources
 
 
@@ -344,10 +349,17 @@ class _Units:
         self.needed: dict[tuple[str, str], int] = {}
         self._segments: dict[tuple[str, str], Path] = {}
 
+    def _clip_fps(self, image: str) -> Fraction:
+        source = self.sources[image]
+        return self.settings.fps if source.still else source.fps
+
+    def longer_than_clip(self, image: str, count: int) -> bool:
+        """Does a scene of `count` frames outlast its clip played once (so the pattern shows)?"""
+        return count > played_once(self.sources[image].frame_count, self._clip_fps(image), self.settings.fps)
+
     def units(self, image: str) -> ClipUnits:
-        s = self.sources[image]
-        return clip_units(s.frame_count, s.fps if not s.still else self.settings.fps, self.settings.fps,
-                          self.pattern)
+        frames = self.sources[image].frame_count
+        return clip_units(frames, self._clip_fps(image), self.settings.fps, self.pattern)
 
     def pieces(self, image: str, count: int) -> list[Piece]:
         """How a scene of `count` frames showing `image` is filled (and note what that needs)."""
@@ -409,6 +421,7 @@ def run_step3(
             spans = scene_spans(scenes, settings.fps, total_frames, lead=timeline.lead)
             units = _Units(sources, settings, pattern, tmp)
             plans = [units.pieces(span.scene.image, span.count) for span in spans]
+            pattern_needed = any(units.longer_than_clip(span.scene.image, span.count) for span in spans)
             with atomic_output(output) as partial:
                 assembler = Assembler(partial, settings, audio, timeline.end)
                 try:
@@ -442,6 +455,7 @@ def run_step3(
         sync_error_ms=sync_ms,
         audio_offset_ms=offset_ms,
         audio="none" if audio is None else ("copied" if audio.copied else "encoded"),
+        pattern_needed=pattern_needed,
     )
     sync = f"{sync_ms:.1f} ms" if sync_ms is not None else "n/a (silent)"
     if offset_ms is not None and abs(offset_ms) >= 1:
@@ -453,6 +467,7 @@ def run_step3(
     print(
         f"step 3 done: {result.scenes} scenes -> {output} ({result.duration:.3f} s, "
         f"{width}x{height} @ {float(settings.fps):.3f} fps, pattern {pattern}"
+        f"{'' if pattern_needed else ' not needed: every clip lasts as long as its scenes'}"
         f"{', Ken Burns' if kenburns else ''}); audio: {audio_note}; video-audio sync error: {sync}"
     )
     return result

@@ -61,13 +61,18 @@ def scene_spans(scenes: list[Scene], fps: Fraction, total_frames: int, lead: flo
     ]
 
 
+def played_once(clip_frames: int, clip_fps: Fraction, fps: Fraction) -> int:
+    """Output frames that `clip_frames` frames at `clip_fps` last at `fps` (at least one)."""
+    return max(1, round(clip_frames * fps / clip_fps))
+
+
 def resample(indices: list[int], clip_fps: Fraction, fps: Fraction) -> tuple[int, ...]:
     """Play `indices` (one per clip frame at `clip_fps`) at output rate `fps`.
 
     Output frame j shows the clip frame on screen at time j / fps; the length is the
     sequence's own duration rounded to whole output frames (at least one).
     """
-    count = max(1, round(len(indices) * fps / clip_fps))
+    count = played_once(len(indices), clip_fps, fps)
     return tuple(indices[min(len(indices) - 1, math.floor(j * clip_fps / fps))] for j in range(count))
 
 

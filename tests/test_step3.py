@@ -635,3 +635,38 @@ def test_a_failed_audio_encode_is_one_clear_error(tmp_path, monkeypatch):
     monkeypatch.setattr("podcast_img2vid.media.ffmpeg_exe", lambda: str(failing))
     with pytest.raises(UserError, match=r"src\.mkv: its audio could not be converted to AAC \(Error while"):
         run_step3(source, work, tmp_path / "out.mp4")
+
+
+# ---- what the summary and the errors say ------------------------------------------------------
+
+
+def test_several_problems_are_listed_one_per_line_with_the_count_first(tmp_path):
+    work = make_work(tmp_path, {}, scenes=CUTS)
+    with pytest.raises(UserError) as e:
+        run_step3(make_source(tmp_path / "src.mp4", 4.3), work, tmp_path / "out.mp4")
+    lines = str(e.value).splitlines()
+    assert lines[0].startswith("2 problems") and len(lines) == 3
+    assert "image_001.mp4: missing" in lines[1] and "image_002.mp4: missing" in lines[2]
+
+
+@pytest.mark.parametrize("pattern", ["loop", "freeze", "pingpong"])
+def test_summary_says_when_the_pattern_was_not_needed(tmp_path, capsys, pattern):
+    scenes = [("image_001.png", 0.0, 1.0), ("image_002.png", 1.0, 2.0)]
+    clips = {"image_001.png": (0, 8, 8), "image_002.png": (1, 8, 8)}  # 1 s each, as long as the scenes
+    long_enough = make_work(tmp_path / "long", clips, scenes)
+    run_step3(make_source(tmp_path / "src.mp4", 2.0), long_enough, tmp_path / "a.mp4", pattern=pattern)
+    assert f"pattern {pattern} not needed" in capsys.readouterr().out
+    short = make_work(tmp_path / "short", {"image_001.png": (0, 8, 8), "image_002.png": (1, 4, 8)}, scenes)
+    run_step3(make_source(tmp_path / "src.mp4", 2.0), short, tmp_path / "b.mp4", pattern=pattern)
+    out = capsys.readouterr().out
+    assert f"pattern {pattern}" in out and "not needed" not in out
+
+
+def test_a_second_audio_track_is_mentioned(tmp_path, capsys):
+    work = make_work(tmp_path, {"image_001.png": (0, 3, 25)}, scenes=[("image_001.png", 0.0, 1.0)])
+    one = make_source(tmp_path / "one.mp4", 1.0)
+    source = tmp_path / "two.mp4"
+    run_ffmpeg(["-i", str(one), "-i", str(one), "-map", "0:v", "-map", "0:a", "-map", "1:a", "-c", "copy",
+                str(source)])
+    run_step3(source, work, tmp_path / "out.mp4")
+    assert "has 2 audio tracks; the output gets the first one only" in capsys.readouterr().err
