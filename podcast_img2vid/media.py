@@ -71,6 +71,9 @@ class MediaInfo:
     """Frames on the constant-rate grid that covers `duration` at `fps`."""
     audio_codec: str | None
     audio_duration: float | None
+    sample_aspect: Fraction = Fraction(1)
+    """Width of a stored pixel over its height as shown (64/45: a 720x576 video shown 16:9);
+    `width` and `height` are the stored picture's, turned as players turn it."""
 
     @property
     def has_audio(self) -> bool:
@@ -206,6 +209,7 @@ def probe(path: Path) -> MediaInfo:
             frame_count=max(1, round(duration * fps)),
             audio_codec=audio.codec_context.name if audio else None,
             audio_duration=spans[audio.index].duration if audio and audio.index in spans else None,
+            sample_aspect=Fraction(video.sample_aspect_ratio or 1),
         )
 
 

@@ -397,6 +397,16 @@ def _kenburns_frames(
         yield to_video_frame(canvas, settings)
 
 
+def display_size(info: MediaInfo) -> tuple[int, int]:
+    """The source's size as players show it, in square pixels (an anamorphic 720x576 with pixels
+    64:45 wide shows as 1024x576): the output's size, so it is never squeezed."""
+    if info.sample_aspect == 1:
+        return info.width, info.height
+    if info.sample_aspect > 1:
+        return round(info.width * info.sample_aspect), info.height
+    return info.width, round(info.height / info.sample_aspect)
+
+
 def run_step3(
     video: Path,
     work: layout.WorkDir,
@@ -408,7 +418,7 @@ def run_step3(
 ) -> Step3Result:
     """Make the animated video `output` from `work`'s clips and `video`'s audio; returns a summary."""
     info, scenes, sources = _validate(video, work, output, pattern, fallback, fps)
-    width, height = even_size(info.width, info.height)
+    width, height = even_size(*display_size(info))
     settings = VideoSettings(width, height, frame_rate(fps) if fps is not None else info.fps)
 
     picture, sound = presented_spans(video)

@@ -670,3 +670,19 @@ def test_a_second_audio_track_is_mentioned(tmp_path, capsys):
                 str(source)])
     run_step3(source, work, tmp_path / "out.mp4")
     assert "has 2 audio tracks; the output gets the first one only" in capsys.readouterr().err
+
+
+def test_anamorphic_source_gives_square_pixels_at_the_display_size(tmp_path):
+    """720x576 with SAR 64:45 (here 180x144) is shown 16:9; the output must not be squeezed to 5:4."""
+    source = tmp_path / "src.mp4"
+    run_ffmpeg(["-f", "lavfi", "-t", "1", "-i", "color=c=gray:s=180x144:r=25", "-f", "lavfi", "-t", "1",
+                "-i", "sine=frequency=440", "-vf", "setsar=64/45", "-c:v", "libx264", "-preset", "ultrafast",
+                "-pix_fmt", "yuv420p", "-c:a", "aac", str(source)])
+    assert probe(source).sample_aspect == Fraction(64, 45)
+    work = make_work(tmp_path, {"image_001.png": (0, 3, 25)}, scenes=[("image_001.png", 0.0, 1.0)])
+    out = tmp_path / "out.mp4"
+    run_step3(source, work, out)
+    frame = read_frames(out)[0]
+    assert frame.shape[:2] == (144, 256)
+    assert probe(out).sample_aspect == 1
+    assert frame[:, :8].mean() > 20 and frame[:, -8:].mean() > 20  # the 16:9 clip fills it: no side bars
