@@ -92,7 +92,13 @@ def to_video_frame(rgb: np.ndarray, settings: VideoSettings) -> av.VideoFrame:
 
 
 def encode_segment(frames: Iterable[av.VideoFrame], path: Path, settings: VideoSettings) -> int:
-    """Encode yuv420p frames (from `to_video_frame`) into an MP4 segment; returns the frame count."""
+    """Encode yuv420p frames (from `to_video_frame`) into an MP4 segment; returns the frame count.
+
+    Step 3's own H.264 writer, beside `media.write_video` (the clips' writer) on purpose: its
+    segments are joined packet by packet, so it needs what a pipe to ffmpeg cannot promise:
+    frames already converted with the matrix its colour tags name, no B-frames, and one
+    encoder configuration whose headers are compared segment to segment.
+    """
     _, tag = _BT709 if settings.hd else _BT601
     count = 0
     with av.open(str(path), "w", format="mp4") as container:

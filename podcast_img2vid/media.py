@@ -36,6 +36,14 @@ def ffmpeg_exe() -> str:
     return imageio_ffmpeg.get_ffmpeg_exe()
 
 
+DISK_FULL = "No space left on device"
+"""What ffmpeg says when a disk is full."""
+
+
+def _disk_full(what: object) -> UserError:
+    return UserError(f"{what}: the disk is full. Free some space and run the same command again.")
+
+
 def run_ffmpeg(args: list[str], failure: tuple[str, str] | None = None) -> None:
     """Run the bundled ffmpeg with `args`.
 
@@ -52,8 +60,8 @@ def run_ffmpeg(args: list[str], failure: tuple[str, str] | None = None) -> None:
     if failure is None:
         raise RuntimeError(f"ffmpeg failed ({proc.returncode}): {proc.stderr.strip()[-2000:]}")
     what, fix = failure
-    if "No space left on device" in proc.stderr:
-        raise UserError(f"{what}: the disk is full. Free some space and run the same command again.")
+    if DISK_FULL in proc.stderr:
+        raise _disk_full(what)
     raise UserError(f"{what} ({reason}). {fix}")
 
 
@@ -225,11 +233,18 @@ def write_video(frames: Iterable[np.ndarray], path: Path, fps: Fraction | float,
     """Encode RGB uint8 frames (H, W, 3) to an H.264 yuv420p MP4, atomically. Returns frame count.
 
     Width and height must be even (yuv420p). The file appears under `path` only when complete.
+    This is the writer for finished clips (ffmpeg's defaults, B-frames, `+faststart`); step 3
+    writes joinable segments with `assemble.encode_segment` instead (see there why).
     """
     fps = Fraction(fps).limit_denominator(1001)
-    iterator = iter(frames)
-    first = next(iterator)
-    height, width = first.shape[:2]
+    rest = iter(frames)
+    first = [next(rest)]
+    height, width = first[0].shape[:2]
+
+    def one_at_a_time() -> Iterator[np.ndarray]:  # nothing here keeps a frame already written
+        yield first.pop()
+        yield from rest
+
     count = 0
     with atomic_output(path) as tmp:
         cmd = [
@@ -241,14 +256,19 @@ def write_video(frames: Iterable[np.ndarray], path: Path, fps: Fraction | float,
         ]
         proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stderr=subprocess.PIPE)
         try:
-            for frame in (first, *iterator):
-                if frame.shape[:2] != (height, width):
-                    raise ValueError(f"frame {count} is {frame.shape[:2]}, expected {(height, width)}")
-                proc.stdin.write(np.ascontiguousarray(frame, dtype=np.uint8).tobytes())
-                count += 1
-            proc.stdin.close()
+            try:
+                for frame in one_at_a_time():
+                    if frame.shape[:2] != (height, width):
+                        raise ValueError(f"frame {count} is {frame.shape[:2]}, expected {(height, width)}")
+                    proc.stdin.write(np.ascontiguousarray(frame, dtype=np.uint8).tobytes())
+                    count += 1
+                proc.stdin.close()
+            except BrokenPipeError:  # ffmpeg stopped early; its message below says why
+                pass
             stderr = proc.stderr.read().decode("utf-8", "replace")
             if proc.wait() != 0:
+                if DISK_FULL in stderr:
+                    raise _disk_full(path)
                 raise RuntimeError(f"ffmpeg could not write {path}: {stderr.strip()[-2000:]}")
         finally:
             if proc.poll() is None:

@@ -6,6 +6,7 @@ import errno
 import random
 import subprocess
 import sys
+import weakref
 from fractions import Fraction
 from pathlib import Path
 
@@ -686,3 +687,18 @@ def test_anamorphic_source_gives_square_pixels_at_the_display_size(tmp_path):
     assert frame.shape[:2] == (144, 256)
     assert probe(out).sample_aspect == 1
     assert frame[:, :8].mean() > 20 and frame[:, -8:].mean() > 20  # the 16:9 clip fills it: no side bars
+
+
+def test_write_video_keeps_one_frame_at_a_time(tmp_path):
+    """A clip is written as it is made (Ken Burns makes 18000 frames for a 10-minute scene)."""
+    alive: list[weakref.ref] = []
+
+    def frames():
+        for k in range(30):
+            assert all(ref() is None for ref in alive[:-2]), f"frame {k}: earlier frames are still held"
+            frame = np.full((64, 96, 3), 8 * k, np.uint8)
+            alive.append(weakref.ref(frame))
+            yield frame
+
+    assert write_video(frames(), tmp_path / "clip.mp4", 25) == 30
+    assert len(read_frames(tmp_path / "clip.mp4")) == 30
