@@ -322,6 +322,14 @@ def iter_frames(path: Path) -> Iterator[np.ndarray]:
             yield _rgb(frame)
 
 
+def count_frames(path: Path) -> int:
+    """How many frames a video really has (every frame decoded, none kept)."""
+    with _open(path) as container:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        return sum(1 for _ in container.decode(stream))
+
+
 def read_frames(path: Path) -> list[np.ndarray]:
     """Decode every frame of a short video as RGB uint8 arrays (tests, small clips)."""
     return list(iter_frames(path))

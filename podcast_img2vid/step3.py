@@ -5,6 +5,9 @@
 Everything is checked before anything is encoded (the CSV, every clip, the source video).
 Then each distinct clip unit (see `step3_plan`) is encoded once at the output settings and the
 scenes are assembled by copying packets (`assemble`); only `kenburns` re-encodes whole scenes.
+Clip frames are streamed (`clip_frames`), so memory does not grow with clip or scene length.
+Lengths are taken as players present them (`media.presented_spans`): the output ends exactly
+where the source's sound ends, and its temporary files stay inside the work folder.
 """
 
 from __future__ import annotations
@@ -39,7 +42,17 @@ from .clip_record import made_from_another_picture
 from .errors import UserError
 from .fsutil import atomic_output, is_disk_full, remove_stale_partials, unused_partial_path
 from .kenburns import MOVES, zoom_pan
-from .media import FrameReader, MediaInfo, Span, frame_rate, presented_spans, probe, read_picture, run_ffmpeg
+from .media import (
+    FrameReader,
+    MediaInfo,
+    Span,
+    count_frames,
+    frame_rate,
+    presented_spans,
+    probe,
+    read_picture,
+    run_ffmpeg,
+)
 from .step3_plan import (
     PATTERNS,
     ClipUnits,
@@ -112,11 +125,6 @@ def _warn(message: str) -> None:
     print(f"warning: {message}", file=sys.stderr)
 
 
-def _count_frames(path: Path) -> int:
-    with av.open(str(path)) as container:
-        return sum(1 for _ in container.decode(container.streams.video[0]))
-
-
 def _check_clip(work: layout.WorkDir, image: str, fallback: str, fps: Fraction) -> ClipSource | str:
     """The clip for `image`, or a one-line description of what is wrong with it."""
     path = work.clips_dir / layout.clip_name(image)
@@ -133,7 +141,7 @@ def _check_clip(work: layout.WorkDir, image: str, fallback: str, fps: Fraction) 
                 "run step 2 again to remake it")
     try:
         info = probe(path)
-        count = _count_frames(path)
+        count = count_frames(path)
     except UserError as e:
         return str(e)
     except (av.error.FFmpegError, ValueError) as e:
