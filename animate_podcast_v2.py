@@ -80,7 +80,7 @@ def run_pipeline(args: argparse.Namespace, parser: argparse.ArgumentParser, outp
     from podcast_img2vid.step3 import check_output_path, run_step3
 
     work = WorkDir(args.work_dir)
-    check_output_path(args.video, output)
+    check_output_path(args.video, output, work)
     if args.provider == "kenburns" and args.kenburns_fps is None:
         args.kenburns_fps = args.fps or probe(args.video).fps  # step 3 then shows each clip frame once
     provider: Provider = step2_script.checked_provider(parser, args)  # the GPU and settings, checked

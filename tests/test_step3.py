@@ -702,3 +702,14 @@ def test_write_video_keeps_one_frame_at_a_time(tmp_path):
 
     assert write_video(frames(), tmp_path / "clip.mp4", 25) == 30
     assert len(read_frames(tmp_path / "clip.mp4")) == 30
+
+
+def test_step_all_refuses_an_output_inside_the_work_folders_before_step_1(tmp_path):
+    source = make_source(tmp_path / "ep.mp4", 1.0)
+    proc = subprocess.run(
+        [sys.executable, str(REPO / "animate_podcast_v2.py"), str(source), "--step", "all", "--provider",
+         "kenburns", "-o", str(tmp_path / layout.CLIPS_DIR / "ep.mp4")],
+        cwd=tmp_path, capture_output=True, text=True, encoding="utf-8",
+    )
+    assert proc.returncode == 2 and "choose an output outside" in proc.stderr, proc.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ep.mp4"]  # step 1 never started
