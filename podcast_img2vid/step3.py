@@ -70,6 +70,8 @@ CSV_END_TOLERANCE = 0.5
 """Seconds by which timestamps.csv may end before or after the video (hand edits, rounding)."""
 AUDIO_BITRATE = "192k"
 OUTPUT_EXT = ".mp4"
+LONG_UNIT_FRAMES = 300
+"""A clip unit longer than this gets its own progress bar while it is encoded."""
 
 
 @dataclass(frozen=True)
@@ -386,7 +388,11 @@ class _Units:
         if key not in self._segments:
             indices = getattr(self.units(image), part)[: self.needed[key]]
             path = self.tmp / f"unit_{len(self._segments):05d}.mp4"
-            encode_segment(clip_frames(self.sources[image], indices, self._fitted), path, self.settings)
+            frames = clip_frames(self.sources[image], indices, self._fitted)
+            long_unit = len(indices) > LONG_UNIT_FRAMES  # e.g. a Ken Burns clip as long as its scene
+            with tqdm(frames, total=len(indices), desc=f"  {image}", unit="frame", leave=False,
+                      disable=not long_unit) as shown:
+                encode_segment(shown, path, self.settings)
             self._segments[key] = path
         return self._segments[key]
 

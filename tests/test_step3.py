@@ -429,7 +429,7 @@ def test_memory_does_not_grow_with_scene_length(tmp_path, pattern):
         peaks[seconds] = step3_peak_rss_mb(source, work, work.root / "out.mp4", pattern)
     # Decoding whole clips grew by ~260 MiB here (30 s more at 320x180, RGB + YUV copies).
     assert peaks[40] - peaks[10] < 40, peaks
-    assert peaks[40] < 500, peaks
+    assert peaks[40] < 300, peaks  # 108 MiB measured on Linux
 
 
 def numbered_clip(path: Path, frames: int) -> Path:
