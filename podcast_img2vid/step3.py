@@ -266,8 +266,9 @@ def _audio_track(
     return AudioTrack(path, copied, shift=sound.start - timeline.origin - track.start)
 
 
-def _check_writable(output: Path) -> None:
-    """Fail now, not after the work, if the output's folder cannot take a file."""
+def _check_writable(output: Path, video: Path) -> None:
+    """Fail now, not after the work, if the output's folder cannot take a file; remove what a
+    killed earlier run left beside the output (never the input video)."""
     try:
         output.parent.mkdir(parents=True, exist_ok=True)
         probe_file = unused_partial_path(output)
@@ -277,7 +278,7 @@ def _check_writable(output: Path) -> None:
     except OSError as e:
         raise UserError(f"{output.parent}: step 3 cannot write its output there ({e.strerror}); make the "
                         "folder writable or choose another with -o") from None
-    remove_stale_partials(output)
+    remove_stale_partials(output, keep=[video])
 
 
 @contextlib.contextmanager
@@ -318,8 +319,8 @@ class _Timeline:
     """The output's timeline (from 0) against the source's, as players present both.
 
     It starts with whichever of picture and sound starts first, and ends where the sound
-    ends (the picture, when silent). The scenes are shifted by `lead` (sound before the first
-    picture shows the first picture), the audio packets by `shift`.
+    ends (the picture, when silent): source time `origin` is output time 0. The scenes are
+    shifted by `lead` (sound before the first picture shows the first picture).
     """
 
     origin: float
@@ -437,7 +438,7 @@ def run_step3(
 
     picture, sound = presented_spans(video)
     timeline = _Timeline.of(video, picture, sound, float(1 / settings.fps))
-    _check_writable(output)
+    _check_writable(output, video)
     with _temporary_folder(work) as tmp:
         try:
             audio = _audio_track(video, info, sound, timeline, tmp)

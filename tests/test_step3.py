@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import os
 import random
 import subprocess
 import sys
@@ -537,10 +538,11 @@ def test_audio_that_starts_late_is_reported_and_kept_in_place(tmp_path, capsys):
 # ---- temporary files and output paths --------------------------------------------------------
 
 
-def test_a_source_named_like_a_partial_file_survives(tmp_path):
+@pytest.mark.parametrize("name", ["ep.partial.mp4", f"ep.partial.{os.getpid()}.mp4", "ep.partial.1.mp4"])
+def test_a_source_named_like_a_partial_file_survives(tmp_path, name):
     """`ep.partial.mp4 --step 3 -o ep.mp4` once deleted its own input before writing."""
     work = make_work(tmp_path, {"image_001.png": (0, 3, 25)}, scenes=[("image_001.png", 0.0, 1.0)])
-    source = make_source(tmp_path / "ep.partial.mp4", 1.0)
+    source = make_source(tmp_path / name, 1.0)
     data = source.read_bytes()
     run_step3(source, work, tmp_path / "ep.mp4")
     assert source.read_bytes() == data and (tmp_path / "ep.mp4").is_file()
