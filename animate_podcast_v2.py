@@ -90,6 +90,7 @@ def run_pipeline(args: argparse.Namespace, parser: argparse.ArgumentParser, outp
                   dedupe=not args.no_dedupe)
         made = run_step2(work, provider, seed=args.seed, only=args.only, force=args.force)
         print(summary(provider.name, made, work.clips_dir))
+        step2_script.write_review(args, made.failed)
         if made.failed:
             raise UserError(
                 f"step 2 could not animate {', '.join(made.failed)}; step 3 was not run. Fix what "

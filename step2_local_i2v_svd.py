@@ -4,6 +4,9 @@
     python step2_local_i2v_svd.py --only image_007 --seed 123        # re-roll one picture
     accelerate launch --num_processes 2 step2_local_i2v_svd.py       # split across 2 GPUs
     python step2_local_i2v_svd.py --provider kenburns                # no GPU: slow zoom/pan instead
+    python step2_local_i2v_svd.py --review                           # only write review.html
+    python step2_local_i2v_svd.py --use-take image_007 2             # make an earlier take current
+    python step2_local_i2v_svd.py --clean-takes                      # delete the takes not current
 
 Edit the constants below, or override any of them with its flag (`--help` shows the values in
 effect). A rerun makes only missing clips and clips whose settings changed.
@@ -13,10 +16,12 @@ from __future__ import annotations
 
 import argparse
 import sys
+from fractions import Fraction
 from pathlib import Path
 
 from podcast_img2vid import layout
 from podcast_img2vid.cli import ArgumentParser, add_work_dir_argument, check_frame_rate, run_cli
+from podcast_img2vid.errors import UserError
 from podcast_img2vid.providers import PROVIDERS, Provider, make_provider
 from podcast_img2vid.step2 import run_step2, summary
 from podcast_img2vid.worklock import WorkLock
@@ -96,6 +101,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_work_dir_argument(parser)
     add_step2_arguments(parser)
+    takes = parser.add_argument_group("review and takes (these make no clips)")
+    takes.add_argument("--review", action="store_true",
+                       help=f"only write {layout.REVIEW_PAGE}: every clip beside its picture")
+    takes.add_argument("--use-take", nargs=2, metavar=("PICTURE", "TAKE"),
+                       help="make an earlier take of PICTURE current (the current one is kept as a take)")
+    takes.add_argument("--clean-takes", action="store_true",
+                       help="delete the earlier takes that are not current (of the --only pictures, or all)")
     return parser
 
 
@@ -123,7 +135,74 @@ def run(args: argparse.Namespace, provider: Provider) -> int:
     )
     if result.main_process:
         print(summary(provider.name, result, work.root / args.output_dir))
+        write_review(args, result.failed)
     return result.exit_code
+
+
+SVD_FLAGS = {"--model": "model", "--height": "height", "--width": "width", "--num-frames": "num_frames",
+             "--svd-fps": "fps", "--steps": "steps", "--motion-bucket-id": "motion_bucket_id",
+             "--noise-aug-strength": "noise_aug_strength", "--guidance-scale": "max_guidance_scale",
+             "--decode-chunk-size": "decode_chunk_size"}
+"""The flag that sets each setting an SVD clip's record holds."""
+
+
+def settings_flags(provider: str, settings: dict) -> list[str] | None:
+    """The flags that make clips with exactly these recorded settings (review.html's commands);
+    None for settings this script cannot spell."""
+    try:
+        if provider == "kenburns":
+            fps = Fraction(settings["fps"])
+            return ["--provider", "kenburns", "--kenburns-fps",
+                    str(fps.numerator if fps.denominator == 1 else float(fps))]
+        if provider == "svd":
+            return ["--provider", "svd", *(word for flag, key in SVD_FLAGS.items()
+                                           for word in (flag, str(settings[key])))]
+    except (KeyError, TypeError, ValueError, ZeroDivisionError):
+        return None
+    return None
+
+
+def review_commands(args: argparse.Namespace):
+    """How review.html spells this script's commands for the work folder in `args`."""
+    from podcast_img2vid.review import Commands
+
+    program = ["python", Path(__file__).name, "--work-dir", str(Path(args.work_dir).resolve())]
+    for flag, dest, default in (("--input-dir", "input_dir", Path(INPUT_DIR)),
+                                ("--output-dir", "output_dir", Path(OUTPUT_DIR)),
+                                ("--device", "device", DEVICE)):
+        value = getattr(args, dest, default)
+        if value != default:
+            program += [flag, str(value)]
+    return Commands(program, settings_flags, ["--provider", args.provider], args.seed)
+
+
+def write_review(args: argparse.Namespace, failed: dict[str, str] | None = None) -> None:
+    """Write review.html for the work folder in `args` (also after `animate_podcast_v2.py --step all`)."""
+    from podcast_img2vid.review import write_review as write_page
+
+    work = layout.WorkDir(args.work_dir)
+    folders = [work.root / getattr(args, dest, Path(default))
+               for dest, default in (("input_dir", INPUT_DIR), ("output_dir", OUTPUT_DIR))]
+    print(f"review page: {write_page(work, *folders, review_commands(args), failed)}")
+
+
+def manage_takes(args: argparse.Namespace) -> None:
+    """--use-take and --clean-takes (then the page again), or --review alone."""
+    from podcast_img2vid import takes
+
+    clips_dir = layout.WorkDir(args.work_dir).root / args.output_dir
+    if args.use_take:
+        image, number = takes.picture_name(args.use_take[0]), args.use_take[1]
+        if not number.isdigit():
+            raise UserError(f"--use-take {image} {number}: give the take number, e.g. --use-take {image} 2")
+        kept = takes.use_take(clips_dir, image, int(number))
+        print(f"{image}: take {int(number)} is now current"
+              + (f"; the previous clip is kept as take {kept.number}" if kept else ""))
+    if args.clean_takes:
+        only = [takes.picture_name(name) for name in args.only] if args.only else None
+        count, freed = takes.remove_takes(clips_dir, only)
+        print(f"removed {count} earlier takes ({freed / 2**20:.1f} MB); current clips are untouched")
+    write_review(args)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -131,6 +210,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     def job() -> int:
+        if args.review or args.use_take or args.clean_takes:
+            with WorkLock(layout.WorkDir(args.work_dir), "step 2 review"):
+                manage_takes(args)
+            return 0
         provider = checked_provider(parser, args)
         with WorkLock(layout.WorkDir(args.work_dir), "step 2"):
             return run(args, provider)

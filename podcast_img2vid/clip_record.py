@@ -41,6 +41,8 @@ class ClipRecord:
     it (e.g. {"seconds": 4.5}: the longest scene showing the picture)."""
     note: str | None = None
     """What the provider reported (e.g. an out-of-memory retry)."""
+    made_seconds: float | None = None
+    """Wall time the provider took for this clip (review.html estimates re-roll time from it)."""
 
 
 def file_sha256(path: Path) -> str:
@@ -71,6 +73,7 @@ def read(sidecar: Path) -> ClipRecord | None:
             clip_sha256=data["clip_sha256"],
             inputs=data.get("inputs", {}),
             note=data.get("note"),
+            made_seconds=data.get("made_seconds"),
         )
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None

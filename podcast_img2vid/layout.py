@@ -8,6 +8,8 @@ Every other module imports these names; nothing else spells them out.
         contact_sheet.jpg                      step 1's preview of every scene
         2_animated_clips/image_001.mp4 ...     step 2 writes, step 3 reads
         2_animated_clips/image_001.json ...    step 2's record of how each clip was made (clip_record.py)
+        2_animated_clips/takes/image_001/take_01.mp4 + .json   earlier takes, kept by a re-roll (takes.py)
+        review.html                            step 2's page of every clip beside its picture (review.py)
         1_extracted_images.bak-<time>/         an earlier step-1 set, moved aside by a rerun
         .1_extracted_images.new-<time>/        step 1's staging folder while it runs
         .podcast_img2vid.lock                  held by the run that is writing here (worklock.py)
@@ -31,6 +33,9 @@ EXTRACTED_DIR = "1_extracted_images"
 CLIPS_DIR = "2_animated_clips"
 TIMESTAMPS_CSV = "timestamps.csv"
 CONTACT_SHEET = "contact_sheet.jpg"
+REVIEW_PAGE = "review.html"
+TAKES_DIR = "takes"
+"""Inside the clips folder: one folder per picture with its earlier takes (take_01.mp4 + .json)."""
 OUTPUT_SUFFIX = "_animated_v2.mp4"
 LOCK_FILE = ".podcast_img2vid.lock"
 STEP3_TEMP_PREFIX = ".step3-work-"
@@ -74,6 +79,11 @@ def sidecar_name(image: str) -> str:
     return Path(image).stem + SIDECAR_EXT
 
 
+def take_stem(number: int) -> str:
+    """File stem of an earlier take: 1 -> take_01 (take_01.mp4 and its record take_01.json)."""
+    return f"take_{number:02d}"
+
+
 def output_name(video: Path) -> str:
     return video.stem + OUTPUT_SUFFIX
 
@@ -99,6 +109,10 @@ class WorkDir:
     @property
     def contact_sheet_path(self) -> Path:
         return self.root / CONTACT_SHEET
+
+    @property
+    def review_path(self) -> Path:
+        return self.root / REVIEW_PAGE
 
     @property
     def lock_path(self) -> Path:

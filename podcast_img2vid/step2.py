@@ -41,6 +41,7 @@ from .errors import UserError
 from .fsutil import partial_path, remove_partials
 from .layout import IMAGE_EXT, WorkDir, by_number, clip_name, is_image_name, read_scenes, sidecar_name
 from .providers import ClipRequest, Provider, ProviderUnavailable
+from .takes import keep_current, takes_summary
 
 if TYPE_CHECKING:
     from accelerate import PartialState
@@ -124,9 +125,12 @@ def make_clip(
     tmp = partial_path(final)
     tmp.unlink(missing_ok=True)
     try:
+        started = time.perf_counter()
         note = provider.animate(ClipRequest(image, tmp, picture_seed(seed, image.name), seconds))
+        made_seconds = round(time.perf_counter() - started, 3)
         if not tmp.is_file():
             raise RuntimeError(f"provider {provider.name!r} wrote no clip")
+        keep_current(output_dir, image.name)  # the clip it replaces becomes an earlier take
         sidecar.unlink(missing_ok=True)
         os.replace(tmp, final)
     finally:
@@ -134,7 +138,7 @@ def make_clip(
     clip_record.write(sidecar, ClipRecord(
         provider=provider.name, settings=settings, seed=seed, picture_seed=picture_seed(seed, image.name),
         picture_sha256=clip_record.file_sha256(image), clip_sha256=clip_record.file_sha256(final),
-        inputs=clip_inputs(provider, seconds), note=note,
+        inputs=clip_inputs(provider, seconds), note=note, made_seconds=made_seconds,
     ))
     return note
 
@@ -247,4 +251,5 @@ def summary(provider_name: str, result: Step2Result, output_dir: Path) -> str:
     made = f"made {len(result.made)}{split}, skipped {len(result.skipped)} (already made with these settings)"
     lines = [f"step 2 ({provider_name}): {made}, failed {len(result.failed)}{per_clip}{vram} -> {output_dir}"]
     lines += [f"  failed {name}: {why}" for name, why in sorted(result.failed.items())]
+    lines += takes_summary(output_dir)
     return "\n".join(lines)
