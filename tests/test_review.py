@@ -241,7 +241,10 @@ def test_ticking_two_cards_by_keyboard_gives_the_exact_reproducible_command(brow
              "--only", "image_002", "image_003", "--seed", "44"]  # 43 is the highest seed recorded
     assert page.inner_text("#cmd-sh") == shlex.join(words)
     assert page.inner_text("#cmd-ps") == review.ShellCommand.of(words).powershell
-    assert page.inner_text("#summary").startswith("已選 2 張")
+    for stem in ticked:
+        made = record(reviewed.clips_dir / f"{stem}.json")["made_seconds"]
+        assert page.get_attribute(f"input.pick[value={stem}]", "data-seconds") == f"{made:.3f}"
+    assert page.inner_text("#summary").startswith("已選 2 張，預估生成時間 ")
     page.screenshot(path=str(tmp_path / "ticked.png"))
 
     # The command, run here and on a copy of the folder ("another machine"), gives the same clips.
@@ -296,6 +299,8 @@ def test_hundreds_of_cards_only_the_visible_ones_hold_a_video(browser, tmp_path)
     """300 pictures: at most the cards near the screen load a clip, and scrolling releases them."""
     work = make_work(tmp_path / "long", {"image_001.png": LANDSCAPE}, [("image_001.png", 0.0, 1.0)])
     assert step2(work) == 0
+    sidecar = work.clips_dir / "image_001.json"
+    sidecar.write_text(json.dumps({**record(sidecar), "made_seconds": 95.5}), encoding="utf-8")
     scenes = [layout.Scene(i, layout.image_name(i), i - 1.0, float(i), (i - 1) * 25, i * 25)
               for i in range(1, 301)]
     for s in scenes[1:]:
@@ -316,3 +321,7 @@ def test_hundreds_of_cards_only_the_visible_ones_hold_a_video(browser, tmp_path)
     page.wait_for_function("() => document.querySelector('#image_300 video').currentTime > 0.1")
     last = page.evaluate(loaded)
     assert "image_300" in last and "image_001" not in last and len(last) <= 12
+    for stem in ("image_298", "image_299", "image_300"):
+        page.locator(f"#{stem} input.pick").check()
+    estimate = "已選 3 張，預估生成時間 4 分 47 秒（依紀錄的每段耗時）"  # 3 × 95.5 s
+    assert page.inner_text("#summary") == estimate
