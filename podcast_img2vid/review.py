@@ -19,7 +19,6 @@ browser's language is not Chinese. Both come from `TEXT` below.
 
 from __future__ import annotations
 
-import dataclasses
 import html
 import json
 import os
@@ -32,10 +31,19 @@ from pathlib import Path
 from urllib.parse import quote
 
 from . import clip_record
-from .clip_record import made_from_another_picture
+from .clip_record import ClipRecord, made_from_another_picture
 from .errors import UserError
 from .fsutil import atomic_write_text
-from .layout import IMAGE_EXT, WorkDir, clip_name, is_image_name, read_scenes, referenced_images, sidecar_name
+from .layout import (
+    IMAGE_EXT,
+    WorkDir,
+    by_number,
+    clip_name,
+    is_image_name,
+    read_scenes,
+    referenced_images,
+    sidecar_name,
+)
 from .media import probe
 from .step3_plan import SceneSpan, clip_units, fill, frame_rate, scene_spans
 from .takes import earlier_takes, takes_disk_use
@@ -170,7 +178,7 @@ class ClipView:
     """One take of a picture's clip (the current one or an earlier one) as the page shows it."""
 
     path: Path
-    record: dict | None
+    record: ClipRecord | None
     number: int | None = None
     """None for the current take."""
     problem: tuple[str, dict] | None = None
@@ -189,13 +197,8 @@ class Card:
     flags: list[str] = field(default_factory=list)
 
 
-def _read_record(sidecar: Path) -> dict | None:
-    record = clip_record.read(sidecar)
-    return dataclasses.asdict(record) if record is not None else None
-
-
 def _clip_view(clip: Path, sidecar: Path, picture: Path, number: int | None) -> ClipView:
-    view = ClipView(clip, _read_record(sidecar), number)
+    view = ClipView(clip, clip_record.read(sidecar), number)
     if picture.is_file() and made_from_another_picture(picture, clip, sidecar):
         view.problem = ("stale", {"image": picture.name})
         return view
@@ -236,7 +239,7 @@ def collect(
     else:
         fps, spans = Fraction(30), []
         names = [p.name for p in input_dir.glob(f"*{IMAGE_EXT}") if is_image_name(p.name)]
-        images = sorted(names, key=lambda name: (len(name), name))
+        images = sorted(names, key=by_number)
     cards = []
     for image in images:
         picture = input_dir / image
@@ -258,8 +261,8 @@ def collect(
 
 def reroll_seed(cards: list[Card], run_seed: int) -> int:
     """A seed above every seed recorded in the folder: every ticked picture gets a clip it never had."""
-    seeds = [view.record["seed"] for card in cards for view in [card.current, *card.takes]
-             if view is not None and view.record is not None and isinstance(view.record.get("seed"), int)]
+    seeds = [view.record.seed for card in cards for view in [card.current, *card.takes]
+             if view is not None and view.record is not None]
     return max([run_seed, *seeds]) + 1
 
 
@@ -292,11 +295,10 @@ def _href(page_dir: Path, path: Path, version: str = "") -> str:
     return html.escape(quote(relative) + (f"?v={version}" if version else ""))
 
 
-def _version(view: ClipView) -> str:
+def _version(path: Path) -> str:
     """Changes whenever the file does, so a browser never shows a re-rolled clip from its cache."""
-    if view.record and isinstance(view.record.get("clip_sha256"), str):
-        return view.record["clip_sha256"][:12]
-    return str(view.path.stat().st_mtime_ns)
+    stat = path.stat()
+    return f"{stat.st_mtime_ns:x}-{stat.st_size:x}"
 
 
 def _size(n: int) -> str:
@@ -304,7 +306,7 @@ def _size(n: int) -> str:
 
 
 def _video(page_dir: Path, view: ClipView, label: str) -> str:
-    source = _href(page_dir, view.path, _version(view))
+    source = _href(page_dir, view.path, _version(view.path))
     return f'<video muted loop playsinline preload="none" data-src="{source}" {label}></video>'
 
 
@@ -316,16 +318,16 @@ def _both_forms(command: ShellCommand) -> str:
             f"<code>bash: {html.escape(command.bash)}</code>")
 
 
-def _record_rows(record: dict | None) -> str:
+def _record_rows(record: ClipRecord | None) -> str:
     if record is None:
         return ""
-    settings = record.get("settings") if isinstance(record.get("settings"), dict) else {}
+    settings = record.settings
     shown = ", ".join(f"{k} {settings[k]}" for k in SHOWN_SETTINGS if k in settings) or ", ".join(
         f"{k} {v}" for k, v in settings.items())
-    took = record.get("made_seconds")
-    took_html = _t("seconds", {"s": f"{took:.1f}"}) if isinstance(took, (int, float)) else _t("unknown")
-    return (f"<dt>{_t('provider')}</dt><dd>{html.escape(str(record.get('provider')))}</dd>"
-            f"<dt>{_t('seed')}</dt><dd>{html.escape(str(record.get('seed')))}</dd>"
+    took = record.made_seconds
+    took_html = _t("seconds", {"s": f"{took:.1f}"}) if took is not None else _t("unknown")
+    return (f"<dt>{_t('provider')}</dt><dd>{html.escape(record.provider)}</dd>"
+            f"<dt>{_t('seed')}</dt><dd>{record.seed}</dd>"
             f"<dt>{_t('settings')}</dt><dd>{html.escape(shown)}</dd>"
             f"<dt>{_t('took')}</dt><dd>{took_html}</dd>")
 
@@ -362,7 +364,7 @@ def _card(card: Card, page_dir: Path, input_dir: Path, fps: Fraction, commands: 
         use_label = _t("use_take", attrs=' class="small"')
         for take in card.takes:
             use = ShellCommand.of([*commands.program, "--use-take", stem, str(take.number)])
-            seed = html.escape(str(take.record.get("seed"))) if take.record else "?"
+            seed = take.record.seed if take.record else "?"
             note = _t(*take.problem, tag="p", attrs=' class="reason"') if take.problem else ""
             label = _t_attr("aria-label", "take_label", {"image": card.image, "n": take.number})
             figures.append(
@@ -371,8 +373,8 @@ def _card(card: Card, page_dir: Path, input_dir: Path, fps: Fraction, commands: 
                 f'<br>{use_label} {_both_forms(use)}</figcaption></figure>'
             )
         takes_html = f'<h3>{_t("takes")}</h3><div class="takes">{"".join(figures)}</div>'
-    took = current.record.get("made_seconds") if current is not None and current.record else None
-    seconds = f"{took:.3f}" if isinstance(took, (int, float)) else ""
+    took = current.record.made_seconds if current is not None and current.record else None
+    seconds = f"{took:.3f}" if took is not None else ""
     command = ShellCommand.of(card.flags)
     state = " bad" if card.problem is not None else ""
     still = _href(page_dir, input_dir / card.image)
@@ -397,12 +399,12 @@ def build_page(work: WorkDir, input_dir: Path, output_dir: Path, commands: Comma
     cards, fps = collect(work, input_dir, output_dir, failed or {})
     for card in cards:
         record = card.current.record if card.current is not None else None
-        flags = commands.settings_flags(record["provider"], record["settings"]) if record else None
+        flags = commands.settings_flags(record.provider, record.settings) if record else None
         card.flags = flags if flags is not None else commands.default_flags
     kinds = {kind: sum(1 for c in cards if c.problem and c.problem[0] == kind)
              for kind in ("missing", "failed", "stale", "broken")}
-    times = [c.current.record["made_seconds"] for c in cards if c.current and c.current.record
-             and isinstance(c.current.record.get("made_seconds"), (int, float))]
+    times = [c.current.record.made_seconds for c in cards
+             if c.current and c.current.record and c.current.record.made_seconds is not None]
     take_count, take_bytes = takes_disk_use(output_dir)
     clean = ShellCommand.of([*commands.program, "--clean-takes"])
     program = ShellCommand.of(commands.program)
