@@ -40,7 +40,7 @@ def main() -> int:
             return 1
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=shutil.which("chromium"))
-            page = browser.new_page(locale="zh-TW", viewport={"width": 1200, "height": 900})
+            page = browser.new_page(locale="zh-TW", viewport={"width": 1200, "height": 1250})
             page.goto((work / "review.html").as_uri())
             for stem in ("image_002", "image_003"):
                 page.check(f"input.pick[value={stem}]")
