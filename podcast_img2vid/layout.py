@@ -45,6 +45,7 @@ IMAGE_EXT = ".png"
 CLIP_EXT = ".mp4"
 SIDECAR_EXT = ".json"
 _IMAGE_NAME = re.compile(r"^image_(\d{3,})\.png$")
+_TAKE_CLIP = re.compile(r"^take_(\d{2,})\.mp4$")
 
 CSV_COLUMNS = ("scene", "image", "start", "end", "duration", "start_frame", "end_frame")
 
@@ -82,6 +83,12 @@ def sidecar_name(image: str) -> str:
 def take_stem(number: int) -> str:
     """File stem of an earlier take: 1 -> take_01 (take_01.mp4 and its record take_01.json)."""
     return f"take_{number:02d}"
+
+
+def take_number(clip_file: str) -> int | None:
+    """take_07.mp4 -> 7; None for a name that is not an earlier take's clip."""
+    match = _TAKE_CLIP.match(clip_file)
+    return int(match[1]) if match else None
 
 
 def output_name(video: Path) -> str:

@@ -13,7 +13,6 @@ clip is ever deleted except by `remove_takes` (`--clean-takes`), which the user 
 from __future__ import annotations
 
 import os
-import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,10 +27,9 @@ from .layout import (
     clip_name,
     is_image_name,
     sidecar_name,
+    take_number,
     take_stem,
 )
-
-_TAKE_CLIP = re.compile(r"^take_(\d{2,})\.mp4$")
 
 
 @dataclass(frozen=True)
@@ -63,7 +61,7 @@ def earlier_takes(clips_dir: Path, image: str) -> list[Take]:
     folder = takes_dir(clips_dir, image)
     if not folder.is_dir():
         return []
-    found = [Take(int(m[1]), p) for p in folder.iterdir() if (m := _TAKE_CLIP.match(p.name))]
+    found = [Take(number, p) for p in folder.iterdir() if (number := take_number(p.name)) is not None]
     return sorted(found, key=lambda take: take.number)
 
 
@@ -123,7 +121,7 @@ def takes_disk_use(clips_dir: Path) -> tuple[int, int]:
     if not root.is_dir():
         return 0, 0
     files = [p for p in root.rglob("*") if p.is_file()]
-    return sum(1 for p in files if _TAKE_CLIP.match(p.name)), sum(p.stat().st_size for p in files)
+    return sum(take_number(p.name) is not None for p in files), sum(p.stat().st_size for p in files)
 
 
 def takes_summary(clips_dir: Path) -> list[str]:
@@ -151,7 +149,7 @@ def remove_takes(clips_dir: Path, images: list[str] | None = None) -> tuple[int,
             continue
         for p in folder.iterdir():
             if p.is_file():
-                removed += bool(_TAKE_CLIP.match(p.name))
+                removed += take_number(p.name) is not None
                 freed += p.stat().st_size
                 p.unlink()
         if not any(folder.iterdir()):
