@@ -83,6 +83,7 @@ TEXT: dict[str, dict[str, str]] = {
         "take": "第 {n} 版",
         "use_take": "改用這一版：",
         "pick": "重做這張圖（{image}）",
+        "only_bad": "只顯示需要處理的圖",
         "none_selected": "勾選要重做的圖。",
         "selected": "已選 {n} 張，預估生成時間 {time}（依紀錄的每段耗時）",
         "selected_no_time": "已選 {n} 張（紀錄裡沒有耗時，無法預估時間）",
@@ -126,6 +127,7 @@ TEXT: dict[str, dict[str, str]] = {
         "take": "Take {n}",
         "use_take": "Make this take current:",
         "pick": "Make {image} again",
+        "only_bad": "Show only the pictures that need attention",
         "none_selected": "Tick the pictures to make again.",
         "selected": "{n} selected, estimated time {time} (recorded per-clip times)",
         "selected_no_time": "{n} selected (no recorded times to estimate from)",
@@ -421,6 +423,7 @@ def build_page(work: WorkDir, input_dir: Path, output_dir: Path, commands: Comma
                      "clips": sum(c.current is not None for c in cards)}, tag="p"),
         _t("problems", kinds, tag="p", attrs=' class="reason"') if any(kinds.values())
         else _t("no_problems", tag="p"),
+        f'<label class="filter"><input type="checkbox" id="only-bad"> {_t("only_bad")}</label>',
     ]
     if take_count:
         header.append(f'<p>{_t("takes_total", {"count": take_count, "size": _size(take_bytes)})} '
@@ -468,6 +471,8 @@ h3{font-size:1rem;margin:.6rem 0 .2rem}
 contain-intrinsic-size:auto 32rem}
 .card.bad{border:3px solid var(--bad)}
 .card.picked{outline:4px solid var(--accent);outline-offset:2px}
+body.only-bad .card:not(.bad){display:none}
+label.filter{display:inline-flex;gap:.4rem;align-items:center;cursor:pointer}
 .media{display:grid;grid-template-columns:repeat(auto-fit,minmax(min(100%,12rem),1fr));gap:.5rem}
 .takes{display:grid;grid-template-columns:repeat(auto-fill,minmax(min(100%,12rem),1fr));gap:.5rem}
 figure{margin:0;min-width:0}
@@ -542,6 +547,10 @@ _SCRIPT = """
       if (!next || !next.classList.contains('reason')) video.after(note);
     });
   }
+
+  document.getElementById('only-bad').addEventListener('change', (e) => {
+    document.body.classList.toggle('only-bad', e.target.checked);
+  });
 
   const boxes = [...document.querySelectorAll('input.pick')];
   const summary = document.getElementById('summary');

@@ -277,6 +277,8 @@ def test_missing_and_stale_clips_stand_out_in_both_languages(browser, reviewed):
     for stem in ORDER:  # every checkbox has its own accessible name
         assert english.get_by_role("checkbox", name=f"Make {stem}.png again").count() == 1
         assert page.get_by_role("checkbox", name=f"重做這張圖（{stem}.png）").count() == 1
+    page.get_by_label("只顯示需要處理的圖").check()
+    assert [c for c in ORDER if page.locator(f"#{c}").is_visible()] == ["image_004", "image_005"]
 
 
 def test_readable_at_200_percent_zoom(browser, reviewed, tmp_path):
