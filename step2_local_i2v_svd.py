@@ -189,6 +189,7 @@ def write_review(args: argparse.Namespace, failed: dict[str, str] | None = None)
 def manage_takes(args: argparse.Namespace) -> None:
     """--use-take and --clean-takes (then the page again), or --review alone."""
     from podcast_img2vid import takes
+    from podcast_img2vid.clip_record import made_from_another_picture
 
     clips_dir = layout.WorkDir(args.work_dir).root / args.output_dir
     if args.use_take:
@@ -198,6 +199,11 @@ def manage_takes(args: argparse.Namespace) -> None:
         kept = takes.use_take(clips_dir, image, int(number))
         print(f"{image}: take {int(number)} is now current"
               + (f"; the previous clip is kept as take {kept.number}" if kept else ""))
+        picture = layout.WorkDir(args.work_dir).root / args.input_dir / image
+        clip = clips_dir / layout.clip_name(image)
+        if made_from_another_picture(picture, clip, clips_dir / layout.sidecar_name(image)):
+            print(f"warning: take {int(number)} was made from an earlier {image}; step 3 refuses it and "
+                  "the next step-2 run makes it again", file=sys.stderr)
     if args.clean_takes:
         only = [takes.picture_name(name) for name in args.only] if args.only else None
         count, freed = takes.remove_takes(clips_dir, only)

@@ -103,7 +103,7 @@ def test_rerolls_keep_every_take_and_any_take_can_be_made_current(tmp_path, caps
     assert sha(current(work, "image_002")) == first
 
 
-def test_a_picture_replaced_since_keeps_its_old_clip_as_a_stale_take(tmp_path):
+def test_a_picture_replaced_since_keeps_its_old_clip_as_a_stale_take(tmp_path, capsys):
     work = episode(tmp_path)
     old = sha(current(work, "image_001"))
     make_picture(work.images_dir / "image_001.png", LANDSCAPE, seed=11)  # step 1 ran again
@@ -113,6 +113,9 @@ def test_a_picture_replaced_since_keeps_its_old_clip_as_a_stale_take(tmp_path):
     cards, _ = review.collect(work, work.images_dir, work.clips_dir, {})
     card = next(c for c in cards if c.image == "image_001.png")
     assert card.problem is None and card.takes[0].problem == ("stale", {"image": "image_001.png"})
+    assert script.main(["--work-dir", str(work.root), "--use-take", "image_001", "1"]) == 0
+    assert "warning: take 1 was made from an earlier image_001.png" in capsys.readouterr().err
+    assert sha(current(work, "image_001")) == old
 
 
 @pytest.mark.parametrize("variant", range(4))
