@@ -44,8 +44,8 @@ from .layout import (
     referenced_images,
     sidecar_name,
 )
-from .media import probe
-from .step3_plan import SceneSpan, clip_units, fill, frame_rate, scene_spans
+from .media import frame_rate, probe
+from .step3_plan import SceneSpan, clip_units, fill, scene_spans
 from .takes import earlier_takes, takes_disk_use
 
 TEXT: dict[str, dict[str, str]] = {
