@@ -30,6 +30,8 @@ from fractions import Fraction
 from pathlib import Path
 from urllib.parse import quote
 
+import av
+
 from . import clip_record
 from .clip_record import ClipRecord, made_from_another_picture
 from .errors import UserError
@@ -44,7 +46,7 @@ from .layout import (
     referenced_images,
     sidecar_name,
 )
-from .media import frame_rate, probe
+from .media import frame_rate
 from .step3_plan import SceneSpan, clip_units, fill, scene_spans
 from .takes import earlier_takes, takes_disk_use
 
@@ -205,11 +207,27 @@ def _clip_view(clip: Path, sidecar: Path, picture: Path, number: int | None) -> 
         view.problem = ("stale", {"image": picture.name})
         return view
     try:
-        info = probe(clip)
-        view.frames, view.fps = info.frame_count, info.fps
+        view.frames, view.fps = clip_length(clip)
     except UserError as e:
         view.problem = ("broken", {"why": str(e)})
     return view
+
+
+def clip_length(clip: Path) -> tuple[int, Fraction]:
+    """(frames, frame rate) from the MP4's index, without decoding (a page of hundreds of clips
+    is written in seconds); UserError naming the file when it cannot be read."""
+    try:
+        with av.open(str(clip)) as container:
+            stream = container.streams.video[0]
+            rate = stream.average_rate or stream.guessed_rate
+            frames = stream.frames  # the MP4 index's count; else from the duration
+            if not frames and rate and stream.duration and stream.time_base:
+                frames = round(stream.duration * stream.time_base * rate)
+            if frames > 0 and rate:
+                return frames, Fraction(rate).limit_denominator(1001)
+    except (av.error.FFmpegError, IndexError, ValueError) as e:
+        raise UserError(f"{clip}: cannot be read as a video ({e.__class__.__name__})") from None
+    raise UserError(f"{clip}: has no frames")
 
 
 def source_frame_rate(scenes: list) -> Fraction:

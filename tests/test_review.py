@@ -116,6 +116,10 @@ def test_a_picture_replaced_since_keeps_its_old_clip_as_a_stale_take(tmp_path, c
     assert script.main(["--work-dir", str(work.root), "--use-take", "image_001", "1"]) == 0
     assert "warning: take 1 was made from an earlier image_001.png" in capsys.readouterr().err
     assert sha(current(work, "image_001")) == old
+    current(work, "image_002").write_bytes(b"not a video")  # a clip replaced by hand, badly
+    cards, _ = review.collect(work, work.images_dir, work.clips_dir, {})
+    key, why = next(c for c in cards if c.image == "image_002.png").problem
+    assert key == "broken" and "image_002.mp4: cannot be read as a video" in why["why"]
 
 
 @pytest.mark.parametrize("variant", range(4))
