@@ -570,6 +570,7 @@ def test_an_output_name_that_is_not_mp4_is_refused(tmp_path, name):
     assert not (tmp_path / name).exists()
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="Windows cannot create the input ep:1.mp4 either")
 def test_a_colon_in_the_default_output_name_stops_step_all_before_step_1(tmp_path):
     source = make_source(tmp_path / "ep:1.mp4", 1.0)
     proc = subprocess.run(
