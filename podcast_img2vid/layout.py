@@ -8,6 +8,7 @@ Every other module imports these names; nothing else spells them out.
         contact_sheet.jpg                      step 1's preview of every scene
         2_animated_clips/image_001.mp4 ...     step 2 writes, step 3 reads
         2_animated_clips/image_001.json ...    step 2's record of how each clip was made (clip_record.py)
+        2_animated_clips/image_001.smooth-<key>.mp4   step 3's cached interpolation of a clip
         2_animated_clips/takes/image_001/take_01.mp4 + .json   earlier takes, kept by a re-roll (takes.py)
         review.html                            step 2's page of every clip beside its picture (review.py)
         1_extracted_images.bak-<time>/         an earlier step-1 set, moved aside by a rerun
@@ -44,6 +45,7 @@ STEP3_TEMP_PREFIX = ".step3-work-"
 IMAGE_EXT = ".png"
 CLIP_EXT = ".mp4"
 SIDECAR_EXT = ".json"
+INTERPOLATED_TAG = ".smooth-"
 _IMAGE_NAME = re.compile(r"^image_(\d{3,})\.png$")
 _TAKE_CLIP = re.compile(r"^take_(\d{2,})\.mp4$")
 
@@ -80,6 +82,14 @@ def sidecar_name(image: str) -> str:
     return Path(image).stem + SIDECAR_EXT
 
 
+def interpolated_clip_name(clip: str, key: str) -> str:
+    """Step 3's cached interpolation of a clip, next to it: image_007.mp4 -> image_007.smooth-<key>.mp4."""
+    return f"{Path(clip).stem}{INTERPOLATED_TAG}{key}{CLIP_EXT}"
+
+
+def interpolated_clip_glob(clip: str) -> str:
+    """Glob pattern matching every cached interpolation of `clip` (whatever its key)."""
+    return interpolated_clip_name(clip, "*")
 def take_stem(number: int) -> str:
     """File stem of an earlier take: 1 -> take_01 (take_01.mp4 and its record take_01.json)."""
     return f"take_{number:02d}"
