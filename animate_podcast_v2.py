@@ -57,7 +57,8 @@ def build_parser() -> tuple[argparse.ArgumentParser, list[argparse.Action]]:
 
     step3 = parser.add_argument_group("step 3: assemble the animated video (--step 3 and all)")
     step3.add_argument("-p", "--pattern", choices=PATTERNS, default="loop",
-                       help="how a clip fills a scene longer than itself")
+                       help="how a clip fills a scene longer than itself (seamless: the clip's end "
+                       "crossfaded into its start, no jump at the loop point)")
     step3.add_argument(
         "-o", "--output", type=Path, default=None,
         help="output file (default: <video stem>_animated_v2.mp4 in the current directory)",
@@ -68,6 +69,11 @@ def build_parser() -> tuple[argparse.ArgumentParser, list[argparse.Action]]:
     step3.add_argument(
         "--fps", type=float, default=None,
         help="output frame rate (default: the source's); with --step all also the Ken Burns clips' rate",
+    )
+    step3.add_argument(
+        "--interpolate", action="store_true",
+        help="convert clips slower than the output (SVD: 7 fps) to its frame rate by motion-compensated "
+        "interpolation instead of repeating frames; made once per clip, cached in 2_animated_clips/",
     )
     return parser, step2_flags
 
@@ -97,7 +103,7 @@ def run_pipeline(args: argparse.Namespace, parser: argparse.ArgumentParser, outp
                 "is reported above and run the same command again (finished clips are kept)."
             )
         run_step3(args.video, work, output, pattern=args.pattern, fallback=args.fallback,
-                  kenburns=args.kenburns, fps=args.fps)
+                  kenburns=args.kenburns, fps=args.fps, interpolate=args.interpolate)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -125,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
 
             with WorkLock(work, "step 3"):
                 run_step3(args.video, work, output, pattern=args.pattern, fallback=args.fallback,
-                          kenburns=args.kenburns, fps=args.fps)
+                          kenburns=args.kenburns, fps=args.fps, interpolate=args.interpolate)
 
     return run_cli(job)
 

@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import itertools
 import os
 import shutil
 import sys
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -41,6 +42,7 @@ from .assemble import (
 from .clip_record import made_from_another_picture
 from .errors import UserError
 from .fsutil import atomic_output, is_disk_full, remove_stale_partials, unused_partial_path
+from .interpolate import interpolated_clip, needs_interpolation
 from .kenburns import MOVES, zoom_pan
 from .media import (
     FrameReader,
@@ -55,7 +57,9 @@ from .media import (
 )
 from .step3_plan import (
     PATTERNS,
+    Blend,
     ClipUnits,
+    FrameRef,
     Piece,
     clip_units,
     fill,
@@ -63,6 +67,7 @@ from .step3_plan import (
     played_once,
     scene_indices,
     scene_spans,
+    shown_frame,
 )
 
 FALLBACKS = ("error", "still")
@@ -89,7 +94,7 @@ Item = TypeVar("Item")
 
 
 def clip_frames(
-    source: ClipSource, indices: Iterable[int], convert: Callable[[np.ndarray], Item]
+    source: ClipSource, indices: Sequence[FrameRef], convert: Callable[[np.ndarray], Item]
 ) -> Iterator[Item]:
     """Clip frames `indices` (in that order, repeats and jumps back allowed) as `convert(rgb)`.
 
@@ -101,6 +106,13 @@ def clip_frames(
         picture = convert(np.asarray(read_picture(source.path)))
         for _ in indices:
             yield picture
+        return
+    if any(isinstance(ref, Blend) for ref in indices):  # -p seamless: mixes of two frames, made in RGB
+        with FrameReader(source.path) as reader:
+            for ref, repeats in itertools.groupby(indices):
+                item = convert(shown_frame(ref, reader.frame))
+                for _ in repeats:
+                    yield item
         return
     with FrameReader(source.path, convert) as reader:
         for index in indices:
@@ -412,6 +424,20 @@ def _kenburns_frames(
         yield to_video_frame(canvas, settings)
 
 
+def _interpolated(sources: dict[str, ClipSource], fps: Fraction) -> dict[str, ClipSource]:
+    """Each clip slower than `fps` swapped for its cached motion-interpolated copy at `fps`."""
+    slow = [s for s in sources.values() if not s.still and needs_interpolation(s.fps, fps)]
+    converted = dict(sources)
+    for s in tqdm(slow, unit="clip", desc="interpolating", disable=not slow):
+        try:
+            path = interpolated_clip(s.path, fps, s.frame_count, s.fps)
+        except RuntimeError as e:
+            raise UserError(f"{s.path}: cannot be interpolated ({e}); run step 3 without --interpolate, "
+                            "or delete the clip and run step 2 again") from None
+        converted[s.image] = ClipSource(s.image, path, False, played_once(s.frame_count, s.fps, fps), fps)
+    return converted
+
+
 def display_size(info: MediaInfo) -> tuple[int, int]:
     """The source's size as players show it, in square pixels (an anamorphic 720x576 with pixels
     64:45 wide shows as 1024x576): the output's size, so it is never squeezed."""
@@ -430,11 +456,18 @@ def run_step3(
     fallback: str = "error",
     kenburns: bool = False,
     fps: float | None = None,
+    interpolate: bool = False,
 ) -> Step3Result:
-    """Make the animated video `output` from `work`'s clips and `video`'s audio; returns a summary."""
+    """Make the animated video `output` from `work`'s clips and `video`'s audio; returns a summary.
+
+    `interpolate`: clips slower than the output are converted to its rate by motion-compensated
+    interpolation (made once per clip and cached next to it, see `interpolate`).
+    """
     info, scenes, sources = _validate(video, work, output, pattern, fallback, fps)
     width, height = even_size(*display_size(info))
     settings = VideoSettings(width, height, frame_rate(fps) if fps is not None else info.fps)
+    if interpolate:
+        sources = _interpolated(sources, settings.fps)
 
     picture, sound = presented_spans(video)
     timeline = _Timeline.of(video, picture, sound, float(1 / settings.fps))
@@ -493,6 +526,7 @@ def run_step3(
         f"step 3 done: {result.scenes} scenes -> {output} ({result.duration:.3f} s, "
         f"{width}x{height} @ {float(settings.fps):.3f} fps, pattern {pattern}"
         f"{'' if pattern_needed else ' not needed: every clip lasts as long as its scenes'}"
-        f"{', Ken Burns' if kenburns else ''}); audio: {audio_note}; video-audio sync error: {sync}"
+        f"{', interpolated' if interpolate else ''}{', Ken Burns' if kenburns else ''}); "
+        f"audio: {audio_note}; video-audio sync error: {sync}"
     )
     return result

@@ -96,8 +96,8 @@ FrameRef = int | Blend
 """What one output frame shows: a clip frame index, or a `Blend` of two."""
 
 
-def picture(ref: FrameRef, frame: Callable[[int], np.ndarray]) -> np.ndarray:
-    """The RGB uint8 picture for `ref`, given `frame(index)` -> the clip's RGB frame."""
+def shown_frame(ref: FrameRef, frame: Callable[[int], np.ndarray]) -> np.ndarray:
+    """The RGB uint8 frame shown for `ref`, given `frame(index)` -> the clip's RGB frame."""
     if isinstance(ref, int):
         return frame(ref)
     mixed = (1 - ref.weight) * frame(ref.a).astype(np.float32) + ref.weight * frame(ref.b)
