@@ -207,3 +207,18 @@ def test_interrupted_interpolation_leaves_nothing_that_looks_finished(tmp_path, 
         assert leftovers == []  # cleaned up on the way out
     made = interpolated_clip(clip, Fraction(30), 40, Fraction(5))  # the next run starts afresh
     assert len(read_frames(made)) == 240 and sorted(tmp_path.iterdir()) == sorted([clip, made])
+
+
+def test_cli_seamless_and_interpolate_for_step_3(tmp_path, monkeypatch):
+    import animate_podcast_v2
+
+    work = layout.WorkDir(tmp_path)
+    write_video(tinted_clip("image_001.png", 5, 6, (160, 90), speed=2)[::2], work.clips_dir / "image_001.mp4",
+                Fraction(25, 2))
+    write_csv(work, [("image_001.png", 0.0, 1.5)])
+    make_source(tmp_path / "src.mp4", 1.5, size=(160, 90))
+    monkeypatch.chdir(tmp_path)
+    assert animate_podcast_v2.main(["src.mp4", "--step", "3", "-p", "seamless", "--interpolate"]) == 0
+    output = tmp_path / layout.output_name(Path("src.mp4"))
+    assert len(read_frames(output)) == frames_for(stream_durations(output)[1], Fraction(25))
+    assert len(cached(work)) == 1 and len(read_frames(cached(work)[0])) == 6
