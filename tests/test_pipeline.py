@@ -53,6 +53,8 @@ def clip_on_screen(output: Path, clips: Path) -> list[str]:
     shown = thumbs_at(output, middles, size)
     candidates = {}
     for clip in sorted(clips.glob("image_*.mp4")):
+        if layout.INTERPOLATED_TAG in clip.name:  # step 3's cached interpolation, not a clip
+            continue
         count = probe(clip).frame_count
         frames = range(count) if count <= 30 else [0, count // 2, count - 1]
         candidates[clip.name] = list(thumbs_at(clip, list(frames), size).values())
@@ -110,11 +112,13 @@ def test_step_all_with_kenburns_on_the_sample_then_a_rerun_reuses_the_clips(tmp_
 def test_step_all_with_the_tiny_svd_model_on_cpu(tmp_path, tiny_svd):
     result = animate(
         tmp_path, "--model", str(tiny_svd), "--device", "cpu",
-        "--height", "64", "--width", "96", "--steps", "2", "-p", "pingpong",
+        "--height", "64", "--width", "96", "--steps", "2", "-p", "pingpong", "--interpolate",
     )
     assert result.returncode == 0, result.stderr
     assert "step 2 (svd): made 6" in result.stdout
     check_output(tmp_path)
+    cached = sorted((tmp_path / layout.CLIPS_DIR).glob(layout.interpolated_clip_glob("*")))
+    assert len(cached) == 6 and all(probe(c).fps == 30 for c in cached)  # 7 fps clips made smooth
 
 
 def test_step_2_flags_need_step_all(tmp_path):
