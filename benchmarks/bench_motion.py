@@ -21,6 +21,8 @@ Cost: seconds per clip, and step 3 on bench_step3's 56-s 12-scene case (12 stand
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import shutil
 import sys
 import tempfile
@@ -167,13 +169,17 @@ def step3_costs() -> None:
         root = Path(tmp_name)
         source, work, scenes = make_case(root / "case", 56.0)
         out = root / "out.mp4"
+
+        def step3(**options) -> float:
+            with contextlib.redirect_stdout(io.StringIO()):
+                return timed(lambda: run_step3(source, work, out, **options))
+
         rows = [
-            ("-p loop (today)", timed(lambda: run_step3(source, work, out))),
-            ("-p seamless", timed(lambda: run_step3(source, work, out, pattern="seamless"))),
-            ("--interpolate, first run", timed(lambda: run_step3(source, work, out, interpolate=True))),
-            ("--interpolate, cached re-run", timed(lambda: run_step3(source, work, out, interpolate=True))),
-            ("--interpolate -p seamless, cached",
-             timed(lambda: run_step3(source, work, out, pattern="seamless", interpolate=True))),
+            ("-p loop (today)", step3()),
+            ("-p seamless", step3(pattern="seamless")),
+            ("--interpolate, first run", step3(interpolate=True)),
+            ("--interpolate, cached re-run", step3(interpolate=True)),
+            ("--interpolate -p seamless, cached", step3(pattern="seamless", interpolate=True)),
         ]
         cache = sorted(work.clips_dir.glob(layout.interpolated_clip_glob("*")))
         size = sum(p.stat().st_size for p in cache) / 1e6
