@@ -52,8 +52,8 @@ class Interpolation:
             raise ValueError(f"unknown interpolation method {self.method!r}; one of {', '.join(FILTERS)}")
 
     def video_filter(self, fps: Fraction) -> str:
-        """The filter chain: start at 0, hold the last frame one frame longer (so the output covers
-        the clip's whole duration, the last frame included), then convert to `fps`."""
+        """The filter chain: start at 0, hold the last frame two clip frames longer (so the output,
+        cut to `output_frames`, covers the clip's whole duration), then convert to `fps`."""
         rate = f"{fps.numerator}/{fps.denominator}"
         return f"setpts=PTS-STARTPTS,tpad=stop_mode=clone:stop=2,{FILTERS[self.method].format(fps=rate)}"
 
