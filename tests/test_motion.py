@@ -177,10 +177,12 @@ def test_cache_key_follows_clip_settings_and_rate(tmp_path):
     assert key != cache_key(clip, Fraction(30), Interpolation())
 
 
+CLIP_FRAMES, CLIP_FPS, OUT_FPS = 60, 5, 30
+"""The clip interrupted below: 360 frames to make, so there is time to interrupt it."""
 INTERPOLATE_ONE = (
     "import sys; from fractions import Fraction; from pathlib import Path; "
     "from podcast_img2vid.interpolate import interpolated_clip; "
-    "interpolated_clip(Path(sys.argv[1]), Fraction(30), 40, Fraction(5))"
+    f"interpolated_clip(Path(sys.argv[1]), Fraction({OUT_FPS}), {CLIP_FRAMES}, Fraction({CLIP_FPS}))"
 )
 
 
@@ -188,7 +190,7 @@ INTERPOLATE_ONE = (
 @pytest.mark.parametrize("how", ["ctrl-c", "power loss"])
 def test_interrupted_interpolation_leaves_nothing_that_looks_finished(tmp_path, how):
     clip = tmp_path / "image_001.mp4"
-    write_video(tinted_clip("image_001.png", 3, 40, (320, 180)), clip, 5)
+    write_video(tinted_clip("image_001.png", 3, CLIP_FRAMES, (320, 180)), clip, CLIP_FPS)
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     proc = subprocess.Popen([sys.executable, "-c", INTERPOLATE_ONE, str(clip)], env=env,
                             start_new_session=True, stderr=subprocess.DEVNULL)
@@ -202,11 +204,13 @@ def test_interrupted_interpolation_leaves_nothing_that_looks_finished(tmp_path, 
         os.killpg(proc.pid, signal.SIGKILL)
     assert proc.wait(timeout=30) != 0
     leftovers = [p.name for p in tmp_path.iterdir() if p != clip]
-    assert all(PARTIAL_TAG in name for name in leftovers), leftovers
     if how == "ctrl-c":
         assert leftovers == []  # cleaned up on the way out
-    made = interpolated_clip(clip, Fraction(30), 40, Fraction(5))  # the next run starts afresh
-    assert len(read_frames(made)) == 240 and sorted(tmp_path.iterdir()) == sorted([clip, made])
+        return
+    assert leftovers and all(PARTIAL_TAG in name for name in leftovers), leftovers
+    made = interpolated_clip(clip, Fraction(OUT_FPS), CLIP_FRAMES, Fraction(CLIP_FPS))  # the next run
+    assert len(read_frames(made)) == CLIP_FRAMES * OUT_FPS // CLIP_FPS
+    assert sorted(tmp_path.iterdir()) == sorted([clip, made])  # the half file is gone
 
 
 def test_cli_seamless_and_interpolate_for_step_3(tmp_path, monkeypatch):
