@@ -77,23 +77,24 @@ def truth_frames(photo: np.ndarray, move) -> list[np.ndarray]:
     return [zoom_pan(photo, k / (count - 1), SIZE, zoom=zoom, pan=pan) for k in range(count)]
 
 
-def child_cpu_seconds() -> float:
-    """CPU time used so far by finished child processes (ffmpeg); 0 where not measurable."""
+def cpu_seconds(children_only: bool = True) -> float:
+    """CPU time used so far by finished child processes (ffmpeg), and by this process too unless
+    `children_only`; 0 where not measurable. On a busy machine it is steadier than wall time."""
     try:
         import resource
     except ImportError:
         return 0.0
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
+    who = [resource.RUSAGE_CHILDREN] + ([] if children_only else [resource.RUSAGE_SELF])
+    return sum(resource.getrusage(w).ru_utime + resource.getrusage(w).ru_stime for w in who)
 
 
 def rebuilt(method: str, clip_path: Path, clip: list[np.ndarray]) -> tuple[list[np.ndarray], float, float]:
     """The 30 fps frames `method` makes from the clip, and the wall and CPU seconds it took."""
     if method == "repetition":
         return [clip[i] for i in resample(list(range(len(clip))), FPS / EVERY, FPS)], 0.0, 0.0
-    start, cpu = time.perf_counter(), child_cpu_seconds()
+    start, cpu = time.perf_counter(), cpu_seconds()
     path = interpolated_clip(clip_path, FPS, len(clip), FPS / EVERY, Interpolation(method=method))
-    seconds, cpu = time.perf_counter() - start, child_cpu_seconds() - cpu
+    seconds, cpu = time.perf_counter() - start, cpu_seconds() - cpu
     frames = read_frames(path)
     path.unlink()
     return frames, seconds, cpu
@@ -170,9 +171,11 @@ def step3_costs() -> None:
         source, work, scenes = make_case(root / "case", 56.0)
         out = root / "out.mp4"
 
-        def step3(**options) -> float:
+        def step3(**options) -> tuple[float, float]:
+            cpu = cpu_seconds(children_only=False)
             with contextlib.redirect_stdout(io.StringIO()):
-                return timed(lambda: run_step3(source, work, out, **options))
+                seconds = timed(lambda: run_step3(source, work, out, **options))
+            return seconds, cpu_seconds(children_only=False) - cpu
 
         rows = [
             ("-p loop (today)", step3()),
@@ -185,9 +188,10 @@ def step3_costs() -> None:
         size = sum(p.stat().st_size for p in cache) / 1e6
         shutil.rmtree(work.clips_dir)
     print(f"Step 3 on the 56 s 720p30 case, {len(scenes)} scenes, 12 clips (14 frames @ 7 fps, 1024x576):")
-    base = rows[0][1]
-    for name, seconds in rows:
-        print(f"  {name:<36}{seconds:7.2f} s  ({seconds / base:.2f}x)")
+    base, base_cpu = rows[0][1]
+    for name, (seconds, cpu) in rows:
+        print(f"  {name:<36}{seconds:7.2f} s ({seconds / base:5.2f}x)"
+              f"   CPU {cpu:7.2f} s ({cpu / base_cpu:5.2f}x)")
     print(f"  cache: {len(cache)} files, {size:.1f} MB in {layout.CLIPS_DIR}/")
 
 
