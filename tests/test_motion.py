@@ -179,8 +179,9 @@ def test_cache_key_follows_clip_settings_and_rate(tmp_path):
 
 CLIP_FRAMES, CLIP_FPS, OUT_FPS = 60, 5, 30
 """The clip interrupted below: 360 frames to make, so there is time to interrupt it."""
-INTERPOLATE_ONE = (
-    "import sys; from fractions import Fraction; from pathlib import Path; "
+INTERPOLATE_ONE = (  # Ctrl-C raises KeyboardInterrupt even when this test runs in the background
+    "import signal, sys; from fractions import Fraction; from pathlib import Path; "
+    "signal.signal(signal.SIGINT, signal.default_int_handler); "
     "from podcast_img2vid.interpolate import interpolated_clip; "
     f"interpolated_clip(Path(sys.argv[1]), Fraction({OUT_FPS}), {CLIP_FRAMES}, Fraction({CLIP_FPS}))"
 )
