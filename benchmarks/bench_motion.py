@@ -44,7 +44,7 @@ from podcast_img2vid.interpolate import Interpolation, interpolated_clip  # noqa
 from podcast_img2vid.kenburns import zoom_pan  # noqa: E402
 from podcast_img2vid.media import read_frames, write_video  # noqa: E402
 from podcast_img2vid.step3 import run_step3  # noqa: E402
-from podcast_img2vid.step3_plan import Blend, clip_units, picture, resample, scene_indices  # noqa: E402
+from podcast_img2vid.step3_plan import Blend, clip_units, resample, scene_indices, shown_frame  # noqa: E402
 
 FPS = Fraction(30)
 EVERY = 4
@@ -104,7 +104,7 @@ def seam_steps(clip: list[np.ndarray], pattern: str) -> tuple[float, float]:
     """(mean step at the loop points, largest step anywhere) over three loops, in ordinary steps."""
     rate = Fraction(1)
     refs = scene_indices(clip_units(len(clip), rate, rate, pattern), 3 * len(clip))
-    played = [picture(ref, clip.__getitem__) for ref in refs]
+    played = [shown_frame(ref, clip.__getitem__) for ref in refs]
     inside = float(np.median([mean_abs_diff(a, b) for a, b in zip(clip, clip[1:], strict=False)]))
 
     def onward(a, b) -> bool:  # the clip simply moves on by one frame (or one fade step)

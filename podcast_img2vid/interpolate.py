@@ -53,7 +53,7 @@ class Interpolation:
 
     def video_filter(self, fps: Fraction) -> str:
         """The filter chain: start at 0, hold the last frame two clip frames longer (so the output,
-        cut to `output_frames`, covers the clip's whole duration), then convert to `fps`."""
+        cut to `played_once` frames, covers the clip's whole duration), then convert to `fps`."""
         rate = f"{fps.numerator}/{fps.denominator}"
         return f"setpts=PTS-STARTPTS,tpad=stop_mode=clone:stop=2,{FILTERS[self.method].format(fps=rate)}"
 
