@@ -96,7 +96,8 @@ Item = TypeVar("Item")
 def clip_frames(
     source: ClipSource, indices: Sequence[FrameRef], convert: Callable[[np.ndarray], Item]
 ) -> Iterator[Item]:
-    """Clip frames `indices` (in that order, repeats and jumps back allowed) as `convert(rgb)`.
+    """Clip frames `indices` (in that order, repeats and jumps back allowed; a `Blend` mixes two)
+    as `convert(rgb)`.
 
     Frames are decoded as they are needed and only a bounded window is kept (`FrameReader`),
     so memory does not grow with the clip or the scene. This is the one place step 3 reads a
