@@ -20,7 +20,7 @@ from typing import Generic, TypeVar
 import av
 import imageio_ffmpeg
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .errors import UserError
 from .fsutil import atomic_output
@@ -277,12 +277,27 @@ def write_video(frames: Iterable[np.ndarray], path: Path, fps: Fraction | float,
     return count
 
 
+_WIDE_GREY_MODES = ("I;16", "I;16B", "I;16L", "I;16N", "I")
+"""Pillow's modes for 16-bit grey (a PNG's 16-bit grey opens as "I;16", older Pillows give "I")."""
+_ALPHA_MODES = ("RGBA", "LA", "PA", "RGBa", "La")
+
+
 def read_picture(path: Path) -> Image.Image:
-    """The picture as RGB (transparency flattened onto white), or UserError if it is unreadable."""
+    """The picture as 8-bit RGB, or UserError if it is unreadable.
+
+    Whatever it is stored as: transparency (alpha, or a palette's / a colour key's tRNS) is
+    flattened onto white; 16-bit grey is scaled to 8 bits (Pillow would clip it to white);
+    palette, CMYK (a JPEG renamed .png is read by its content) and 1-bit pictures are converted;
+    an EXIF rotation is applied, as picture viewers do.
+    """
     try:
         with Image.open(path) as img:
             img.load()
-            if img.mode in ("RGBA", "LA", "P"):
+            img = ImageOps.exif_transpose(img)
+            if img.mode in _WIDE_GREY_MODES:
+                grey = np.asarray(img).astype(np.float64) * (255 / 65535)
+                return Image.fromarray(np.clip(np.round(grey), 0, 255).astype(np.uint8)).convert("RGB")
+            if img.mode in _ALPHA_MODES or "transparency" in img.info:
                 img = img.convert("RGBA")
                 flat = Image.new("RGB", img.size, (255, 255, 255))
                 flat.paste(img, mask=img.getchannel("A"))
