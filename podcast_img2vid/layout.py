@@ -20,6 +20,7 @@ Every other module imports these names; nothing else spells them out.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import math
@@ -185,39 +186,99 @@ def write_scenes(path: Path, scenes: list[Scene]) -> None:
     atomic_write_text(path, buffer.getvalue())
 
 
+SAVE_AS_UTF8 = (
+    'In Excel choose File > Save As > "CSV UTF-8 (Comma delimited) (*.csv)" '
+    "(檔案 > 另存新檔 > 「CSV UTF-8 (逗號分隔) (*.csv)」), or run step 1 again."
+)
+
+
+def _csv_text(path: Path) -> str:
+    """The file's text: UTF-8 (with or without Excel's BOM), UTF-16 with a BOM (Excel's "Unicode
+    text"), or Big5/cp950, which Excel on Traditional-Chinese Windows writes for a plain "CSV"."""
+    data = path.read_bytes()
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return data.decode("utf-16")
+    for encoding in ("utf-8-sig", "cp950"):
+        try:
+            return data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    raise UserError(f"{path}: is neither UTF-8 nor Big5 text. {SAVE_AS_UTF8}")
+
+
+def _csv_rows(path: Path, text: str) -> tuple[list[dict[str, str]], str]:
+    """Rows as {column: text} and the separator: commas, or the semicolons (or tabs) Excel uses
+    in some locales. Rows Excel leaves empty (`,,,,,,`) are dropped."""
+    found: list[str] = []
+    for separator in (",", ";", "\t"):
+        table = [
+            [cell.strip() for cell in row]
+            for row in csv.reader(io.StringIO(text, newline=""), delimiter=separator)
+            if any(cell.strip() for cell in row)
+        ]
+        if not table:
+            break
+        header = table[0]
+        if all(c in header for c in CSV_COLUMNS):
+            padding = [""] * len(header)
+            return [dict(zip(header, [*row, *padding], strict=False)) for row in table[1:]], separator
+        found = max(found, header, key=len)
+    if not found:
+        raise UserError(
+            f"{path}: no scenes in the file (its first line must be the header {','.join(CSV_COLUMNS)}). "
+            "Run step 1 again (--step 1)."
+        )
+    missing = [c for c in CSV_COLUMNS if c not in found]
+    raise UserError(
+        f"{path}: missing column(s) {', '.join(missing)} (the first line has: {', '.join(found)}). "
+        f"Expected columns separated by commas: {', '.join(CSV_COLUMNS)}; run step 1 again to rewrite it."
+    )
+
+
+def _frame_number(text: str) -> int:
+    """A frame number, also as Excel may rewrite it ("2.17E+02", "217.0")."""
+    try:
+        return int(text)
+    except ValueError:
+        number = float(text)
+        if not number.is_integer():
+            raise
+        return int(number)
+
+
 def read_scenes(path: Path) -> list[Scene]:
-    """Read and validate timestamps.csv (a BOM from Excel is fine).
+    """Read and validate timestamps.csv, also as Excel saves it (see `_csv_text`, `_csv_rows`).
 
     Checks what every later step relies on: the columns exist, numbers parse, picture names
     are plain `image_NNN.png` names (no path can escape the work folder), and the scenes
     tile the video: the first starts at 0 and each starts where the previous one ended.
     """
     if not path.is_file():
-        raise UserError(f"{path}: not found. Run step 1 first (--step 1).")
-    with path.open("r", encoding="utf-8-sig", newline="") as f:
-        rows = list(csv.DictReader(f))
+        raise UserError(
+            f"{path.resolve()}: not found. Run step 1 first (--step 1), or, if your work folder is "
+            "elsewhere, run in that folder or point --work-dir at it."
+        )
+    rows, separator = _csv_rows(path, _csv_text(path))
     if not rows:
         raise UserError(
             f"{path}: no scenes in the file (its first line must be the header {','.join(CSV_COLUMNS)}). "
             "Run step 1 again (--step 1)."
         )
-    missing = [c for c in CSV_COLUMNS if c not in rows[0]]
-    if missing:
-        raise UserError(
-            f"{path}: missing column(s) {', '.join(missing)}. "
-            f"Expected columns: {', '.join(CSV_COLUMNS)}; run step 1 again to rewrite it."
-        )
+
+    def seconds(text: str) -> float:
+        return float(text.replace(",", ".") if separator == ";" else text)  # "1,5" beside semicolons
+
     scenes = []
     problems = []
     for line, row in enumerate(rows, start=2):
         try:
             scene = Scene(
-                scene=int(row["scene"]),
-                image=row["image"].strip(),
-                start=float(row["start"]),
-                end=float(row["end"]),
-                start_frame=int(row["start_frame"]),
-                end_frame=int(row["end_frame"]),
+                scene=_frame_number(row["scene"]),
+                image=row["image"],
+                start=seconds(row["start"]),
+                end=seconds(row["end"]),
+                start_frame=_frame_number(row["start_frame"]),
+                end_frame=_frame_number(row["end_frame"]),
             )
         except (TypeError, ValueError):
             problems.append(f"line {line}: a number does not parse")
