@@ -3,36 +3,17 @@
 from __future__ import annotations
 
 import argparse
-import errno
 import math
 import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import NoReturn
 
-from .errors import UserError
+from .errors import UserError, disk_error
 
 EXIT_USER_ERROR = 2
 EXIT_INTERRUPTED = 130
 MAX_FPS = 240
-
-_DISK_ERRORS = {
-    errno.ENOSPC: "the disk is full; free some space (or use another folder with --work-dir / -o)",
-    errno.EROFS: "the folder is read-only; use a writable folder (--work-dir / -o)",
-    errno.EACCES: "permission denied; use a folder you can write to (--work-dir / -o), or close the "
-                  "program that holds the file",
-}
-
-
-def disk_error(error: OSError) -> UserError | None:
-    """One line for a full disk, a read-only folder or a denied write, naming the file; None for
-    other errors (those are bugs and keep their traceback)."""
-    advice = _DISK_ERRORS.get(error.errno)
-    if advice is None and not isinstance(error, PermissionError):
-        return None
-    where = error.filename or "a file"
-    return UserError(f"{where}: {error.strerror or error}; {advice or _DISK_ERRORS[errno.EACCES]}.")
-
 
 def run_cli(job: Callable[[], int | None]) -> int:
     """Run `job`; a UserError prints `error: <message>` (no traceback) and exits 2.

@@ -24,9 +24,11 @@ uses scene lengths gets FALLBACK_SECONDS.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
+import shutil
 import sys
 import time
 from dataclasses import dataclass, field
@@ -37,7 +39,7 @@ from tqdm import tqdm
 
 from . import clip_record
 from .clip_record import ClipRecord
-from .errors import UserError
+from .errors import UserError, disk_error
 from .fsutil import partial_path, remove_partials
 from .layout import IMAGE_EXT, WorkDir, by_number, clip_name, is_image_name, read_scenes, sidecar_name
 from .providers import ClipRequest, Provider, ProviderUnavailable
@@ -48,6 +50,8 @@ if TYPE_CHECKING:
 
 FALLBACK_SECONDS = 5.0
 """Scene length given to the provider for every picture when there is no timestamps.csv."""
+LOW_DISK_BYTES = 16 * 2**20
+"""Below this much free space, a broken pipe to ffmpeg is taken for a full disk."""
 
 
 @dataclass
@@ -85,8 +89,9 @@ def wanted_pictures(work: WorkDir, input_dir: Path) -> dict[str, float]:
     present = sorted(names, key=by_number)
     if not present:
         raise UserError(
-            f"{input_dir}: no pictures (image_001.png ...). Run step 1 first "
-            "(python animate_podcast_v2.py VIDEO --step 1) or point --input-dir at the pictures."
+            f"{input_dir.resolve()}: no pictures (image_001.png ...). Run step 1 first "
+            "(python animate_podcast_v2.py VIDEO --step 1), or, if your work folder is elsewhere, run in "
+            "that folder or point --work-dir (or --input-dir) at it."
         )
     if not work.csv_path.is_file():
         return dict.fromkeys(present, FALLBACK_SECONDS)
@@ -143,10 +148,39 @@ def make_clip(
     return note
 
 
-def _describe(error: Exception) -> str:
+def _describe(error: Exception, output_dir: Path) -> str:
+    """One line for a failed picture. A full disk is said as such, whether it shows as ENOSPC,
+    as ffmpeg's message, or as a broken pipe to an ffmpeg that died of it."""
+    if _disk_is_full(error, output_dir):
+        free = shutil.disk_usage(output_dir).free
+        return (f"{output_dir}: the disk is full ({free / 2**20:.1f} MiB free); free some space and run "
+                "step 2 again (finished clips are kept)")
     if isinstance(error, UserError):
         return str(error)
-    return f"{error.__class__.__name__}: {error}".strip()
+    disk = disk_error(error) if isinstance(error, OSError) else None
+    if disk is not None:
+        return str(disk)
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    first = lines[0] if lines else ""
+    return f"{error.__class__.__name__}: {first[:300]}".strip()
+
+
+def _disk_is_full(error: BaseException, output_dir: Path) -> bool:
+    chain: list[BaseException] = []
+    e: BaseException | None = error
+    while e is not None and e not in chain:
+        chain.append(e)
+        e = e.__cause__ or e.__context__
+    if any(isinstance(e, OSError) and e.errno == errno.ENOSPC for e in chain):
+        return True
+    if any("No space left on device" in str(e) for e in chain):  # ffmpeg's words for ENOSPC
+        return True
+    if any(isinstance(e, BrokenPipeError) for e in chain):
+        try:
+            return shutil.disk_usage(output_dir).free < LOW_DISK_BYTES
+        except OSError:
+            return False
+    return False
 
 
 def _peak_vram() -> int | None:
@@ -219,7 +253,7 @@ def run_step2(
             except ProviderUnavailable:
                 raise
             except Exception as e:  # noqa: BLE001 - one picture's failure must not stop the others
-                mine.failed[name] = _describe(e)
+                mine.failed[name] = _describe(e, output_dir)
                 bar.write(f"{name}: FAILED: {mine.failed[name]}")
                 continue
             mine.clip_seconds += time.perf_counter() - started

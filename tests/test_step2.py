@@ -7,6 +7,7 @@ paying torch's import per run); interruption by SIGKILL, the no-CUDA message and
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import os
@@ -639,3 +640,67 @@ def test_diffusers_empty_float32_warning_is_not_shown():
     finally:
         logging.getLogger("diffusers").removeHandler(handler)
     assert not [m for m in seen if "should be kept in float32" in m]
+
+
+# --- a full disk ---------------------------------------------------------------------------------
+
+FULL_DISK_RUN = """
+import subprocess, sys
+from pathlib import Path
+import numpy as np
+from PIL import Image
+mount, kilobytes, repo = Path(sys.argv[1]), sys.argv[2], sys.argv[3]
+subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={kilobytes}k", "tmpfs", str(mount)], check=True)
+images = mount / "1_extracted_images"
+images.mkdir()
+rng = np.random.default_rng(5)
+for n in (1, 2, 3):
+    Image.fromarray(rng.integers(0, 255, (36, 64, 3), np.uint8)).save(images / f"image_00{n}.png")
+sys.path.insert(0, repo)
+import step2_local_i2v_svd
+sys.exit(step2_local_i2v_svd.main(["--provider", "kenburns", "--work-dir", str(mount)]))
+"""
+
+
+def test_a_really_full_disk_is_one_line_per_picture(tmp_path):
+    """Step 2 on a 64 KiB filesystem (a tmpfs in a private mount namespace): the pictures fit,
+    the clips do not. ffmpeg's own failure must come out as one line per picture."""
+    mount = tmp_path / "small"
+    mount.mkdir()
+    run = [shutil.which("unshare") or "unshare", "--map-root-user", "--mount", sys.executable, "-c",
+           FULL_DISK_RUN, str(mount), "64", str(REPO)]
+    try:
+        proc = subprocess.run(run, capture_output=True, text=True, encoding="utf-8", timeout=120)
+    except FileNotFoundError:
+        pytest.skip("no unshare here to make a small filesystem")
+    if "mount" in proc.stderr and proc.returncode not in (0, 1):
+        pytest.skip(f"cannot mount a small filesystem here: {proc.stderr.strip()[-200:]}")
+    assert proc.returncode == 1, proc.stderr[-2000:]
+    failed = [line for line in proc.stdout.splitlines() if line.startswith("  failed ")]
+    assert len(failed) == 3 and "failed 3" in proc.stdout, proc.stdout
+    for line in failed:
+        assert "the disk is full" in line and "MiB free" in line
+    assert "ffmpeg" not in proc.stdout and "Traceback" not in proc.stderr
+    assert len(proc.stdout.splitlines()) == 1 + 3 + 3  # a FAILED line per picture, the summary, its 3 lines
+
+
+def test_disk_full_while_writing_the_record_or_piping_to_ffmpeg_is_one_line(tmp_path, monkeypatch):
+    work = three_pictures(tmp_path)
+
+    def no_space(*args, **kwargs):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(work.clips_dir / "image_001.json"))
+
+    monkeypatch.setattr(clip_record, "atomic_write_text", no_space)
+    result = step2.run_step2(work, RecordingProvider(), seed=1)
+    assert sorted(result.failed) == ["image_001.png", "image_002.png"]
+    assert all(why.startswith(f"{work.clips_dir}: the disk is full") for why in result.failed.values())
+    monkeypatch.undo()
+
+    class BrokenPipeProvider(RecordingProvider):
+        def animate(self, request: ClipRequest) -> str | None:
+            raise BrokenPipeError(errno.EPIPE, "Broken pipe")
+
+    monkeypatch.setattr(step2.shutil, "disk_usage", lambda path: SimpleNamespace(free=3 * 2**20))
+    result = step2.run_step2(work, BrokenPipeProvider(), seed=1, force=True)
+    assert all("the disk is full (3.0 MiB free)" in why for why in result.failed.values())
+    assert "\n" not in step2.summary("x", result, work.clips_dir).split("\n", 1)[0]
