@@ -154,3 +154,35 @@ def test_step_all_without_a_gpu_says_so_before_step_1(tmp_path):
     assert result.returncode == 2
     assert result.stderr.startswith("error: no CUDA GPU") and "--provider kenburns" in result.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+sys.path.insert(0, str(REPO))
+import animate_podcast_v2  # noqa: E402
+import step2_local_i2v_svd  # noqa: E402
+
+
+@pytest.mark.parametrize(
+    ("script", "args", "flag"),
+    [
+        (animate_podcast_v2, ["--step", "3", "--fps", "inf"], "--fps inf"),
+        (animate_podcast_v2, ["--step", "3", "--fps", "1e-9"], "--fps 1e-09"),
+        (animate_podcast_v2, ["--step", "all", "--provider", "kenburns", "--kenburns-fps", "-5"],
+         "--kenburns-fps -5"),
+        (step2_local_i2v_svd, ["--provider", "kenburns", "--kenburns-fps", "0"], "--kenburns-fps 0"),
+        (step2_local_i2v_svd, ["--provider", "kenburns", "--kenburns-fps", "inf"], "--kenburns-fps inf"),
+    ],
+)
+def test_unusable_frame_rates_are_one_line(tmp_path, capsys, script, args, flag):
+    argv = [str(SAMPLE), *args] if script is animate_podcast_v2 else args
+    assert script.main([*argv, "--work-dir", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.splitlines() == [err] and err.startswith(f"error: {flag}: give a frame rate from 1 to 240")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_svd_settings_with_kenburns_are_said_not_to_apply(tmp_path, capsys):
+    (tmp_path / layout.EXTRACTED_DIR).mkdir()
+    assert step2_local_i2v_svd.main(["--provider", "kenburns", "--steps", "20", "--model", "x",
+                                     "--work-dir", str(tmp_path)]) == 2  # (no pictures)
+    warning = capsys.readouterr().err.splitlines()[0]
+    assert warning == "warning: --model, --steps only apply to --provider svd; ignored with --provider kenburns"
