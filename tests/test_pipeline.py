@@ -185,4 +185,5 @@ def test_svd_settings_with_kenburns_are_said_not_to_apply(tmp_path, capsys):
     assert step2_local_i2v_svd.main(["--provider", "kenburns", "--steps", "20", "--model", "x",
                                      "--work-dir", str(tmp_path)]) == 2  # (no pictures)
     warning = capsys.readouterr().err.splitlines()[0]
-    assert warning == "warning: --model, --steps only apply to --provider svd; ignored with --provider kenburns"
+    assert warning == ("warning: --model, --steps only apply to --provider svd; "
+                       "ignored with --provider kenburns")
