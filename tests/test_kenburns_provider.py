@@ -7,6 +7,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from conftest import dot_centre
 from PIL import Image
 
 from podcast_img2vid.errors import UserError
@@ -27,12 +28,6 @@ def textured_picture(path: Path, width: int, height: int) -> Path:
     image += cv2.GaussianBlur(blob, (0, 0), sigma)[..., None] * 400
     Image.fromarray(np.clip(image, 0, 255).astype(np.uint8)).save(path)
     return path
-
-
-def dot_centre(frame: np.ndarray) -> np.ndarray:
-    weight = np.clip(frame.astype(float).mean(axis=2) - 110, 0, None)
-    ys, xs = np.indices(weight.shape)
-    return np.array([(xs * weight).sum(), (ys * weight).sum()]) / weight.sum()
 
 
 def animate(tmp_path: Path, picture: Path, seed: int, seconds: float, fps: float = 25) -> Path:

@@ -12,13 +12,13 @@ import cv2
 import numpy as np
 import pytest
 import torch
+from conftest import REPO
 
 from podcast_img2vid import layout
 from podcast_img2vid.assemble import fit_frame
 from podcast_img2vid.clip_record import file_sha256
 from podcast_img2vid.media import probe, stream_durations
 
-REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "samples" / "sample_podcast.mp4"
 SAMPLE_CUTS = REPO / "samples" / "sample_podcast_cuts.csv"
 THUMB = (160, 90)

@@ -11,13 +11,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import REPO
 from PIL import Image
 
 from podcast_img2vid import layout
 from podcast_img2vid.errors import UserError
 from podcast_img2vid.worklock import WorkLock
 
-REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "samples" / "sample_podcast.mp4"
 HOLD = (
     "import sys; from pathlib import Path; from podcast_img2vid.layout import WorkDir; "
