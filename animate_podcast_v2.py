@@ -133,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
                 run_step3(args.video, work, output, pattern=args.pattern, fallback=args.fallback,
                           kenburns=args.kenburns, fps=args.fps, interpolate=args.interpolate)
 
-    return run_cli(job)
+    return run_cli(job, folder=args.work_dir)
 
 
 if __name__ == "__main__":

@@ -224,7 +224,7 @@ def main(argv: list[str] | None = None) -> int:
         with WorkLock(layout.WorkDir(args.work_dir), "step 2"):
             return run(args, provider)
 
-    return run_cli(job)
+    return run_cli(job, folder=args.work_dir)
 
 
 if __name__ == "__main__":

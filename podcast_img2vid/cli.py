@@ -15,10 +15,11 @@ EXIT_USER_ERROR = 2
 EXIT_INTERRUPTED = 130
 MAX_FPS = 240
 
-def run_cli(job: Callable[[], int | None]) -> int:
+def run_cli(job: Callable[[], int | None], folder: Path | None = None) -> int:
     """Run `job`; a UserError prints `error: <message>` (no traceback) and exits 2.
 
-    A full disk, read-only folder or denied write is worded the same way. Ctrl-C exits 130 with
+    A full disk, read-only folder or denied write is worded the same way (naming `folder`, the
+    work folder, when the error does not name a file). Ctrl-C exits 130 with
     one line; finished files stay, half files were never renamed into place. `job` may return an
     exit code (e.g. 1 when some pictures failed); None means 0.
     """
@@ -28,7 +29,7 @@ def run_cli(job: Callable[[], int | None]) -> int:
         print(f"error: {e}", file=sys.stderr)
         return EXIT_USER_ERROR
     except OSError as e:
-        error = disk_error(e)
+        error = disk_error(e, folder)
         if error is None:
             raise
         print(f"error: {error}", file=sys.stderr)

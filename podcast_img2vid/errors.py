@@ -7,6 +7,7 @@ non-zero exit. Its message names the file and says what to do.
 from __future__ import annotations
 
 import errno
+from pathlib import Path
 
 
 class UserError(Exception):
@@ -14,18 +15,17 @@ class UserError(Exception):
 
 
 _DISK_ERRORS = {
-    errno.ENOSPC: "the disk is full; free some space (or use another folder with --work-dir / -o)",
-    errno.EROFS: "the folder is read-only; use a writable folder (--work-dir / -o)",
-    errno.EACCES: "permission denied; use a folder you can write to (--work-dir / -o), or close the "
-                  "program that holds the file",
+    errno.ENOSPC: "free some space, or use a folder on another disk (--work-dir / -o)",
+    errno.EROFS: "use a writable folder (--work-dir / -o)",
+    errno.EACCES: "use a folder you can write to (--work-dir / -o), or close the program that holds the file",
 }
 
 
-def disk_error(error: OSError) -> UserError | None:
-    """One line for a full disk, a read-only folder or a denied write, naming the file; None for
-    other errors (those are bugs and keep their traceback)."""
+def disk_error(error: OSError, folder: Path | None = None) -> UserError | None:
+    """One line for a full disk, a read-only folder or a denied write, naming the file (or, when
+    the error does not say which, `folder`); None for other errors (bugs keep their traceback)."""
     advice = _DISK_ERRORS.get(error.errno)
     if advice is None and not isinstance(error, PermissionError):
         return None
-    where = error.filename or "a file"
+    where = error.filename or (folder.resolve() if folder is not None else "a file")
     return UserError(f"{where}: {error.strerror or error}; {advice or _DISK_ERRORS[errno.EACCES]}.")

@@ -153,8 +153,8 @@ def _describe(error: Exception, output_dir: Path) -> str:
     as ffmpeg's message, or as a broken pipe to an ffmpeg that died of it."""
     if _disk_is_full(error, output_dir):
         free = shutil.disk_usage(output_dir).free
-        return (f"{output_dir}: the disk is full ({free / 2**20:.1f} MiB free); free some space and run "
-                "step 2 again (finished clips are kept)")
+        return (f"{output_dir.resolve()}: the disk is full ({free / 2**20:.1f} MiB free); free some space "
+                "and run step 2 again (finished clips are kept)")
     if isinstance(error, UserError):
         return str(error)
     disk = disk_error(error) if isinstance(error, OSError) else None

@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 import pytest
 import torch
-from conftest import REPO
+from conftest import REPO, on_small_filesystem
 
 from podcast_img2vid import layout
 from podcast_img2vid.assemble import fit_frame
@@ -187,3 +187,23 @@ def test_svd_settings_with_kenburns_are_said_not_to_apply(tmp_path, capsys):
     warning = capsys.readouterr().err.splitlines()[0]
     assert warning == ("warning: --model, --steps only apply to --provider svd; "
                        "ignored with --provider kenburns")
+
+
+@pytest.mark.parametrize(("step", "kilobytes", "read_only", "message"), [
+    ("1", 256, True, "cannot write in the work folder (Read-only file system). Use a folder you can write"),
+    ("all", 256, True, "cannot write in the work folder (Read-only file system). Use a folder you can write"),
+    ("all", 100, False, "No space left on device; free some space, or use a folder on another disk"),
+])
+def test_read_only_or_full_work_folder_is_one_line(tmp_path, step, kilobytes, read_only, message):
+    """A real read-only or full filesystem as the work folder (steps 1 and all)."""
+    (tmp_path / "seed").mkdir()
+    proc = on_small_filesystem(
+        [sys.executable, str(REPO / "animate_podcast_v2.py"), str(SAMPLE), "--step", step,
+         "--provider", "kenburns"] if step == "all" else
+        [sys.executable, str(REPO / "animate_podcast_v2.py"), str(SAMPLE), "--step", step],
+        tmp_path / "work", kilobytes, tmp_path / "seed", read_only=read_only,
+    )
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    last = proc.stderr.strip().splitlines()[-1]  # after step 1's progress bar
+    assert last.startswith(f"error: {tmp_path / 'work'}") and message in last, proc.stderr[-2000:]
+    assert "Traceback" not in proc.stderr

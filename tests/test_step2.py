@@ -23,7 +23,7 @@ import av
 import numpy as np
 import pytest
 import torch
-from conftest import REPO
+from conftest import REPO, on_small_filesystem
 from diffusers import AutoencoderKLTemporalDecoder, StableVideoDiffusionPipeline
 from PIL import Image
 from tiny_svd import TINY_NUM_FRAMES
@@ -676,44 +676,25 @@ def test_diffusers_empty_float32_warning_is_not_shown():
 
 # --- a full disk ---------------------------------------------------------------------------------
 
-FULL_DISK_RUN = """
-import subprocess, sys
-from pathlib import Path
-import numpy as np
-from PIL import Image
-mount, kilobytes, repo = Path(sys.argv[1]), sys.argv[2], sys.argv[3]
-subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={kilobytes}k", "tmpfs", str(mount)], check=True)
-images = mount / "1_extracted_images"
-images.mkdir()
-rng = np.random.default_rng(5)
-for n in (1, 2, 3):
-    Image.fromarray(rng.integers(0, 255, (36, 64, 3), np.uint8)).save(images / f"image_00{n}.png")
-sys.path.insert(0, repo)
-import step2_local_i2v_svd
-sys.exit(step2_local_i2v_svd.main(["--provider", "kenburns", "--work-dir", str(mount)]))
-"""
-
-
 def test_a_really_full_disk_is_one_line_per_picture(tmp_path):
-    """Step 2 on a 64 KiB filesystem (a tmpfs in a private mount namespace): the pictures fit,
-    the clips do not. ffmpeg's own failure must come out as one line per picture."""
-    mount = tmp_path / "small"
-    mount.mkdir()
-    run = [shutil.which("unshare") or "unshare", "--map-root-user", "--mount", sys.executable, "-c",
-           FULL_DISK_RUN, str(mount), "64", str(REPO)]
-    try:
-        proc = subprocess.run(run, capture_output=True, text=True, encoding="utf-8", timeout=120)
-    except FileNotFoundError:
-        pytest.skip("no unshare here to make a small filesystem")
-    if "mount" in proc.stderr and proc.returncode not in (0, 1):
-        pytest.skip(f"cannot mount a small filesystem here: {proc.stderr.strip()[-200:]}")
+    """Step 2 on a 64 KiB filesystem: the pictures fit, the clips do not. ffmpeg's own failure
+    must come out as one line per picture."""
+    seed = make_work(tmp_path / "seed", {f"image_00{i}.png": (64, 36) for i in (1, 2, 3)}, None)
+    proc = on_small_filesystem(
+        [sys.executable, str(REPO / "step2_local_i2v_svd.py"), "--provider", "kenburns"],
+        tmp_path / "small", 64, seed.root,
+    )
     assert proc.returncode == 1, proc.stderr[-2000:]
-    failed = [line for line in proc.stdout.splitlines() if line.startswith("  failed ")]
-    assert len(failed) == 3 and "failed 3" in proc.stdout, proc.stdout
+    lines = proc.stdout.splitlines()
+    failed = [line for line in lines if line.startswith("  failed ")]
+    made = [line for line in lines if line.endswith("frames, 64x36")]  # a clip that still fitted
+    assert failed and len(made) + len(failed) == 3, proc.stdout
+    assert f"made {len(made)}, skipped 0" in proc.stdout and f"failed {len(failed)}" in proc.stdout
     for line in failed:
-        assert "the disk is full" in line and "MiB free" in line
+        assert line.endswith(f"{tmp_path / 'small' / layout.CLIPS_DIR}: the disk is full (0.0 MiB free); "
+                             "free some space and run step 2 again (finished clips are kept)"), line
     assert "ffmpeg" not in proc.stdout and "Traceback" not in proc.stderr
-    assert len(proc.stdout.splitlines()) == 1 + 3 + 3  # a FAILED line per picture, the summary, its 3 lines
+    assert len(lines) == len(made) + 2 * len(failed) + 1  # a line per picture, the summary, its failures
 
 
 def test_disk_full_while_writing_the_record_or_piping_to_ffmpeg_is_one_line(tmp_path, monkeypatch):
