@@ -60,7 +60,7 @@ def add_step2_arguments(
     def flag(*names: str, **options) -> None:
         actions.append(parser.add_argument(*names, **options))
 
-    choices = ", ".join(f"{name}: {choice.summary}" for name, choice in PROVIDERS.items())
+    choices = "; ".join(f"{name}: {choice.summary}" for name, choice in PROVIDERS.items())
     flag("--provider", choices=list(PROVIDERS), default=PROVIDER, help=choices)
     flag("--model", default=MODEL_ID, help="svd: Hugging Face model id or local folder")
     flag("--height", type=int, default=HEIGHT, help="svd: clip height (multiple of 8)")

@@ -14,6 +14,16 @@ class UserError(Exception):
     """A problem the user can fix; the message is shown as is."""
 
 
+def error_chain(error: BaseException) -> list[BaseException]:
+    """`error` and the exceptions it was raised from or while handling, outermost first."""
+    chain: list[BaseException] = []
+    e: BaseException | None = error
+    while e is not None and e not in chain:
+        chain.append(e)
+        e = e.__cause__ or e.__context__
+    return chain
+
+
 _DISK_ERRORS = {
     errno.ENOSPC: "free some space, or use a folder on another disk (--work-dir / -o)",
     errno.EROFS: "use a writable folder (--work-dir / -o)",

@@ -39,7 +39,7 @@ from tqdm import tqdm
 
 from . import clip_record
 from .clip_record import ClipRecord
-from .errors import UserError, disk_error
+from .errors import UserError, disk_error, error_chain
 from .fsutil import partial_path, remove_partials
 from .layout import IMAGE_EXT, WorkDir, by_number, clip_name, is_image_name, read_scenes, sidecar_name
 from .providers import ClipRequest, Provider, ProviderUnavailable
@@ -166,11 +166,7 @@ def _describe(error: Exception, output_dir: Path) -> str:
 
 
 def _disk_is_full(error: BaseException, output_dir: Path) -> bool:
-    chain: list[BaseException] = []
-    e: BaseException | None = error
-    while e is not None and e not in chain:
-        chain.append(e)
-        e = e.__cause__ or e.__context__
+    chain = error_chain(error)
     if any(isinstance(e, OSError) and e.errno == errno.ENOSPC for e in chain):
         return True
     if any("No space left on device" in str(e) for e in chain):  # ffmpeg's words for ENOSPC

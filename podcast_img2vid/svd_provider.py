@@ -41,7 +41,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps
 
-from .errors import UserError
+from .errors import UserError, error_chain
 from .media import read_picture, write_video
 from .providers import ClipRequest, ProviderUnavailable
 
@@ -149,11 +149,7 @@ def _hub_error(model: str, error: BaseException) -> ProviderUnavailable:
     """One clear message for the ways loading a model from the hub fails."""
     from huggingface_hub.errors import GatedRepoError, RepositoryNotFoundError
 
-    chain: list[BaseException] = []
-    e: BaseException | None = error
-    while e is not None and e not in chain:
-        chain.append(e)
-        e = e.__cause__ or e.__context__
+    chain = error_chain(error)
     gated = ProviderUnavailable(
         f"{model}: this model is gated and you are not authorised. Run `hf auth login`, and accept "
         "the model's terms on its Hugging Face page with the same account."
