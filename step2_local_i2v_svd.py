@@ -23,7 +23,7 @@ from podcast_img2vid import layout
 from podcast_img2vid.cli import ArgumentParser, add_work_dir_argument, check_frame_rate, run_cli
 from podcast_img2vid.errors import UserError
 from podcast_img2vid.providers import PROVIDERS, Provider, make_provider
-from podcast_img2vid.step2 import run_step2, summary
+from podcast_img2vid.step2 import close_processes, run_step2, summary
 from podcast_img2vid.worklock import WorkLock
 
 MODEL_ID = "stabilityai/stable-video-diffusion-img2vid"  # hub id or local folder
@@ -136,6 +136,7 @@ def run(args: argparse.Namespace, provider: Provider) -> int:
     if result.main_process:
         print(summary(provider.name, result, work.root / args.output_dir))
         write_review(args, result.failed)
+    close_processes()
     return result.exit_code
 
 

@@ -200,6 +200,18 @@ def process_state() -> PartialState:
     return PartialState(cpu=not torch.cuda.is_available())
 
 
+def close_processes() -> None:
+    """End an `accelerate launch` run in order: every process waits for the others, then closes
+    its process group (as accelerate's `end_training` does). Left to interpreter exit, the gloo
+    connections and the rendezvous store, which the first process serves, are torn down in
+    whatever order the processes happen to finish, and the launch can then fail after every clip
+    was made. One process: nothing to do."""
+    state = process_state()
+    if state.num_processes > 1:
+        state.wait_for_everyone()
+        state.destroy_process_group()
+
+
 def run_step2(
     work: WorkDir,
     provider: Provider,
