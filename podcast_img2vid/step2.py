@@ -51,7 +51,7 @@ if TYPE_CHECKING:
 FALLBACK_SECONDS = 5.0
 """Scene length given to the provider for every picture when there is no timestamps.csv."""
 LOW_DISK_BYTES = 16 * 2**20
-"""Below this much free space, a broken pipe to ffmpeg is taken for a full disk."""
+"""Below this much free space, a failed clip is put down to a full disk."""
 
 
 @dataclass
@@ -149,8 +149,8 @@ def make_clip(
 
 
 def _describe(error: Exception, output_dir: Path) -> str:
-    """One line for a failed picture. A full disk is said as such, whether it shows as ENOSPC,
-    as ffmpeg's message, or as a broken pipe to an ffmpeg that died of it."""
+    """One line for a failed picture. A full disk is said as such, however it surfaced (ENOSPC,
+    ffmpeg failing, a broken pipe to an ffmpeg that died of it)."""
     if _disk_is_full(error, output_dir):
         free = shutil.disk_usage(output_dir).free
         return (f"{output_dir.resolve()}: the disk is full ({free / 2**20:.1f} MiB free); free some space "
@@ -166,17 +166,13 @@ def _describe(error: Exception, output_dir: Path) -> str:
 
 
 def _disk_is_full(error: BaseException, output_dir: Path) -> bool:
-    chain = error_chain(error)
-    if any(isinstance(e, OSError) and e.errno == errno.ENOSPC for e in chain):
+    """ENOSPC anywhere in the error's chain, or a failure with almost no space left."""
+    if any(isinstance(e, OSError) and e.errno == errno.ENOSPC for e in error_chain(error)):
         return True
-    if any("No space left on device" in str(e) for e in chain):  # ffmpeg's words for ENOSPC
-        return True
-    if any(isinstance(e, BrokenPipeError) for e in chain):
-        try:
-            return shutil.disk_usage(output_dir).free < LOW_DISK_BYTES
-        except OSError:
-            return False
-    return False
+    try:
+        return shutil.disk_usage(output_dir).free < LOW_DISK_BYTES
+    except OSError:
+        return False
 
 
 def _peak_vram() -> int | None:

@@ -691,8 +691,7 @@ def test_a_really_full_disk_is_one_line_per_picture(tmp_path):
     assert failed and len(made) + len(failed) == 3, proc.stdout
     assert f"made {len(made)}, skipped 0" in proc.stdout and f"failed {len(failed)}" in proc.stdout
     for line in failed:
-        assert line.endswith(f"{tmp_path / 'small' / layout.CLIPS_DIR}: the disk is full (0.0 MiB free); "
-                             "free some space and run step 2 again (finished clips are kept)"), line
+        assert f"{tmp_path / 'small' / layout.CLIPS_DIR}" in line and "the disk is full" in line, line
     assert "ffmpeg" not in proc.stdout and "Traceback" not in proc.stderr
     assert len(lines) == len(made) + 2 * len(failed) + 1  # a line per picture, the summary, its failures
 
