@@ -57,6 +57,8 @@ STAGING_PREFIX = f".{EXTRACTED_DIR}.new-"
 """Step 1 builds its new set in `<work dir>/.1_extracted_images.new-<time>/`, then moves it in."""
 BACKUP_PREFIX = f"{EXTRACTED_DIR}.bak-"
 """A rerun of step 1 moves the earlier set to `<work dir>/1_extracted_images.bak-<time>/`."""
+UNFINISHED_MARK = ".moving"
+"""In a backup folder while step 1 moves an earlier set into it; still there if the move was cut short."""
 
 
 def image_name(number: int) -> str:
@@ -143,18 +145,28 @@ class WorkDir:
         """Staging folders left by interrupted step-1 runs."""
         return sorted(self.root.glob(f"{STAGING_PREFIX}*"))
 
-    def new_backup_dir(self, stamp: str) -> Path:
-        """A backup folder name for `stamp` that is not taken yet (not created)."""
+    def start_backup(self, stamp: str) -> Path:
+        """A new backup folder for `stamp` (a suffix makes the name unique), marked unfinished
+        until `finish_backup`."""
         backup = self.root / f"{BACKUP_PREFIX}{stamp}"
         suffix = 1
         while backup.exists():
             suffix += 1
             backup = self.root / f"{BACKUP_PREFIX}{stamp}-{suffix}"
+        backup.mkdir()
+        (backup / UNFINISHED_MARK).touch()
         return backup
+
+    def finish_backup(self, backup: Path) -> None:
+        (backup / UNFINISHED_MARK).unlink(missing_ok=True)
 
     def backup_dirs(self) -> list[Path]:
         """Earlier step-1 sets moved aside by reruns, oldest first."""
         return sorted(p for p in self.root.glob(f"{BACKUP_PREFIX}*") if p.is_dir())
+
+    def unfinished_backup(self) -> Path | None:
+        """The newest backup folder whose move was cut short (it holds only part of a set)."""
+        return next((p for p in reversed(self.backup_dirs()) if (p / UNFINISHED_MARK).exists()), None)
 
 
 @dataclass(frozen=True)

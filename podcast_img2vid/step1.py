@@ -71,10 +71,10 @@ def run_step1(
         write_scenes(staging / TIMESTAMPS_CSV, scenes)
         _contact_sheet(scenes, thumbs, staging / CONTACT_SHEET)
         unchanged = _same_as_before(staging, work)
-        backup = None if unchanged else _install(staging, work, stamp)
+        backup, split = (None, None) if unchanged else _install(staging, work, stamp)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    _summary(scenes, work, backup, unchanged)
+    _summary(scenes, work, backup, split, unchanged)
     return scenes
 
 
@@ -195,17 +195,24 @@ def _same_as_before(staging: Path, work: WorkDir) -> bool:
     return True
 
 
-def _install(staging: Path, work: WorkDir, stamp: str) -> Path | None:
-    """Move an earlier run's outputs to a backup folder, then the new ones into place."""
+def _install(staging: Path, work: WorkDir, stamp: str) -> tuple[Path | None, Path | None]:
+    """Move an earlier run's outputs to a backup folder, then the new ones into place.
+
+    Returns (the backup folder, a backup folder an interrupted run left holding the rest of
+    that set, if it could not be completed). A run cut short between the moves leaves its
+    backup folder marked; the next run moves the rest of the set into that same folder, so
+    one earlier set is never split over two backups.
+    """
     old = [p for p in (work.images_dir, work.csv_path, work.contact_sheet_path) if p.exists()]
+    unfinished = work.unfinished_backup()
     backup = None
-    if old:
-        backup = work.new_backup_dir(stamp)
+    if old and unfinished is not None and not any((unfinished / p.name).exists() for p in old):
+        backup = unfinished
+    elif old:
+        backup = work.start_backup(stamp)
     try:
-        if backup is not None:
-            backup.mkdir()
-            for path in old:
-                os.replace(path, backup / path.name)
+        for path in old:
+            os.replace(path, backup / path.name)
         for name in (EXTRACTED_DIR, TIMESTAMPS_CSV, CONTACT_SHEET):
             os.replace(staging / name, work.root / name)
     except OSError as e:
@@ -214,10 +221,19 @@ def _install(staging: Path, work: WorkDir, stamp: str) -> Path | None:
             f"{work.root}: could not put the new step-1 results in place ({e.strerror}: {e.filename}). "
             f"Close programs that have these files open and run step 1 again.{moved}"
         ) from None
-    return backup
+    if backup is not None:
+        work.finish_backup(backup)
+    if unfinished is not None and unfinished != backup:
+        work.finish_backup(unfinished)
+        if not old:  # the cut-short run had moved the whole earlier set there
+            return unfinished, None
+        return backup, unfinished
+    return backup, None
 
 
-def _summary(scenes: list[Scene], work: WorkDir, backup: Path | None, unchanged: bool) -> None:
+def _summary(
+    scenes: list[Scene], work: WorkDir, backup: Path | None, split: Path | None, unchanged: bool
+) -> None:
     pictures = len({s.image for s in scenes})
     reused = len(scenes) - pictures
     print(f"Step 1: {len(scenes)} scene(s) found, {pictures} picture(s) written to {work.images_dir}"
@@ -226,5 +242,7 @@ def _summary(scenes: list[Scene], work: WorkDir, backup: Path | None, unchanged:
     print(f"  preview:    {work.contact_sheet_path}")
     if backup is not None:
         print(f"  the previous step-1 results were moved to {backup}")
+    if split is not None:
+        print(f"  part of that set was already in {split} (moved there by a run that was cut short)")
     if unchanged:
         print("  same result as the previous run: pictures and timestamps.csv were left as they were")
