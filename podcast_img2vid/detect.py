@@ -1,28 +1,32 @@
-"""Find picture changes in a static-image video: a PySceneDetect detector built for still pictures.
+"""Find picture changes in a podcast video whose pictures may move: a PySceneDetect detector.
 
-The built-in detectors compare each frame with the previous one, so a dissolve (a little change
-on every frame) or a small edit (a big change on 1 % of the frame) stays under any sane threshold.
-Here the picture is still between changes, so each frame is compared with the last *still*
-picture instead, block by block:
+The built-in detectors compare each frame with the previous one, so a dissolve (a little change on
+every frame) or a small edit (a big change on 1 % of the frame) stays under any sane threshold. Here
+each frame is also compared with the scene's *reference* picture, block by block, once the global
+motion between them (a slow zoom, a pan, a shake) has been taken out:
 
-* A frame is cut into about 40 blocks across; a block's value is its mean colour. Averaging over a
-  block removes most grain and compression noise; a block is *changed* when its mean moves by more
-  than `threshold / 3` levels (of 255) in any channel, or by more than 8 times the typical
-  frame-to-frame change when the video is grainy. Two changed blocks (about 0.25 % of the frame)
-  are enough, so an object covering 1 % of the frame is found.
-* After a change the detector waits until the picture is still again (no block moves for
-  `SETTLE_SECONDS`). If the still picture differs from the old one, each changed block's
-  transition is located: the frame after the last one that is less than half way to the new value.
-  A hard cut puts every block's transition on one frame, a dissolve on its midpoint. The cut is
-  the median of those frames, and at least two blocks must agree on it, which rejects changes that
-  creep across the frame (a progress bar).
-* Animated overlays (an audiogram waveform, a blinking logo) are blocks that jump again and again.
-  A block that jumps on 3 separate occasions, or on a quarter of the frames, within
-  `ACTIVITY_SECONDS` of a frame (before or after it) is ignored at that frame. A change that goes
-  back to the old picture before it settles (a flash) is ignored.
+* A frame is cut into about 40 blocks across; a block's value is its mean colour, which averages
+  away most grain and compression noise. A block is *changed* when its mean moves by more than
+  `threshold / 3` levels (of 255) in a channel, or by more than 8 times the typical frame-to-frame
+  change in a grainy video. Two changed blocks (about 0.25 % of the frame) can make a cut.
+* `track_motion`: the zoom/shift between a frame and a recent anchor frame (ECC on a small grey
+  picture); every frame gets a *pose*, so any two nearby frames can be aligned (`align`).
+* `activity_mask`: blocks that go back and forth over `ACTIVITY_SECONDS` before and after a frame
+  (an audiogram, a presenter box, a blinking logo) are ignored; a cut or a dissolve moves a block
+  one way only, so it is never masked.
+* Hard cuts (`hard_cut`): most blocks change between two analysed frames, far more than around
+  them, and the new picture stays (not a flash). Found at once, even if nothing is ever still.
+* Dissolves, fades and small edits: once the reference differs and the picture has stopped
+  changing (no block moves for `SETTLE_SECONDS`, nor much over `SETTLE_LONG_SECONDS`), the
+  transition is located (`locate_transition`): per changed block, the frame where it gets half
+  way; the cut is their median, and a fade through black or white goes to its darkest/brightest
+  frame. Changes that creep across the frame (a progress bar) never agree on a frame.
+
+`threshold` only decides which blocks count as changed: what moves, what is animated and what is a
+hard cut do not depend on it, so a lower threshold finds every change a higher one finds.
 
 The detector sees each frame `ACTIVITY_SECONDS` late, so it can look ahead; cuts are reported late,
-which `SceneManager` allows. Input frames may be any small image (BGR, YUV or grey).
+which `SceneManager` allows. Input frames are small YUV pictures (luma first).
 """
 
 from __future__ import annotations
@@ -37,35 +41,48 @@ from scenedetect import FrameTimecode, SceneDetector
 
 BLOCKS_ACROSS = 40
 MIN_BLOCKS = 2
+STILL_LEVEL = 4.0
+"""A block moves when it changes by more than this many levels (or 6 times the noise)."""
 SETTLE_SECONDS = 0.3
+SETTLE_LONG_SECONDS = 1.0
+"""The picture is still when nothing moved over SETTLE_SECONDS, nor twice as much over this."""
 ACTIVITY_SECONDS = 1.0
-LOOKBACK_SECONDS = 1.5
-"""How far before a change's first clearly changed frame its transition may start (dissolves)."""
-ACTIVITY_EVENTS = 3
-ACTIVITY_SHARE = 0.25
+ACTIVITY_LEVEL = 8.0
+"""A block is animated when its back-and-forth change over the activity window exceeds this."""
+MIN_VALID_SHARE = 0.3
+"""When more of the frame looks animated, the least active 30 % of the blocks are still judged."""
+LOOKBACK_SECONDS = 2.5
+"""How far before a change's first clearly changed frame its transition may start (2 s dissolves)."""
+REFRESH_SECONDS = 2.5
+"""An unchanged reference is renewed after this long (so slow drifts never add up to a change)."""
+HARD_LEVEL = 10.0
+HARD_SHARE = 0.3
+HARD_RATIO = 3.0
+HARD_WINDOW = 2
+"""A hard cut changes HARD_SHARE of the judged blocks, and HARD_RATIO times more blocks (by
+HARD_LEVEL, whatever the threshold) than the HARD_WINDOW frames on each side of it do."""
+FADE_DEPTH = 24.0
+"""A transition is a fade when its darkest (brightest) frame is this much darker (brighter)
+than both pictures."""
 NOISE_FRAMES = 63
+TRACK_WIDTH = 80
+"""Motion is estimated on a grey picture about this wide."""
+ANCHOR_SECONDS = 1.0
+MIN_TRACK_CORRELATION = 0.9
+MOTION_GAIN = 0.7
+"""A measured motion is used when aligning with it leaves at most 70 % of the change."""
 
 
 @dataclass(frozen=True)
 class Still:
-    """The still picture that starts a scene, as the detector saw it."""
+    """The picture that starts a scene, as the detector saw it."""
 
     frame: FrameTimecode
-    """A frame where the picture has been still for `SETTLE_SECONDS`: safe to save."""
+    """A frame of the scene outside any transition: safe to save."""
     blocks: np.ndarray
     """Mean colour per block, (channels, rows, cols) float32."""
     valid: np.ndarray
     """Blocks that were not animated at that frame."""
-
-
-@dataclass
-class _Frame:
-    timecode: FrameTimecode
-    blocks: np.ndarray
-    jump: np.ndarray
-    event: np.ndarray
-    moving: bool
-    """Some block jumped (the activity sums change with this frame)."""
 
 
 def block_means(image: np.ndarray) -> np.ndarray:
@@ -73,11 +90,15 @@ def block_means(image: np.ndarray) -> np.ndarray:
     if image.ndim == 2:
         image = image[:, :, None]
     height, width = image.shape[:2]
-    size = max(1, round(max(height, width) / BLOCKS_ACROSS))
+    size = block_size(width, height)
     rows, cols = max(1, height // size), max(1, width // size)
     cropped = np.ascontiguousarray(image[: rows * size, : cols * size])
     means = cv2.resize(cropped, (cols, rows), interpolation=cv2.INTER_AREA).reshape(rows, cols, -1)
     return np.ascontiguousarray(means.transpose(2, 0, 1), dtype=np.float32)
+
+
+def block_size(width: int, height: int) -> int:
+    return max(1, round(max(height, width) / BLOCKS_ACROSS))
 
 
 def block_change(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -85,21 +106,190 @@ def block_change(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.abs(a - b).max(axis=0)
 
 
-def same_picture(a: Still, b: Still, threshold: float) -> bool:
-    """Whether two stills show the same picture by the detector's own rule (used to dedupe)."""
-    if a.blocks.shape != b.blocks.shape:
-        return False
-    changed = (block_change(a.blocks, b.blocks) > threshold / 3) & a.valid & b.valid
-    return np.count_nonzero(changed) < MIN_BLOCKS
+# Global motion. A pose is a 3x3 affine matrix from a shared reference to a frame's pixels; the
+# motion from frame a to frame b is pose_b @ inv(pose_a).
+
+IDENTITY = np.eye(3)
 
 
-class StillPictureDetector(SceneDetector):
-    """Cuts between still pictures: hard cuts, dissolves (at the midpoint) and small edits.
+def track_motion(anchor: np.ndarray, grey: np.ndarray, guess: np.ndarray) -> np.ndarray | None:
+    """Affine motion (3x3) mapping `anchor` onto `grey` (float32 pictures of one size), by ECC
+    from `guess`; None when the two do not show the same picture (a cut)."""
+    warp = np.ascontiguousarray(guess[:2], dtype=np.float32)
+    criteria = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 20, 1e-3)
+    try:
+        correlation, warp = cv2.findTransformECC(anchor, grey, warp, cv2.MOTION_AFFINE, criteria, None, 1)
+    except cv2.error:  # no convergence: different pictures
+        return None
+    if correlation < MIN_TRACK_CORRELATION:
+        return None
+    return np.vstack([warp.astype(np.float64), [0, 0, 1]])
+
+
+def rescale(motion: np.ndarray, factor: float) -> np.ndarray:
+    """The same motion in pixels `factor` times larger."""
+    scale = np.diag([factor, factor, 1.0])
+    return scale @ motion @ np.linalg.inv(scale)
+
+
+def is_still(motion: np.ndarray) -> bool:
+    """Whether a motion moves no pixel of a small picture by more than a hundredth of a pixel."""
+    return bool(np.abs(motion - IDENTITY).max() < 1e-4)
+
+
+def align(image: np.ndarray, motion: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Block means of `image` moved by `motion` (into another frame's pixels), and which blocks
+    it covers completely."""
+    height, width = image.shape[:2]
+    if is_still(motion):
+        blocks = block_means(image)
+        return blocks, np.ones(blocks.shape[1:], bool)
+    moved = cv2.warpAffine(image, motion[:2], (width, height), flags=cv2.INTER_LINEAR,
+                           borderMode=cv2.BORDER_REPLICATE)
+    blocks = block_means(moved)
+    size = block_size(width, height)
+    inverse = np.linalg.inv(motion)
+    rows, cols = blocks.shape[1:]
+    ys, xs = np.meshgrid(np.arange(rows + 1) * size, np.arange(cols + 1) * size, indexing="ij")
+    corners = np.stack([xs.ravel(), ys.ravel(), np.ones(xs.size)])
+    source = (inverse @ corners)[:2].reshape(2, rows + 1, cols + 1)
+    inside = (source[0] >= 0) & (source[0] <= width) & (source[1] >= 0) & (source[1] <= height)
+    covered = inside[:-1, :-1] & inside[1:, :-1] & inside[:-1, 1:] & inside[1:, 1:]
+    return blocks, covered
+
+
+def _typical(step: np.ndarray, where: np.ndarray) -> float:
+    """The typical size of a block step (mean of the largest channel change) over `where`."""
+    return float(np.abs(step).max(axis=0)[where].mean()) if where.any() else 0.0
+
+
+# Policies, each a small function of arrays.
+
+def activity_mask(sum_abs: np.ndarray, sum_signed: np.ndarray, level: float) -> np.ndarray:
+    """Animated blocks: their changes over a window add up to far more than their net change.
+
+    `sum_abs` and `sum_signed` are the sums of |step| and step per channel over the window, where
+    step is a block's change against the aligned previous frame. A cut or a dissolve goes one way
+    (the two sums agree, up to the codec settling); a waveform bar, a presenter or a blinking logo
+    goes back and forth, more than its net change.
+    Returns the blocks that are *valid* (not animated); at least MIN_VALID_SHARE of them.
+    """
+    net = np.abs(sum_signed)
+    activity = (sum_abs - net).max(axis=0)
+    valid = (activity <= level) | (activity <= net.max(axis=0))
+    least = int(np.ceil(MIN_VALID_SHARE * valid.size))
+    if np.count_nonzero(valid) < least:
+        valid = activity <= np.partition(activity.ravel(), least - 1)[least - 1]
+    return valid
+
+
+def hard_cut(shares: np.ndarray, middle: int, share_at_threshold: float) -> bool:
+    """Whether frame `middle` is a hard cut, from the share of blocks that changed by HARD_LEVEL
+    at each frame of a window (`shares`) and the share that changed by the threshold there.
+
+    Like PySceneDetect's AdaptiveDetector: the change must stand far out of its neighbours'.
+    """
+    around = np.delete(shares, middle)
+    level = float(around.mean()) if around.size else 0.0
+    return share_at_threshold >= HARD_SHARE and shares[middle] >= max(HARD_RATIO * level, HARD_SHARE / 2)
+
+
+def locate_transition(seen: np.ndarray, old: np.ndarray, new: np.ndarray) -> int | None:
+    """Index in `seen` (blocks of consecutive frames, (frames, channels, n)) where the change from
+    `old` to `new` ((channels, n) each) happens: per block, the frame after the last one still less
+    than half way; the median of those. None when fewer than MIN_BLOCKS blocks agree (a change
+    that creeps across the frame)."""
+    delta = new - old
+    half = 0.5 * (delta * delta).sum(axis=0)
+    below = ((seen - old) * delta).sum(axis=1) < half
+    last_below = np.where(below.any(axis=0), below.shape[0] - 1 - np.argmax(below[::-1], axis=0), -1)
+    frames = last_below + 1
+    cut = int(np.median(frames))
+    if np.count_nonzero(np.abs(frames - cut) <= 1) < MIN_BLOCKS:
+        return None
+    return cut
+
+
+def fade_extreme(brightness: np.ndarray, old: float, new: float) -> int | None:
+    """Index of the darkest (or brightest) frame of a fade through black (white), given the mean
+    brightness of each frame of a transition and of the pictures on both sides; None if no fade."""
+    darkest, brightest = int(np.argmin(brightness)), int(np.argmax(brightness))
+    if brightness[darkest] < min(old, new) - FADE_DEPTH:
+        extreme = brightness[darkest]
+        lows = np.flatnonzero(brightness <= extreme + 2)
+    elif brightness[brightest] > max(old, new) + FADE_DEPTH:
+        extreme = brightness[brightest]
+        lows = np.flatnonzero(brightness >= extreme - 2)
+    else:
+        return None
+    return int(lows[len(lows) // 2])
+
+
+@dataclass
+class _Frame:
+    timecode: FrameTimecode
+    image: np.ndarray
+    """The small YUV picture."""
+    blocks: np.ndarray
+    pose: np.ndarray
+    step: np.ndarray
+    """Signed change of each block against the previous frame, aligned: (channels, rows, cols)."""
+    moving: bool
+    """Some block moved against the previous frame."""
+
+
+class _Tracker:
+    """Measures motion against an anchor frame (renewed every ANCHOR_SECONDS of motion, and after
+    a cut), by ECC on grey pictures about TRACK_WIDTH wide."""
+
+    def __init__(self, rate: float):
+        self.anchor_life = max(2, round(ANCHOR_SECONDS * rate))
+        self.anchor: np.ndarray | None = None
+        self.anchor_pose = IDENTITY
+        self.anchor_age = 0
+        self.guess = IDENTITY
+        """Motion from the anchor to the last frame, in tracking pixels (the next guess)."""
+
+    def pose(self, image: np.ndarray) -> np.ndarray | None:
+        """The pose of `image` (a frame that changed), or None when it cannot be measured."""
+        grey, factor = self._grey(image)
+        self._latest = grey
+        if self.anchor is None or self.anchor.shape != grey.shape:
+            return None
+        motion = track_motion(self.anchor, grey, self.guess)
+        if motion is None:
+            return None
+        self._motion = motion
+        return rescale(motion, factor) @ self.anchor_pose
+
+    def accept(self, pose: np.ndarray, measured: bool) -> None:
+        """The last frame given to `pose` got `pose`; `measured` says whether it was the one returned."""
+        self.anchor_age += 1
+        if measured and self.anchor_age < self.anchor_life:
+            self.guess = self._motion
+        else:
+            self.anchor, self.anchor_pose, self.anchor_age, self.guess = self._latest, pose, 0, IDENTITY
+
+    def start(self, image: np.ndarray) -> None:
+        self.anchor, _ = self._grey(image)
+
+    @staticmethod
+    def _grey(image: np.ndarray) -> tuple[np.ndarray, float]:
+        height, width = image.shape[:2]
+        factor = max(1.0, width / TRACK_WIDTH)
+        size = (max(8, round(width / factor)), max(8, round(height / factor)))
+        grey = cv2.resize(image[:, :, 0], size, interpolation=cv2.INTER_AREA).astype(np.float32)
+        return grey, width / size[0]
+
+
+class PictureChangeDetector(SceneDetector):
+    """Cuts between pictures that may move: hard cuts, dissolves and fades (at their middle), small
+    edits; animated overlays and whole-picture motion are ignored.
 
     `threshold` is the sensitivity (30 by default; lower finds smaller changes): a block changes
     when its mean colour moves by more than threshold / 3 levels. `fps` is the rate of the frames
     the detector is given and `min_scene_len` counts those frames. `on_still(still)` is called once
-    per scene, as soon as its picture is known to be still.
+    per scene, in order, with a frame of the scene outside any transition.
 
     When SceneManager skips frames (`frame_skip`), `frames_between(a, b)` must give the skipped
     frames between two given ones, as (timecode, small picture): the cut is then placed on the
@@ -124,76 +314,123 @@ class StillPictureDetector(SceneDetector):
         self.frames_between = frames_between
         self.stills: list[Still] = []
         self.settle = max(2, round(SETTLE_SECONDS * fps))
+        self.settle_long = max(self.settle + 1, round(SETTLE_LONG_SECONDS * fps))
         self.ahead = max(2, round(ACTIVITY_SECONDS * fps))
-        self.window = 2 * self.ahead + 1
-        self.lookback = max(self.settle + 2, round(LOOKBACK_SECONDS * fps))
+        self.lookback = max(self.settle_long + 2, round(LOOKBACK_SECONDS * fps))
+        self.refresh = max(self.lookback, round(REFRESH_SECONDS * fps))
+        self.still_wait = self.settle_long + self.lookback
+        """How long after a cut a still is taken even if the picture never stands still."""
+        self._tracker = _Tracker(fps)
         self._frames: deque[_Frame] = deque()
         self._first = 0
         """Index (count of frames seen) of `_frames[0]`."""
-        self._count = 0
-        self._jumps: np.ndarray | None = None
-        """Per block: frames in the activity window where it jumped (moved by more than the level)."""
-        self._events: np.ndarray | None = None
-        """Per block: separate runs of jumps in the activity window."""
-        self._no_jumps: np.ndarray | None = None
-        self._ref: np.ndarray | None = None
-        self._pending: int | None = 0
-        self._last_cut = 0
+        self._sum_abs: np.ndarray | None = None
+        self._sum_signed: np.ndarray | None = None
+        """Per channel and block: sums of |step| and step over the activity window."""
         self._steps: deque[float] = deque(maxlen=NOISE_FRAMES)
-        """Typical (median) block change of recent frames against the previous frame."""
         self._noise = 0.0
-        """Noise level: the median of `_steps`, which cuts and dissolves do not move much."""
-        self._last_image: np.ndarray | None = None
-        self._valid_now: np.ndarray | None = None
-        self._quiet: tuple[np.ndarray, np.ndarray] | None = None
-        """(blocks, valid) last judged unchanged: the same again needs no work."""
+        """Noise level: the median of `_steps` (the typical block step of recent frames)."""
+        self._ref: int | None = None
+        """Frame whose picture the scene is compared with; `_ref_blocks` holds its block means
+        (updated where blocks were animated or changed a little)."""
+        self._ref_blocks: np.ndarray | None = None
+        self._pending: int | None = None
+        """First frame that differed from the reference, while waiting for the picture to settle."""
+        self._last_cut = 0
+        self._still_due: int | None = 0
+        """Frame from which the current scene's still is wanted (None once taken)."""
 
     @property
     def reach(self) -> int:
-        """How many frames back from the newest one a still or a cut may be (a 1 s dissolve's midpoint)."""
-        return self.ahead + self.settle + self.lookback // 2
+        """How many frames back from the newest one a cut may be."""
+        return self.ahead + self.lookback + self.settle_long + 1
+
+    @property
+    def picture_reach(self) -> int:
+        """How many frames back from the newest one a still may be."""
+        return self.ahead + self.settle_long + 2
 
     def process_frame(self, timecode: FrameTimecode, frame_img: np.ndarray) -> list[FrameTimecode]:
-        previous = self._frames[-1] if self._frames else None
-        if previous is None:
-            blocks = block_means(frame_img)
-            jump = event = self._no_jumps = np.zeros(blocks.shape[1:], bool)
-            self._jumps = np.zeros(jump.shape, np.int32)
-            self._events = np.zeros(jump.shape, np.int32)
-        elif np.array_equal(frame_img, self._last_image):  # common in still videos: skip the maths
-            blocks, jump, event = previous.blocks, self._no_jumps, self._no_jumps
-            self._steps.append(0.0)
-        else:
-            blocks = block_means(frame_img)
-            step = block_change(blocks, previous.blocks)
-            self._steps.append(float(np.median(step)))
-            jump = step > self._change_level
-            event = jump & ~previous.jump
-        if self._count % 8 == 0 or self._count < 16:
-            self._noise = float(np.median(self._steps)) if self._steps else 0.0
-        self._last_image = frame_img
-        frame = _Frame(timecode, blocks, jump, event, bool(jump.any()))
-        self._frames.append(frame)
-        self._count += 1
-        if frame.moving:
-            self._jumps += jump
-            self._events += event
-            self._valid_now = None
-        judged = self._count - 1 - self.ahead
+        self._add(timecode, frame_img)
+        judged = self._first + len(self._frames) - 1 - self.ahead
         cuts = self._judge(judged) if judged >= 0 else []
         self._trim(judged)
         return cuts
 
     def post_process(self, timecode: FrameTimecode) -> list[FrameTimecode]:
         cuts = []
-        for index in range(max(0, self._count - self.ahead), self._count):
+        end = self._first + len(self._frames)
+        for index in range(max(0, end - self.ahead), end):
             cuts += self._judge(index)
-            self._trim(index)
-        if self._pending is not None and self._count:
-            cuts += self._settled(self._count - 1, self._valid(), final=True)
+            self._leave(index - self.ahead)
+        if self._pending is not None and end > 1:
+            cuts += self._settled(end - 1, final=True)
+        if self._still_due is not None and end:
+            self._record(max(self._still_due, min(end - 1, self._last_cut + self.settle)))
         return cuts
 
-    # Frames are numbered in reading order; the activity window of frame i is [i - ahead, i + ahead].
+    # Reading frames: blocks, pose, aligned step, activity sums.
+
+    def _add(self, timecode: FrameTimecode, image: np.ndarray) -> None:
+        previous = self._frames[-1] if self._frames else None
+        if previous is None:
+            blocks = block_means(image)
+            frame = _Frame(timecode, image, blocks, IDENTITY, np.zeros_like(blocks), False)
+            self._tracker.start(image)
+            self._sum_abs = np.zeros_like(blocks)
+            self._sum_signed = np.zeros_like(blocks)
+        elif np.array_equal(image, previous.image):  # common in still videos: skip the maths
+            frame = _Frame(timecode, previous.image, previous.blocks, previous.pose,
+                           np.zeros_like(previous.blocks), False)
+            self._steps.append(0.0)
+        else:
+            blocks = block_means(image)
+            pose, step = self._follow(image, blocks, previous)
+            self._steps.append(float(np.median(np.abs(step).max(axis=0))))
+            frame = _Frame(timecode, image, blocks, pose, step, bool(np.abs(step).max() > self._still_level))
+            if frame.moving:
+                self._sum_abs += np.abs(step)
+                self._sum_signed += step
+        count = self._first + len(self._frames)
+        if count % 8 == 0 or count < 16:
+            self._noise = float(np.median(self._steps)) if self._steps else 0.0
+        self._frames.append(frame)
+
+    def _follow(
+        self, image: np.ndarray, blocks: np.ndarray, previous: _Frame
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Pose of a new frame and its aligned step from `previous`. A measured motion is used
+        only when it explains the change better than no motion (an overlay can fool ECC)."""
+        still_step = blocks - previous.blocks
+        if np.abs(still_step).max() <= self._still_level:
+            return previous.pose, still_step
+        pose = self._tracker.pose(image)
+        if pose is not None and not is_still(pose @ np.linalg.inv(previous.pose)):
+            before, covered = align(previous.image, pose @ np.linalg.inv(previous.pose))
+            moved_step = np.where(covered, blocks - before, 0)
+            if _typical(moved_step, covered) < MOTION_GAIN * _typical(still_step, covered):
+                self._tracker.accept(pose, True)
+                return pose, moved_step
+        self._tracker.accept(previous.pose, False)
+        return previous.pose, still_step
+
+    def _leave(self, index: int) -> None:
+        """Take frame `index` out of the activity sums (it left every window still judged)."""
+        if index >= self._first:
+            frame = self._at(index)
+            if frame.moving:
+                self._sum_abs -= np.abs(frame.step)
+                self._sum_signed -= frame.step
+
+    def _trim(self, judged: int) -> None:
+        self._leave(judged - self.ahead)
+        keep_from = judged + 1 - self.reach + self.ahead
+        while self._first < min(keep_from, judged - self.ahead + 1):
+            self._frames.popleft()
+            self._first += 1
+
+    def _at(self, index: int) -> _Frame:
+        return self._frames[index - self._first]
 
     @property
     def _change_level(self) -> float:
@@ -202,120 +439,169 @@ class StillPictureDetector(SceneDetector):
 
     @property
     def _still_level(self) -> float:
-        return max(self.level / 2, 6 * self._noise)
-
-    def _at(self, index: int) -> _Frame:
-        return self._frames[index - self._first]
-
-    def _trim(self, judged: int) -> None:
-        """Take frame `judged - ahead` out of the activity sums; drop frames no longer needed."""
-        leaving = judged - self.ahead
-        frame = self._at(leaving) if leaving >= self._first else None
-        if frame is not None and frame.moving:
-            self._jumps -= frame.jump
-            self._events -= frame.event
-            self._valid_now = None
-        keep_from = judged + 1 - max(self.lookback + self.settle, self.ahead + 1)
-        while self._first < keep_from:
-            self._frames.popleft()
-            self._first += 1
+        return max(STILL_LEVEL, 6 * self._noise)
 
     def _valid(self) -> np.ndarray:
         """Blocks that are not animated around the judged frame."""
-        if self._valid_now is None:
-            animated = (self._events >= ACTIVITY_EVENTS) | (self._jumps >= ACTIVITY_SHARE * self.window)
-            self._valid_now = ~animated
-        return self._valid_now
+        window = 2 * self.ahead + 1
+        return activity_mask(self._sum_abs, self._sum_signed, max(ACTIVITY_LEVEL, 2 * window * self._noise))
 
-    def _changed(self, blocks: np.ndarray, valid: np.ndarray) -> np.ndarray:
-        return (block_change(blocks, self._ref) > self._change_level) & valid
+    def _aligned(self, index: int, into: int) -> tuple[np.ndarray, np.ndarray]:
+        """Block means of frame `index` moved into frame `into`'s pixels, and the blocks covered."""
+        frame, target = self._at(index), self._at(into)
+        if frame.pose is target.pose or is_still(target.pose @ np.linalg.inv(frame.pose)):
+            return frame.blocks, np.ones(frame.blocks.shape[1:], bool)
+        return align(frame.image, target.pose @ np.linalg.inv(frame.pose))
+
+    # Judging frame `index` (all frames up to `index + ahead` have been read).
 
     def _judge(self, index: int) -> list[FrameTimecode]:
-        frame = self._at(index)
         valid = self._valid()
-        quiet = self._quiet
-        if self._pending is None and quiet and quiet[0] is frame.blocks and quiet[1] is valid:
+        if self._ref is None:
+            if self._steady(index, valid) or index >= self.still_wait:
+                self._set_reference(index, valid)
             return []
-        if self._ref is not None:
-            np.copyto(self._ref, frame.blocks, where=~valid)
+        if index > 0 and self._is_hard_cut(index, valid):
+            before = self._at(index - 1).blocks
+            changed = (block_change(self._at(index).blocks, before) > self._change_level) & valid
+            return self._cut(index, index, valid, before, changed)
         if self._pending is None:
-            changed = self._changed(frame.blocks, valid)
+            blocks, covered = self._aligned(index, self._ref)
+            np.copyto(self._ref_blocks, blocks, where=~(valid & covered))
+            changed = (block_change(blocks, self._ref_blocks) > self._change_level) & valid & covered
             count = np.count_nonzero(changed)
-            self._quiet = (frame.blocks, valid) if count == 0 else None
             if count >= MIN_BLOCKS:
                 self._pending = index
-            elif count:
-                # A change too small to be a new picture: follow it once it is still.
-                np.copyto(self._ref, frame.blocks, where=changed & ~self._moved(index))
+            elif self._steady(index, valid):
+                if count or index - self._ref >= self.refresh:  # a small change, or an old reference
+                    self._set_reference(index, valid)
+                if self._still_due is not None and index >= self._still_due:
+                    self._record(index, valid)
+            elif self._still_due is not None and index - self._last_cut >= self.still_wait:
+                self._record(index, valid)  # a picture that never stands still
             return []
-        return self._settled(index, valid)
+        return self._settled(index)
 
-    def _moved(self, index: int) -> np.ndarray:
-        """Blocks that moved during the `settle` frames before `index`."""
+    def _is_hard_cut(self, index: int, valid: np.ndarray) -> bool:
         frame = self._at(index)
-        moved = np.zeros(frame.jump.shape, bool)
-        for back in range(1, min(self.settle, index - self._first) + 1):
-            moved |= block_change(self._at(index - back).blocks, frame.blocks) > self._still_level
-        return moved
+        if not frame.moving:
+            return False
+        step = np.abs(frame.step).max(axis=0)[valid]
+        share = np.count_nonzero(step > self._change_level) / max(1, step.size)
+        if share < HARD_SHARE:
+            return False
+        hard_level = max(HARD_LEVEL, 8 * self._noise)
+        start, end = max(self._first, index - HARD_WINDOW), self._first + len(self._frames)
+        shares = np.array([
+            np.count_nonzero(np.abs(self._at(i).step).max(axis=0)[valid] > hard_level) / max(1, step.size)
+            for i in range(start, min(end, index + HARD_WINDOW + 1))
+        ])
+        if not hard_cut(shares, index - start, share):
+            return False
+        later = min(end - 1, index + self.settle)  # not a flash: the new picture stays
+        blocks, covered = self._aligned(later, index - 1)
+        stays = (block_change(blocks, self._at(index - 1).blocks) > self._change_level) & valid & covered
+        return np.count_nonzero(stays) >= HARD_SHARE / 2 * np.count_nonzero(valid)
 
-    def _settled(self, index: int, valid: np.ndarray, final: bool = False) -> list[FrameTimecode]:
+    def _steady(self, index: int, valid: np.ndarray) -> bool:
+        """Whether no judged block moved over the last `settle` frames, nor twice as much over
+        `settle_long` (a slow dissolve)."""
+        backs = [*range(1, min(self.settle, index - self._first) + 1)]
+        if index - self._first >= self.settle_long:
+            backs.append(self.settle_long)
+        if not backs and index > 0:
+            return False
+        frame = self._at(index)
+        for back in backs:
+            blocks, covered = self._aligned(index - back, index)
+            level = self._still_level * (2 if back > self.settle else 1)
+            if np.count_nonzero((block_change(blocks, frame.blocks) > level) & valid & covered) >= MIN_BLOCKS:
+                return False
+        return True
+
+    def _settled(self, index: int, final: bool = False) -> list[FrameTimecode]:
         """While a change is pending: once the picture is still again, decide whether it was a cut."""
+        valid = self._valid()
         span = index - max(self._pending, self._first)
-        if span < self.settle and not (final and span >= 1):
-            return []
-        if np.count_nonzero(self._moved(index) & valid) >= MIN_BLOCKS:
-            return []
-        frame = self._at(index)
-        cuts = []
-        if self._ref is None:
-            self._record(frame, valid)
-        else:
-            changed = self._changed(frame.blocks, valid)
-            if np.count_nonzero(changed) >= MIN_BLOCKS:
-                cut = self._locate(changed, frame.blocks, index)
-                if cut is not None and cut - self._last_cut >= self.min_scene_len:
-                    self._last_cut = cut
-                    cuts.append(self._exact(cut, changed, frame.blocks))
-                    self._record(frame, valid)
-        self._ref = frame.blocks.copy()
+        if not final and (span < self.settle or not self._steady(index, valid)):
+            if span < self.still_wait + self.lookback:
+                return []
+            # Never still: decide now (a moving picture that slowly changed).
         self._pending = None
-        return cuts
+        blocks, covered = self._aligned(index, self._ref)
+        changed = (block_change(blocks, self._ref_blocks) > self._change_level) & valid & covered
+        if np.count_nonzero(changed) < MIN_BLOCKS:  # back to the old picture: a flash
+            self._set_reference(index, valid)
+            return []
+        start = max(self._first + 1, self._ref + 1, index - span - self.lookback)
+        seen = np.stack([self._aligned(i, self._ref)[0][:, changed] for i in range(start, index + 1)])
+        found = locate_transition(seen, self._ref_blocks[:, changed], blocks[:, changed])
+        if found is None:
+            self._set_reference(index, valid)
+            return []
+        brightness = seen[:, 0].mean(axis=1)
+        fade = fade_extreme(brightness, float(self._ref_blocks[0, changed].mean()),
+                            float(blocks[0, changed].mean()))
+        cut = start + (found if fade is None else fade)
+        return self._cut(cut, index, valid, self._ref_blocks, changed, fade=fade is not None)
 
-    def _locate(self, changed: np.ndarray, new: np.ndarray, index: int) -> int | None:
-        """Frame of the change: where the changed blocks get at least half way to `new`.
+    def _cut(
+        self, cut: int, new: int, valid: np.ndarray, old: np.ndarray, changed: np.ndarray, fade: bool = False
+    ) -> list[FrameTimecode]:
+        """Report a cut at frame `cut` from the picture `old` (block means) to frame `new`'s, judged
+        on the `changed` blocks, unless it comes too soon after the last one."""
+        if cut - self._last_cut < self.min_scene_len:
+            self._set_reference(max(cut, new), valid)
+            return []
+        if self._still_due is not None:  # the scene ends before its picture was taken
+            self._record(max(self._still_due, min(cut - 1, (self._last_cut + cut) // 2)), valid)
+        timecode = self._exact(cut, old, self._at(new).blocks, changed, fade)
+        self._last_cut = cut
+        self._pending = None
+        self._still_due = new
+        self._set_reference(max(cut, new), valid)
+        return [timecode]
 
-        Per block, the frame after the last one still less than half way; the cut is their median.
-        None when fewer than `MIN_BLOCKS` blocks agree on it (a change that creeps across).
-        """
-        start = max(self._first, self._pending - self.lookback)
-        old = self._ref[:, changed]
-        delta = new[:, changed] - old
-        half = 0.5 * (delta * delta).sum(axis=0)
-        seen = np.stack([self._at(i).blocks[:, changed] for i in range(start, index + 1)])
-        below = ((seen - old) * delta).sum(axis=1) < half
-        last_below = np.where(below.any(axis=0), below.shape[0] - 1 - np.argmax(below[::-1], axis=0), -1)
-        frames = start + last_below + 1
-        cut = int(np.median(frames))
-        if np.count_nonzero(np.abs(frames - cut) <= 1) < MIN_BLOCKS or cut <= 0:
-            return None
-        return cut
-
-    def _exact(self, cut: int, changed: np.ndarray, new: np.ndarray) -> FrameTimecode:
-        """The cut's timecode; with skipped frames, the first of them already half way to `new`."""
-        timecode = self._at(cut).timecode
+    def _exact(
+        self, cut: int, old: np.ndarray, new: np.ndarray, changed: np.ndarray, fade: bool
+    ) -> FrameTimecode:
+        """The cut's timecode; with skipped frames, the first of them already half way from `old`
+        to `new` (block means) on the `changed` blocks, or in a fade the darkest/brightest of them."""
+        frame = self._at(cut)
         if self.frames_between is None or cut - 1 < self._first:
-            return timecode
-        old = self._ref[:, changed]
-        delta = new[:, changed] - old
+            return frame.timecode
+        before = self._at(cut - 1)
+        skipped = self.frames_between(before.timecode, frame.timecode)
+        if fade:
+            after = self._at(cut + 1) if cut + 1 < self._first + len(self._frames) else frame
+            skipped += [(frame.timecode, frame.image)] + self.frames_between(frame.timecode, after.timecode)
+            levels = [float(image[:, :, 0].mean()) for _, image in skipped]
+            extreme = fade_extreme(np.array(levels), float(before.image[:, :, 0].mean()),
+                                   float(after.image[:, :, 0].mean()))
+            return skipped[extreme][0] if extreme is not None else frame.timecode
+        if np.count_nonzero(changed) < MIN_BLOCKS:
+            return frame.timecode
+        old, delta = old[:, changed], new[:, changed] - old[:, changed]
         half = 0.5 * (delta * delta).sum(axis=0)
-        for skipped, image in self.frames_between(self._at(cut - 1).timecode, timecode):
+        for timecode, image in skipped:
             past = ((block_means(image)[:, changed] - old) * delta).sum(axis=0) >= half
             if 2 * np.count_nonzero(past) >= past.size:
-                return skipped
-        return timecode
+                return timecode
+        return frame.timecode
 
-    def _record(self, frame: _Frame, valid: np.ndarray) -> None:
+    def _set_reference(self, index: int, valid: np.ndarray) -> None:
+        self._ref = index
+        self._ref_blocks = self._at(index).blocks.copy()
+        if self._still_due is not None and index >= self._still_due and self._steady(index, valid):
+            self._record(index, valid)
+
+    def _record(self, index: int, valid: np.ndarray | None = None) -> None:
+        newest = self._first + len(self._frames) - 1
+        frame = self._at(max(index, self._first, newest - self.picture_reach + 1))
+        if valid is None:
+            valid = np.ones(frame.blocks.shape[1:], bool)
         still = Still(frame.timecode, frame.blocks.copy(), valid.copy())
+        self._still_due = None
         self.stills.append(still)
         if self.on_still is not None:
             self.on_still(still)

@@ -199,6 +199,8 @@ def probe(path: Path) -> MediaInfo:
         if not rate or rate <= 0 or not video.width or not video.height:
             raise UserError(f"{path}: the video stream has no usable frame rate or size. Re-export it.")
         fps = Fraction(rate).limit_denominator(1001)
+        if container.format.name.endswith("_pipe") or container.format.name == "image2":
+            raise UserError(f"{path}: is a picture, not a video. Give the podcast's video file.")
         audio = container.streams.audio[0] if container.streams.audio else None
         width, height = video.width, video.height
         if round(_rotation(container, video) / 90) % 2:

@@ -1,4 +1,4 @@
-"""One decoding pass over the video: PySceneDetect's SceneManager drives StillPictureDetector.
+"""One decoding pass over the video: PySceneDetect's SceneManager drives PictureChangeDetector.
 
 Decoding is the cost to beat, so the stream hands the detector a small picture sampled straight
 from the decoded planes (no full-size colour conversion), and keeps the last few full frames so
@@ -7,6 +7,7 @@ each scene's picture is saved during the same pass instead of a second decode.
 
 from __future__ import annotations
 
+import bisect
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,8 +18,9 @@ import cv2
 import numpy as np
 from scenedetect import FrameTimecode, SceneManager
 from scenedetect.backends.pyav import VideoStreamAv
+from tqdm import tqdm
 
-from .detect import Still, StillPictureDetector
+from .detect import PictureChangeDetector, Still
 from .errors import UserError
 from .media import MediaInfo
 
@@ -53,14 +55,19 @@ def small_yuv(frame: av.VideoFrame, step: int) -> np.ndarray:
 
 
 class AnalysisStream(VideoStreamAv):
-    """PySceneDetect's PyAV backend, returning `small_yuv` pictures and keeping recent full frames."""
+    """PySceneDetect's PyAV backend, returning `small_yuv` pictures; it remembers every frame's time
+    (for exact frame numbers, also in variable-frame-rate files), the small pictures of the last
+    `keep_small` frames and the full frames of the last `keep_full` ones."""
 
-    def __init__(self, path: Path, keep: int):
+    def __init__(self, path: Path, keep_small: int, keep_full: int, progress: tqdm):
         super().__init__(str(path), threading_mode="AUTO", suppress_output=True)
         width, height = self._codec_context.width, self._codec_context.height
         self.step = max(2, 2 * round(max(width, height) / (2 * ANALYSIS_SIZE)))
-        self._recent: deque[av.VideoFrame] = deque(maxlen=keep)
-        self.frames_read = 0
+        self.times: list[float] = []
+        """Presentation time of each frame read, in seconds from the start of the stream."""
+        self._small: deque[tuple[int, np.ndarray]] = deque(maxlen=keep_small)
+        self._full: deque[tuple[int, av.VideoFrame]] = deque(maxlen=keep_full)
+        self._progress = progress
 
     @property
     def frame_size(self) -> tuple[int, int]:
@@ -71,43 +78,48 @@ class AnalysisStream(VideoStreamAv):
     def read(self, decode: bool = True) -> np.ndarray | bool:
         if not super().read(decode=False):
             return False
-        self.frames_read += 1
-        self._recent.append(self._frame)  # deque.append is atomic: the detector thread may look
-        return small_yuv(self._frame, self.step) if decode else True
+        frame = self._frame
+        index = len(self.times)
+        self.times.append(self.position.seconds)
+        small = small_yuv(frame, self.step)
+        # deque.append and list.append are atomic: the detector thread may look meanwhile
+        self._small.append((index, small))
+        self._full.append((index, frame))
+        self._progress.update(1)
+        return small if decode else True
 
-    def _recent_times(self) -> list[tuple[float, av.VideoFrame]]:
-        """Recent frames with their times from the start of the stream."""
-        stream = self._video_stream
-        start = float((stream.start_time or 0) * stream.time_base)
-        return [(frame.time - start, frame) for frame in list(self._recent) if frame.time is not None]
+    def index_of(self, timecode: FrameTimecode) -> int:
+        """Number of the frame (counted from 0 in the file) that `timecode` came from."""
+        times = self.times
+        index = bisect.bisect_left(times, timecode.seconds - 1e-6)
+        return min(index, len(times) - 1)
+
+    def timecode(self, index: int) -> FrameTimecode:
+        return FrameTimecode(self.times[index], self.frame_rate)
 
     def recent_frame(self, timecode: FrameTimecode) -> av.VideoFrame | None:
         """The full frame at `timecode` if it was decoded a moment ago, else None."""
-        for seconds, frame in self._recent_times():
-            if abs(seconds - timecode.seconds) < 0.5 / self.frame_rate:
-                return frame
-        return None
+        wanted = self.index_of(timecode)
+        return next((frame for index, frame in list(self._full) if index == wanted), None)
 
     def frames_between(
         self, after: FrameTimecode, before: FrameTimecode
     ) -> list[tuple[FrameTimecode, np.ndarray]]:
         """Recent frames strictly between two timecodes, as (timecode, `small_yuv` picture)."""
-        margin = 0.5 / self.frame_rate
-        return [
-            (FrameTimecode(seconds, self.frame_rate), small_yuv(frame, self.step))
-            for seconds, frame in self._recent_times()
-            if after.seconds + margin < seconds < before.seconds - margin
-        ]
+        first, last = self.index_of(after), self.index_of(before)
+        return [(self.timecode(index), small) for index, small in list(self._small) if first < index < last]
 
 
 @dataclass(frozen=True)
 class Detected:
-    """Scene starts (frame numbers, the first is 0) and the still picture of each scene."""
+    """Scene starts and the still picture of each scene."""
 
-    cuts: list[FrameTimecode]
+    cuts: list[tuple[float, int]]
+    """(seconds, frame number in the file) of each scene start after the first."""
     stills: list[Still]
     end_seconds: float
     """Where decoding stopped (the end of the last frame read)."""
+    frames_read: int
 
 
 def scan(
@@ -128,13 +140,18 @@ def scan(
         on_picture(still, frame)
 
     rate = fps / (skip + 1)
-    detector = StillPictureDetector(
+    detector = PictureChangeDetector(
         rate, threshold=threshold, min_scene_len=round(min_scene_seconds * rate), on_still=grab,
         frames_between=lambda after, before: stream.frames_between(after, before),
     )
+    progress = tqdm(total=info.frame_count, unit="frames", desc="Step 1", dynamic_ncols=True)
     try:
-        stream = AnalysisStream(info.path, keep=(detector.reach + QUEUE_FRAMES) * (skip + 1))
+        stream = AnalysisStream(
+            info.path, keep_small=(detector.reach + QUEUE_FRAMES) * (skip + 1),
+            keep_full=(detector.picture_reach + QUEUE_FRAMES) * (skip + 1), progress=progress,
+        )
     except Exception as e:  # PySceneDetect raises several types for a file it cannot open
+        progress.close()
         raise UserError(f"{info.path}: cannot be decoded ({e}). Re-export or re-download it.") from None
     manager = SceneManager()
     manager.auto_downscale = False
@@ -143,11 +160,17 @@ def scan(
     threads = cv2.getNumThreads()
     cv2.setNumThreads(1)  # the detector's images are tiny: a thread pool only costs time
     try:
-        manager.detect_scenes(stream, frame_skip=skip, show_progress=True)
+        manager.detect_scenes(stream, frame_skip=skip, show_progress=False)
     except av.error.FFmpegError as e:
         raise UserError(f"{info.path}: decoding failed ({e}). Re-export or re-download it.") from None
     finally:
         cv2.setNumThreads(threads)
+        progress.total = progress.n  # the probed frame count is an estimate: end the bar where reading did
+        progress.close()
     scenes = manager.get_scene_list(start_in_scene=True)
-    end = stream.position.seconds + 1 / float(stream.frame_rate) if stream.frames_read else 0.0
-    return Detected(cuts=[start for start, _ in scenes[1:]], stills=detector.stills, end_seconds=end)
+    cuts = [stream.index_of(start) for start, _ in scenes[1:]]
+    end = stream.times[-1] + 1 / float(stream.frame_rate) if stream.times else 0.0
+    return Detected(
+        cuts=[(stream.times[i], i) for i in cuts], stills=detector.stills, end_seconds=end,
+        frames_read=len(stream.times),
+    )

@@ -13,19 +13,26 @@ import os
 import shutil
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
+from fractions import Fraction
 from pathlib import Path
 
 import av
 import cv2
+import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from .detect import Still, same_picture
+from .detect import Still
 from .errors import UserError
 from .layout import CONTACT_SHEET, EXTRACTED_DIR, TIMESTAMPS_CSV, Scene, WorkDir, image_name, write_scenes
 from .media import MediaInfo, probe, upright
 from .scan import scan
 
 THUMB_WIDTH = 256
+SIGNATURE_SIZE = (32, 18)
+SIGNATURE_LEVEL = 12.0
+"""Pictures whose 32x18 thumbnails differ by more than this (mean levels) are not compared further."""
+SAME_LEVEL = 40
+SAME_SHARE = 0.0005
 PNG_OPTIONS = [cv2.IMWRITE_PNG_COMPRESSION, 1, cv2.IMWRITE_PNG_FILTER, cv2.IMWRITE_PNG_FILTER_UP]
 """Fast lossless PNG: about 11 ms for a 720p picture (zlib level 1, one filter instead of trying all)."""
 SHEET_COLUMNS = 5
@@ -55,18 +62,17 @@ def run_step1(
     images.mkdir(parents=True)
     try:
         with ThreadPoolExecutor(max_workers=1) as writer:
-            pictures = _Pictures(images, threshold, dedupe, writer)
+            pictures = _Pictures(images, info.sample_aspect, dedupe, writer)
             detected = scan(info, threshold, min_scene_seconds, pictures.add)
             _check_complete(info, detected.end_seconds)
-            if not detected.stills:  # the picture never stood still: save the middle frame
-                pictures.add(None, _frame_at(info, info.duration / 2))
-            thumbs = pictures.thumbnails()
-        starts = [(0.0, 0)] + [(cut.seconds, cut.frame_num) for cut in detected.cuts]
+            names, thumbs = pictures.results()
+        if len(names) != len(detected.cuts) + 1:
+            raise RuntimeError(f"{len(names)} pictures for {len(detected.cuts) + 1} scenes")
+        starts = [(0.0, 0), *detected.cuts]
+        ends = [*detected.cuts, (info.duration, detected.frames_read)]
         scenes = [
-            Scene(i + 1, pictures.names[i], start, end, start_frame, end_frame)
-            for i, ((start, start_frame), (end, end_frame)) in enumerate(
-                zip(starts, starts[1:] + [(info.duration, info.frame_count)], strict=True)
-            )
+            Scene(i + 1, names[i], start, end, start_frame, end_frame)
+            for i, ((start, start_frame), (end, end_frame)) in enumerate(zip(starts, ends, strict=True))
         ]
         write_scenes(staging / TIMESTAMPS_CSV, scenes)
         _contact_sheet(scenes, thumbs, staging / CONTACT_SHEET)
@@ -89,60 +95,81 @@ def _check_complete(info: MediaInfo, end_seconds: float) -> None:
 class _Pictures:
     """Names each scene's picture and writes new pictures as PNG on a worker thread during the scan.
 
-    With `dedupe`, a picture seen before (by the detector's own rule) reuses the first file's name
-    and is not written again.
+    With `dedupe`, a picture that is the same as an earlier one (`same_picture` on the full-size
+    pictures, whatever the threshold) reuses the first file's name and is not written again.
     """
 
-    def __init__(self, folder: Path, threshold: float, dedupe: bool, writer: ThreadPoolExecutor):
+    def __init__(self, folder: Path, sample_aspect: Fraction, dedupe: bool, writer: ThreadPoolExecutor):
         self.folder = folder
-        self.threshold = threshold
+        self.sample_aspect = sample_aspect
         self.dedupe = dedupe
         self.writer = writer
-        self.names: list[str] = []
-        """Picture file of each scene so far."""
-        self._firsts: list[tuple[Still, str]] = []
-        self._thumbs: dict[str, Future[Image.Image]] = {}
+        self._jobs: list[Future[tuple[str, Image.Image]]] = []
+        self._firsts: list[tuple[str, np.ndarray, np.ndarray]] = []
+        """Each picture written so far: name, thumbnail signature and judged area (full size)."""
 
-    def add(self, still: Still | None, frame: av.VideoFrame) -> None:
+    def add(self, still: Still, frame: av.VideoFrame) -> None:
         """The next scene's picture: `frame` at full size, `still` as the detector saw it."""
-        name = None
-        if self.dedupe and still is not None:
-            name = next((n for first, n in self._firsts if same_picture(first, still, self.threshold)), None)
-        if name is None:
-            name = image_name(len(self._thumbs) + 1)
-            self._thumbs[name] = self.writer.submit(_save_picture, frame, self.folder / name)
-            if still is not None:
-                self._firsts.append((still, name))
-        self.names.append(name)
+        self._jobs.append(self.writer.submit(self._place, still, frame))
 
-    def thumbnails(self) -> list[Image.Image]:
-        """Wait for the pictures to be written; the thumbnail of each scene's picture file."""
-        done = {name: future.result() for name, future in self._thumbs.items()}
-        return [done[name] for name in self.names]
+    def results(self) -> tuple[list[str], list[Image.Image]]:
+        """Wait for the pictures to be written: each scene's picture name and thumbnail."""
+        done = [job.result() for job in self._jobs]
+        return [name for name, _ in done], [thumb for _, thumb in done]
 
-
-def _frame_at(info: MediaInfo, seconds: float) -> av.VideoFrame:
-    """The full-size frame shown at `seconds` (seek to the keyframe before, decode forward)."""
-    with av.open(str(info.path)) as container:
-        stream = container.streams.video[0]
-        container.seek(int(seconds / stream.time_base), stream=stream)
-        last = None
-        for frame in container.decode(stream):
-            last = frame
-            if frame.time is not None and frame.time >= seconds - 0.5 / float(info.fps):
-                break
-    if last is None:
-        raise UserError(f"{info.path}: no frame could be decoded. Re-export or re-download it.")
-    return last
+    def _place(self, still: Still, frame: av.VideoFrame) -> tuple[str, Image.Image]:
+        """Runs on the writer thread, one scene after the other."""
+        bgr = display_picture(frame, self.sample_aspect)
+        judged = cv2.resize(still.valid.astype(np.uint8), bgr.shape[1::-1], interpolation=cv2.INTER_NEAREST)
+        signature = cv2.resize(bgr, SIGNATURE_SIZE, interpolation=cv2.INTER_AREA).astype(np.float32)
+        if self.dedupe:
+            for name, first_signature, first_judged in self._firsts:
+                if (np.abs(signature - first_signature).mean() < SIGNATURE_LEVEL
+                        and same_picture(bgr, _read_png(self.folder / name), first_judged & judged > 0)):
+                    return name, _thumbnail(bgr)
+        name = image_name(len(self._firsts) + 1)
+        _write_png(bgr, self.folder / name)
+        self._firsts.append((name, signature, judged))
+        return name, _thumbnail(bgr)
 
 
-def _save_picture(frame: av.VideoFrame, path: Path) -> Image.Image:
-    """Write the frame as PNG (bytes written by Python: any path works); return its thumbnail."""
-    bgr = upright(frame.to_ndarray(format="bgr24"), frame.rotation)
+def same_picture(a: np.ndarray, b: np.ndarray, judged: np.ndarray) -> bool:
+    """Whether two full-size pictures show the same picture: after a slight blur (codec noise),
+    no more than 0.05 % of the judged pixels (outside animated overlays) differ clearly."""
+    if a.shape != b.shape:
+        return False
+    blur_a = cv2.GaussianBlur(a, (0, 0), 1.0).astype(np.int16)
+    blur_b = cv2.GaussianBlur(b, (0, 0), 1.0).astype(np.int16)
+    differs = (np.abs(blur_a - blur_b).max(axis=2) > SAME_LEVEL) & judged
+    return np.count_nonzero(differs) <= SAME_SHARE * max(1, np.count_nonzero(judged))
+
+
+def display_picture(frame: av.VideoFrame, sample_aspect: Fraction) -> np.ndarray:
+    """The frame as players show it (BGR): square pixels for an anamorphic source, then upright."""
+    bgr = frame.to_ndarray(format="bgr24")
+    if sample_aspect != 1:
+        height, width = bgr.shape[:2]
+        if sample_aspect > 1:
+            size = (round(width * sample_aspect), height)
+        else:
+            size = (width, round(height / sample_aspect))
+        bgr = cv2.resize(bgr, size, interpolation=cv2.INTER_CUBIC)
+    return upright(bgr, frame.rotation)
+
+
+def _write_png(bgr: np.ndarray, path: Path) -> None:
+    """Write a PNG (bytes written by Python: any path works)."""
     ok, png = cv2.imencode(".png", bgr, PNG_OPTIONS)
     if not ok:
         raise RuntimeError(f"could not encode {path.name}")
     path.write_bytes(png.tobytes())
+
+
+def _read_png(path: Path) -> np.ndarray:
+    return cv2.imdecode(np.frombuffer(path.read_bytes(), np.uint8), cv2.IMREAD_COLOR)
+
+
+def _thumbnail(bgr: np.ndarray) -> Image.Image:
     size = (THUMB_WIDTH, max(1, round(bgr.shape[0] * THUMB_WIDTH / bgr.shape[1])))
     thumb = cv2.resize(bgr, size, interpolation=cv2.INTER_AREA)
     return Image.fromarray(cv2.cvtColor(thumb, cv2.COLOR_BGR2RGB))
