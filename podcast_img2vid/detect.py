@@ -44,17 +44,34 @@ MIN_BLOCKS = 2
 STILL_LEVEL = 4.0
 """A block moves when it changes by more than this many levels (or 6 times the noise)."""
 SETTLE_SECONDS = 0.3
-SETTLE_LONG_SECONDS = 1.0
+SETTLE_LONG_SECONDS = 0.6
 """The picture is still when nothing moved over SETTLE_SECONDS, nor twice as much over this."""
-ACTIVITY_SECONDS = 1.0
+ACTIVITY_SECONDS = 1.5
 ACTIVITY_LEVEL = 8.0
-"""A block is animated when its back-and-forth change over the activity window exceeds this."""
+ACTIVITY_NOISE = 2.5
+ACTIVITY_STARTS = 3
+ACTIVITY_SHARE = 0.25
+"""What makes a block animated: see `activity_mask`."""
+GLOBAL_SHARE = 0.5
+"""A frame where this share of the blocks moves is a cut, a dissolve or a fade: no animation."""
+SETTLING = 0.25
+"""After a change, a block may wobble by this share of it (the codec settling) and not be animated."""
 MIN_VALID_SHARE = 0.3
 """When more of the frame looks animated, the least active 30 % of the blocks are still judged."""
 LOOKBACK_SECONDS = 2.5
 """How far before a change's first clearly changed frame its transition may start (2 s dissolves)."""
+LONGEST_TRANSITION_SECONDS = 1.5
+"""Most of a transition (a fifth to four fifths of the way) takes at most this long: 2 s dissolves."""
 REFRESH_SECONDS = 2.5
 """An unchanged reference is renewed after this long (so slow drifts never add up to a change)."""
+REFRESH_MOVING_SECONDS = 0.5
+MOVING_PIXELS = 1.0
+MOTION_SLACK = 1.0
+"""Once the picture moved, a block may change by this many times its texture (`block_texture`)
+without counting: the analysed picture keeps every few pixels, so fine texture does not move
+with the picture."""
+"""When the picture moved by more than this (analysis pixels) since the reference, it is renewed
+after REFRESH_MOVING_SECONDS: a dissolve still changes by a quarter within that time."""
 HARD_LEVEL = 10.0
 HARD_SHARE = 0.3
 HARD_RATIO = 3.0
@@ -158,6 +175,15 @@ def align(image: np.ndarray, motion: np.ndarray) -> tuple[np.ndarray, np.ndarray
     return blocks, covered
 
 
+def block_texture(image: np.ndarray) -> np.ndarray:
+    """Mean absolute difference between neighbouring pixels in each block (largest channel):
+    how much a block's mean changes when the picture moves by one pixel."""
+    picture = image.astype(np.float32)
+    across = np.abs(np.diff(picture, axis=1, append=picture[:, -1:]))
+    down = np.abs(np.diff(picture, axis=0, append=picture[-1:]))
+    return block_means(np.maximum(across, down)).max(axis=0)
+
+
 def _typical(step: np.ndarray, where: np.ndarray) -> float:
     """The typical size of a block step (mean of the largest channel change) over `where`."""
     return float(np.abs(step).max(axis=0)[where].mean()) if where.any() else 0.0
@@ -165,21 +191,32 @@ def _typical(step: np.ndarray, where: np.ndarray) -> float:
 
 # Policies, each a small function of arrays.
 
-def activity_mask(sum_abs: np.ndarray, sum_signed: np.ndarray, level: float) -> np.ndarray:
-    """Animated blocks: their changes over a window add up to far more than their net change.
+def activity_mask(
+    sum_abs: np.ndarray, sum_signed: np.ndarray, moves: np.ndarray, starts: np.ndarray,
+    local: int, frames: int,
+) -> np.ndarray:
+    """The blocks that are *valid* (not animated) over a window; at least MIN_VALID_SHARE of them.
 
-    `sum_abs` and `sum_signed` are the sums of |step| and step per channel over the window, where
-    step is a block's change against the aligned previous frame. A cut or a dissolve goes one way
-    (the two sums agree, up to the codec settling); a waveform bar, a presenter or a blinking logo
-    goes back and forth, more than its net change.
-    Returns the blocks that are *valid* (not animated); at least MIN_VALID_SHARE of them.
+    Over the `local` frames of a window of `frames` frames that changed locally (frames where
+    most of the picture changed, cuts and dissolves, are left out), per channel and block:
+    `sum_abs` and `sum_signed` sum |step| and step (a block's change against the aligned previous
+    frame); per block, `moves` counts the frames where it moved and `starts` the separate runs.
+
+    An animated block (a waveform bar, a presenter, a blinking logo) goes back and forth far
+    more than its net change, by more than the codec noise of every frame (ACTIVITY_LEVEL plus
+    ACTIVITY_NOISE a frame), and does so often: in ACTIVITY_STARTS separate runs or on
+    ACTIVITY_SHARE of the frames. A small edit goes one way, with only the codec settling after
+    it; a picture that shows up and leaves again moves twice. The blocks next to an animated one
+    are left out too (the edge of an overlay moves less).
     """
     net = np.abs(sum_signed)
-    activity = (sum_abs - net).max(axis=0)
-    valid = (activity <= level) | (activity <= net.max(axis=0))
+    rest = (sum_abs - net - SETTLING * net).max(axis=0)
+    often = (starts >= ACTIVITY_STARTS) | (moves >= ACTIVITY_SHARE * max(frames, 1))
+    animated = (rest > ACTIVITY_LEVEL + ACTIVITY_NOISE * local) & often
+    valid = ~cv2.dilate(animated.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
     least = int(np.ceil(MIN_VALID_SHARE * valid.size))
     if np.count_nonzero(valid) < least:
-        valid = activity <= np.partition(activity.ravel(), least - 1)[least - 1]
+        valid = rest <= np.partition(rest.ravel(), least - 1)[least - 1]
     return valid
 
 
@@ -194,20 +231,35 @@ def hard_cut(shares: np.ndarray, middle: int, share_at_threshold: float) -> bool
     return share_at_threshold >= HARD_SHARE and shares[middle] >= max(HARD_RATIO * level, HARD_SHARE / 2)
 
 
-def locate_transition(seen: np.ndarray, old: np.ndarray, new: np.ndarray) -> int | None:
+def locate_transition(seen: np.ndarray, old: np.ndarray, new: np.ndarray, longest: int) -> int | None:
     """Index in `seen` (blocks of consecutive frames, (frames, channels, n)) where the change from
-    `old` to `new` ((channels, n) each) happens: per block, the frame after the last one still less
-    than half way; the median of those. None when fewer than MIN_BLOCKS blocks agree (a change
-    that creeps across the frame)."""
+    `old` to `new` ((channels, n) each) happens, or None when it is no transition.
+
+    Per block: the frame after the last one still less than half way. Blocks that take longer than
+    `longest` frames to go from a fifth to four fifths of the way are drifting, not transitioning
+    (a presenter walking, a slow pan). The cut is the median of the other blocks' frames; it needs
+    MIN_BLOCKS of them, half of them within a frame of it (a change that creeps across the frame,
+    like a progress bar, never agrees).
+    """
     delta = new - old
-    half = 0.5 * (delta * delta).sum(axis=0)
-    below = ((seen - old) * delta).sum(axis=1) < half
-    last_below = np.where(below.any(axis=0), below.shape[0] - 1 - np.argmax(below[::-1], axis=0), -1)
-    frames = last_below + 1
+    progress = ((seen - old) * delta).sum(axis=1) / np.maximum((delta * delta).sum(axis=0), 1e-6)
+    start = _last_below(progress, 0.2)
+    middle = _last_below(progress, 0.5) + 1
+    end = _last_below(progress, 0.8) + 1
+    frames = middle[end - start <= longest]
+    if frames.size < MIN_BLOCKS:
+        return None
     cut = int(np.median(frames))
-    if np.count_nonzero(np.abs(frames - cut) <= 1) < MIN_BLOCKS:
+    agree = np.count_nonzero(np.abs(frames - cut) <= 1)
+    if agree < MIN_BLOCKS or 2 * agree < frames.size:
         return None
     return cut
+
+
+def _last_below(progress: np.ndarray, level: float) -> np.ndarray:
+    """Per column, the last row where `progress` is below `level` (-1 if none)."""
+    below = progress < level
+    return np.where(below.any(axis=0), below.shape[0] - 1 - np.argmax(below[::-1], axis=0), -1)
 
 
 def fade_extreme(brightness: np.ndarray, old: float, new: float) -> int | None:
@@ -236,42 +288,49 @@ class _Frame:
     """Signed change of each block against the previous frame, aligned: (channels, rows, cols)."""
     moving: bool
     """Some block moved against the previous frame."""
+    local: bool = False
+    """It moved, but not most of the picture: the move counts for the activity mask."""
+    moved: np.ndarray | None = None
+    """Blocks that moved against the previous frame."""
+    started: np.ndarray | None = None
+    """Blocks that moved and had not moved at the previous frame."""
 
 
 class _Tracker:
-    """Measures motion against an anchor frame (renewed every ANCHOR_SECONDS of motion, and after
-    a cut), by ECC on grey pictures about TRACK_WIDTH wide."""
+    """Measures motion against an anchor frame (renewed every ANCHOR_SECONDS of tracking, and
+    after a cut), by ECC on grey pictures about TRACK_WIDTH wide."""
 
     def __init__(self, rate: float):
         self.anchor_life = max(2, round(ANCHOR_SECONDS * rate))
-        self.anchor: np.ndarray | None = None
-        self.anchor_pose = IDENTITY
+        self.anchor: _Frame | None = None
+        self.anchor_grey: np.ndarray | None = None
         self.anchor_age = 0
         self.guess = IDENTITY
-        """Motion from the anchor to the last frame, in tracking pixels (the next guess)."""
+        """Motion from the anchor to the last tracked frame, in tracking pixels (the next guess)."""
 
-    def pose(self, image: np.ndarray) -> np.ndarray | None:
-        """The pose of `image` (a frame that changed), or None when it cannot be measured."""
+    def motion(self, image: np.ndarray) -> np.ndarray | None:
+        """Motion from the anchor to `image` in its pixels, or None when none explains the change."""
         grey, factor = self._grey(image)
-        self._latest = grey
-        if self.anchor is None or self.anchor.shape != grey.shape:
+        self._latest_grey = grey
+        if self.anchor_grey is None or self.anchor_grey.shape != grey.shape:
             return None
-        motion = track_motion(self.anchor, grey, self.guess)
-        if motion is None:
-            return None
-        self._motion = motion
-        return rescale(motion, factor) @ self.anchor_pose
+        self._motion = track_motion(self.anchor_grey, grey, self.guess)
+        return None if self._motion is None else rescale(self._motion, factor)
 
-    def accept(self, pose: np.ndarray, measured: bool) -> None:
-        """The last frame given to `pose` got `pose`; `measured` says whether it was the one returned."""
+    def accept(self, frame: _Frame) -> None:
+        """The last frame given to `motion` is `frame`, posed by the motion returned."""
         self.anchor_age += 1
-        if measured and self.anchor_age < self.anchor_life:
-            self.guess = self._motion
-        else:
-            self.anchor, self.anchor_pose, self.anchor_age, self.guess = self._latest, pose, 0, IDENTITY
+        self.guess = self._motion
+        if self.anchor_age >= self.anchor_life:
+            self.restart(frame)
 
-    def start(self, image: np.ndarray) -> None:
-        self.anchor, _ = self._grey(image)
+    def restart(self, frame: _Frame, grey: np.ndarray | None = None) -> None:
+        """Make `frame` the anchor (the first frame, or after a cut)."""
+        self.anchor, self.anchor_age, self.guess = frame, 0, IDENTITY
+        self.anchor_grey = self._latest_grey if grey is None else grey
+
+    def start(self, frame: _Frame) -> None:
+        self.restart(frame, self._grey(frame.image)[0])
 
     @staticmethod
     def _grey(image: np.ndarray) -> tuple[np.ndarray, float]:
@@ -318,6 +377,8 @@ class PictureChangeDetector(SceneDetector):
         self.ahead = max(2, round(ACTIVITY_SECONDS * fps))
         self.lookback = max(self.settle_long + 2, round(LOOKBACK_SECONDS * fps))
         self.refresh = max(self.lookback, round(REFRESH_SECONDS * fps))
+        self.refresh_moving = max(self.settle + 1, round(REFRESH_MOVING_SECONDS * fps))
+        self.longest = max(2, round(LONGEST_TRANSITION_SECONDS * fps))
         self.still_wait = self.settle_long + self.lookback
         """How long after a cut a still is taken even if the picture never stands still."""
         self._tracker = _Tracker(fps)
@@ -327,6 +388,15 @@ class PictureChangeDetector(SceneDetector):
         self._sum_abs: np.ndarray | None = None
         self._sum_signed: np.ndarray | None = None
         """Per channel and block: sums of |step| and step over the activity window."""
+        self._moves: np.ndarray | None = None
+        self._starts: np.ndarray | None = None
+        self._local_frames = 0
+        """Per block: frames in the activity window where it moved, and separate runs of them;
+        and the number of frames in the window with local moves."""
+        self._window_start = 0
+        """First frame in the activity sums."""
+        self._last_valid: np.ndarray | None = None
+        """The latest activity mask (for frames read ahead of the judged one)."""
         self._steps: deque[float] = deque(maxlen=NOISE_FRAMES)
         self._noise = 0.0
         """Noise level: the median of `_steps` (the typical block step of recent frames)."""
@@ -334,6 +404,8 @@ class PictureChangeDetector(SceneDetector):
         """Frame whose picture the scene is compared with; `_ref_blocks` holds its block means
         (updated where blocks were animated or changed a little)."""
         self._ref_blocks: np.ndarray | None = None
+        self._ref_texture: np.ndarray | None = None
+        """`block_texture` of the reference (computed once the picture moves)."""
         self._pending: int | None = None
         """First frame that differed from the reference, while waiting for the picture to settle."""
         self._last_cut = 0
@@ -360,10 +432,9 @@ class PictureChangeDetector(SceneDetector):
     def post_process(self, timecode: FrameTimecode) -> list[FrameTimecode]:
         cuts = []
         end = self._first + len(self._frames)
-        for index in range(max(0, end - self.ahead), end):
+        for index in range(max(0, end - self.ahead), end):  # the activity window keeps its past
             cuts += self._judge(index)
-            self._leave(index - self.ahead)
-        if self._pending is not None and end > 1:
+        if self._pending is not None and end > 1:  # the last picture came less than a second ago
             cuts += self._settled(end - 1, final=True)
         if self._still_due is not None and end:
             self._record(max(self._still_due, min(end - 1, self._last_cut + self.settle)))
@@ -376,51 +447,73 @@ class PictureChangeDetector(SceneDetector):
         if previous is None:
             blocks = block_means(image)
             frame = _Frame(timecode, image, blocks, IDENTITY, np.zeros_like(blocks), False)
-            self._tracker.start(image)
+            self._tracker.start(frame)
             self._sum_abs = np.zeros_like(blocks)
             self._sum_signed = np.zeros_like(blocks)
+            self._moves = np.zeros(blocks.shape[1:], np.int32)
+            self._starts = np.zeros(blocks.shape[1:], np.int32)
+            self._last_valid = np.ones(blocks.shape[1:], bool)
         elif np.array_equal(image, previous.image):  # common in still videos: skip the maths
             frame = _Frame(timecode, previous.image, previous.blocks, previous.pose,
                            np.zeros_like(previous.blocks), False)
             self._steps.append(0.0)
         else:
             blocks = block_means(image)
-            pose, step = self._follow(image, blocks, previous)
-            self._steps.append(float(np.median(np.abs(step).max(axis=0))))
-            frame = _Frame(timecode, image, blocks, pose, step, bool(np.abs(step).max() > self._still_level))
-            if frame.moving:
-                self._sum_abs += np.abs(step)
-                self._sum_signed += step
+            unmoved = _Frame(timecode, image, blocks, previous.pose, blocks - previous.blocks, False)
+            frame = self._follow(unmoved, previous)
+            self._steps.append(float(np.median(np.abs(frame.step).max(axis=0))))
+            frame.moved = np.abs(frame.step).max(axis=0) > self._still_level
+            frame.moving = bool(frame.moved.any())
+            frame.local = frame.moving and np.count_nonzero(frame.moved) < GLOBAL_SHARE * frame.moved.size
+            if frame.local:
+                frame.started = frame.moved if previous.moved is None else frame.moved & ~previous.moved
+                self._sum_abs += np.abs(frame.step)
+                self._sum_signed += frame.step
+                self._moves += frame.moved
+                self._starts += frame.started
+                self._local_frames += 1
         count = self._first + len(self._frames)
         if count % 8 == 0 or count < 16:
             self._noise = float(np.median(self._steps)) if self._steps else 0.0
         self._frames.append(frame)
 
-    def _follow(
-        self, image: np.ndarray, blocks: np.ndarray, previous: _Frame
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Pose of a new frame and its aligned step from `previous`. A measured motion is used
-        only when it explains the change better than no motion (an overlay can fool ECC)."""
-        still_step = blocks - previous.blocks
-        if np.abs(still_step).max() <= self._still_level:
-            return previous.pose, still_step
-        pose = self._tracker.pose(image)
-        if pose is not None and not is_still(pose @ np.linalg.inv(previous.pose)):
-            before, covered = align(previous.image, pose @ np.linalg.inv(previous.pose))
-            moved_step = np.where(covered, blocks - before, 0)
-            if _typical(moved_step, covered) < MOTION_GAIN * _typical(still_step, covered):
-                self._tracker.accept(pose, True)
-                return pose, moved_step
-        self._tracker.accept(previous.pose, False)
-        return previous.pose, still_step
+    def _follow(self, frame: _Frame, previous: _Frame) -> _Frame:
+        """`frame` (posed like `previous`) with its pose and aligned step, if the picture moved.
+
+        Motion is measured once some judged block drifted from the tracker's anchor frame, and is
+        used when it explains that drift: aligning the anchor with it must leave at most
+        MOTION_GAIN of the change (an overlay or a cut can fool ECC)."""
+        anchor = self._tracker.anchor
+        judged = self._last_valid
+        drift = (block_change(frame.blocks, anchor.blocks) > self._still_level) & judged
+        if np.count_nonzero(drift) < MIN_BLOCKS:
+            return frame
+        motion = self._tracker.motion(frame.image)
+        if motion is None:
+            self._tracker.restart(frame)
+            return frame
+        moved, covered = align(anchor.image, motion)
+        where = covered & judged
+        unexplained = _typical(frame.blocks - moved, where)
+        if unexplained >= MOTION_GAIN * _typical(frame.blocks - anchor.blocks, where):
+            return frame
+        frame.pose = motion @ anchor.pose
+        before, covered = align(previous.image, frame.pose @ np.linalg.inv(previous.pose))
+        frame.step = np.where(covered, frame.blocks - before, 0)
+        self._tracker.accept(frame)
+        return frame
 
     def _leave(self, index: int) -> None:
         """Take frame `index` out of the activity sums (it left every window still judged)."""
         if index >= self._first:
+            self._window_start = index + 1
             frame = self._at(index)
-            if frame.moving:
+            if frame.local:
                 self._sum_abs -= np.abs(frame.step)
                 self._sum_signed -= frame.step
+                self._moves -= frame.moved
+                self._starts -= frame.started
+                self._local_frames -= 1
 
     def _trim(self, judged: int) -> None:
         self._leave(judged - self.ahead)
@@ -443,8 +536,10 @@ class PictureChangeDetector(SceneDetector):
 
     def _valid(self) -> np.ndarray:
         """Blocks that are not animated around the judged frame."""
-        window = 2 * self.ahead + 1
-        return activity_mask(self._sum_abs, self._sum_signed, max(ACTIVITY_LEVEL, 2 * window * self._noise))
+        window = self._first + len(self._frames) - self._window_start
+        self._last_valid = activity_mask(self._sum_abs, self._sum_signed, self._moves, self._starts,
+                                         self._local_frames, window)
+        return self._last_valid
 
     def _aligned(self, index: int, into: int) -> tuple[np.ndarray, np.ndarray]:
         """Block means of frame `index` moved into frame `into`'s pixels, and the blocks covered."""
@@ -466,14 +561,12 @@ class PictureChangeDetector(SceneDetector):
             changed = (block_change(self._at(index).blocks, before) > self._change_level) & valid
             return self._cut(index, index, valid, before, changed)
         if self._pending is None:
-            blocks, covered = self._aligned(index, self._ref)
-            np.copyto(self._ref_blocks, blocks, where=~(valid & covered))
-            changed = (block_change(blocks, self._ref_blocks) > self._change_level) & valid & covered
+            blocks, changed = self._against_reference(index, valid)
             count = np.count_nonzero(changed)
             if count >= MIN_BLOCKS:
                 self._pending = index
             elif self._steady(index, valid):
-                if count or index - self._ref >= self.refresh:  # a small change, or an old reference
+                if count or index - self._ref >= self._refresh_after(index):  # small change or old reference
                     self._set_reference(index, valid)
                 if self._still_due is not None and index >= self._still_due:
                     self._record(index, valid)
@@ -481,6 +574,31 @@ class PictureChangeDetector(SceneDetector):
                 self._record(index, valid)  # a picture that never stands still
             return []
         return self._settled(index)
+
+    def _against_reference(self, index: int, valid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Frame `index`'s block means in the reference's pixels, and the judged blocks that changed.
+
+        Animated and uncovered blocks take the frame's values in the reference (so they never
+        count once judged again). When the picture moved, a block must change by MOTION_SLACK times
+        its texture more.
+        """
+        blocks, covered = self._aligned(index, self._ref)
+        np.copyto(self._ref_blocks, blocks, where=~(valid & covered))
+        level = self._change_level
+        if blocks is not self._at(index).blocks:
+            if self._ref_texture is None:
+                self._ref_texture = block_texture(self._at(self._ref).image)
+            level = level + MOTION_SLACK * self._ref_texture
+        return blocks, (block_change(blocks, self._ref_blocks) > level) & valid & covered
+
+    def _refresh_after(self, index: int) -> int:
+        """Age at which an unchanged reference is renewed: sooner when the picture moves, as
+        aligning over a large motion leaves more error than a change of the threshold's size."""
+        motion = self._at(index).pose @ np.linalg.inv(self._at(self._ref).pose)
+        height, width = self._at(index).image.shape[:2]
+        corners = np.array([[0, width, 0, width], [0, 0, height, height], [1, 1, 1, 1]])
+        moved = np.abs((motion - IDENTITY) @ corners).max()
+        return self.refresh_moving if moved > MOVING_PIXELS else self.refresh
 
     def _is_hard_cut(self, index: int, valid: np.ndarray) -> bool:
         frame = self._at(index)
@@ -503,11 +621,11 @@ class PictureChangeDetector(SceneDetector):
         stays = (block_change(blocks, self._at(index - 1).blocks) > self._change_level) & valid & covered
         return np.count_nonzero(stays) >= HARD_SHARE / 2 * np.count_nonzero(valid)
 
-    def _steady(self, index: int, valid: np.ndarray) -> bool:
-        """Whether no judged block moved over the last `settle` frames, nor twice as much over
-        `settle_long` (a slow dissolve)."""
+    def _steady(self, index: int, valid: np.ndarray, short: bool = False) -> bool:
+        """Whether no judged block moved over the last `settle` frames, nor (unless `short`) twice
+        as much over `settle_long` (a slow dissolve)."""
         backs = [*range(1, min(self.settle, index - self._first) + 1)]
-        if index - self._first >= self.settle_long:
+        if index - self._first >= self.settle_long and not short:
             backs.append(self.settle_long)
         if not backs and index > 0:
             return False
@@ -520,29 +638,30 @@ class PictureChangeDetector(SceneDetector):
         return True
 
     def _settled(self, index: int, final: bool = False) -> list[FrameTimecode]:
-        """While a change is pending: once the picture is still again, decide whether it was a cut."""
+        """While a change is pending: once the picture is still again, decide whether it was a cut.
+        At the end of the video (`final`) the picture only needs to be still over `settle`."""
         valid = self._valid()
         span = index - max(self._pending, self._first)
-        if not final and (span < self.settle or not self._steady(index, valid)):
+        if span < self.settle or not self._steady(index, valid, final):
             if span < self.still_wait + self.lookback:
                 return []
             # Never still: decide now (a moving picture that slowly changed).
         self._pending = None
-        blocks, covered = self._aligned(index, self._ref)
-        changed = (block_change(blocks, self._ref_blocks) > self._change_level) & valid & covered
+        blocks, changed = self._against_reference(index, valid)
         if np.count_nonzero(changed) < MIN_BLOCKS:  # back to the old picture: a flash
             self._set_reference(index, valid)
             return []
         start = max(self._first + 1, self._ref + 1, index - span - self.lookback)
         seen = np.stack([self._aligned(i, self._ref)[0][:, changed] for i in range(start, index + 1)])
-        found = locate_transition(seen, self._ref_blocks[:, changed], blocks[:, changed])
-        if found is None:
-            self._set_reference(index, valid)
-            return []
         brightness = seen[:, 0].mean(axis=1)
         fade = fade_extreme(brightness, float(self._ref_blocks[0, changed].mean()),
                             float(blocks[0, changed].mean()))
-        cut = start + (found if fade is None else fade)
+        found = fade if fade is not None else locate_transition(
+            seen, self._ref_blocks[:, changed], blocks[:, changed], self.longest)
+        if found is None:
+            self._set_reference(index, valid)
+            return []
+        cut = start + found
         return self._cut(cut, index, valid, self._ref_blocks, changed, fade=fade is not None)
 
     def _cut(
@@ -591,6 +710,7 @@ class PictureChangeDetector(SceneDetector):
 
     def _set_reference(self, index: int, valid: np.ndarray) -> None:
         self._ref = index
+        self._ref_texture = None
         self._ref_blocks = self._at(index).blocks.copy()
         if self._still_due is not None and index >= self._still_due and self._steady(index, valid):
             self._record(index, valid)

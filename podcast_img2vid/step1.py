@@ -31,6 +31,7 @@ THUMB_WIDTH = 256
 SIGNATURE_SIZE = (32, 18)
 SIGNATURE_LEVEL = 12.0
 """Pictures whose 32x18 thumbnails differ by more than this (mean levels) are not compared further."""
+SAME_MEAN = 4.0
 SAME_LEVEL = 40
 SAME_SHARE = 0.0005
 PNG_OPTIONS = [cv2.IMWRITE_PNG_COMPRESSION, 1, cv2.IMWRITE_PNG_FILTER, cv2.IMWRITE_PNG_FILTER_UP]
@@ -135,13 +136,15 @@ class _Pictures:
 
 def same_picture(a: np.ndarray, b: np.ndarray, judged: np.ndarray) -> bool:
     """Whether two full-size pictures show the same picture: after a slight blur (codec noise),
-    no more than 0.05 % of the judged pixels (outside animated overlays) differ clearly."""
-    if a.shape != b.shape:
+    they differ by at most SAME_MEAN levels on average over the judged pixels (outside animated
+    overlays), and no more than SAME_SHARE of those pixels differ clearly (by SAME_LEVEL)."""
+    if a.shape != b.shape or not judged.any():
         return False
     blur_a = cv2.GaussianBlur(a, (0, 0), 1.0).astype(np.int16)
     blur_b = cv2.GaussianBlur(b, (0, 0), 1.0).astype(np.int16)
-    differs = (np.abs(blur_a - blur_b).max(axis=2) > SAME_LEVEL) & judged
-    return np.count_nonzero(differs) <= SAME_SHARE * max(1, np.count_nonzero(judged))
+    difference = np.abs(blur_a - blur_b).max(axis=2)[judged]
+    clearly = np.count_nonzero(difference > SAME_LEVEL)
+    return difference.mean() <= SAME_MEAN and clearly <= SAME_SHARE * difference.size
 
 
 def display_picture(frame: av.VideoFrame, sample_aspect: Fraction) -> np.ndarray:

@@ -8,11 +8,13 @@ logo, film grain.
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 
+import cv2
 import numpy as np
 from PIL import Image, ImageDraw
 
@@ -150,4 +152,244 @@ def encode(
             yield image
 
     write_video(frames(), path, fps, crf=20)
+    return path
+
+
+# Realistic families with seeded random parameters: photo-like pictures that may move (a Ken Burns
+# move in the source), with hard cuts, dissolves or fades between them, under animated overlays.
+
+FAMILIES = ("kenburns", "presenter", "audiogram", "logo", "dissolve", "fade", "combined")
+
+
+def photo(seed: int, size: tuple[int, int]) -> np.ndarray:
+    """A photo-like RGB picture: smooth colour gradients, soft shapes, fine texture and grain."""
+    rng = np.random.default_rng(seed)
+    width, height = size
+    colours = np.zeros((height, width, 3), np.float32)
+    for cells, weight in ((3, 0.55), (9, 0.3), (31, 0.1)):  # gradients from coarse to fine
+        grid = rng.uniform(0, 255, (cells, max(2, cells * width // height), 3)).astype(np.float32)
+        colours += weight * cv2.resize(grid, size, interpolation=cv2.INTER_CUBIC)
+    image = Image.fromarray(np.clip(colours, 0, 255).astype(np.uint8))
+    draw = ImageDraw.Draw(image)
+    for _ in range(int(rng.integers(4, 9))):
+        x, y = int(rng.integers(0, width)), int(rng.integers(0, height))
+        rx, ry = (int(rng.integers(height // 14, height // 4)) for _ in range(2))
+        colour = tuple(int(c) for c in rng.integers(0, 256, 3))
+        if rng.random() < 0.5:
+            draw.ellipse((x - rx, y - ry, x + rx, y + ry), fill=colour)
+        else:
+            draw.polygon([(x + int(rng.integers(-rx, rx)), y + int(rng.integers(-ry, ry))) for _ in range(4)],
+                         fill=colour)
+    soft = cv2.GaussianBlur(np.asarray(image, np.float32), (0, 0), max(1.0, height / 300))
+    texture = cv2.resize(rng.normal(0, 1, (height // 3, width // 3, 1)).astype(np.float32), size)
+    return np.clip(soft + 14 * texture[:, :, None] + rng.normal(0, 3, soft.shape), 0, 255).astype(np.uint8)
+
+
+@dataclass
+class Scene:
+    picture: np.ndarray
+    """Larger than the frame when it moves: the frame is cut out of it."""
+    frames: int
+    zoom: tuple[float, float] = (1.0, 1.0)
+    """Zoom at the start and the end of the scene (1 shows the whole picture)."""
+    pan: tuple[float, float] = (0.0, 0.0)
+    """Drift of the centre over the scene, in fractions of the frame."""
+
+
+@dataclass
+class Transition:
+    kind: str
+    """"cut", "dissolve", "black" or "white"."""
+    frames: int = 0
+
+
+@dataclass
+class Episode:
+    """A generated podcast video: scenes, the transitions between them, overlays, how it is encoded."""
+
+    scenes: list[Scene]
+    transitions: list[Transition]
+    size: tuple[int, int]
+    fps: int
+    crf: int
+    overlays: list[Callable[[int, np.ndarray], np.ndarray]] = field(default_factory=list)
+    family: str = ""
+
+    @property
+    def boundaries(self) -> list[int]:
+        return [int(x) for x in np.cumsum([s.frames for s in self.scenes])[:-1]]
+
+    @property
+    def cuts(self) -> list[int]:
+        """True cut frames: a hard cut's first new frame, a dissolve's midpoint, a fade's darkest frame."""
+        return self.boundaries
+
+    @property
+    def frame_count(self) -> int:
+        return sum(s.frames for s in self.scenes)
+
+    def view(self, index: int, frame: int) -> np.ndarray:
+        """Scene `index` as shown at its own frame number `frame` (may run before 0 or past its end)."""
+        scene = self.scenes[index]
+        width, height = self.size
+        big_h, big_w = scene.picture.shape[:2]
+        t = min(max(frame / max(1, scene.frames - 1), -0.2), 1.2)
+        zoom = scene.zoom[0] + (scene.zoom[1] - scene.zoom[0]) * t
+        scale = zoom * max(width / big_w, height / big_h)
+        cx = big_w / 2 + scene.pan[0] * t * width / scale
+        cy = big_h / 2 + scene.pan[1] * t * height / scale
+        matrix = np.float32([[scale, 0, width / 2 - scale * cx], [0, scale, height / 2 - scale * cy]])
+        return cv2.warpAffine(scene.picture, matrix, (width, height), flags=cv2.INTER_LINEAR,
+                              borderMode=cv2.BORDER_REFLECT)
+
+    def frames(self):
+        starts = [0, *self.boundaries]
+        for f in range(self.frame_count):
+            image = np.clip(self._picture(f, starts), 0, 255).astype(np.uint8)
+            for overlay in self.overlays:
+                image = overlay(f, image)
+            yield image
+
+    def _picture(self, f: int, starts: list[int]) -> np.ndarray:
+        """Frame `f` before overlays: its scene's view, or a blend inside a dissolve or a fade."""
+        index = bisect.bisect_right(starts, f) - 1
+        for k in (index, index + 1):  # the transitions into this scene and out of it
+            if not 1 <= k < len(starts):
+                continue
+            transition, boundary = self.transitions[k - 1], starts[k]
+            half = transition.frames // 2
+            if transition.kind == "cut" or not boundary - half <= f < boundary + half:
+                continue
+            before = self.view(k - 1, f - starts[k - 1]).astype(np.float32)
+            after = self.view(k, f - boundary).astype(np.float32)
+            if transition.kind == "dissolve":
+                alpha = (f - (boundary - half) + 0.5) / (2 * half)
+                return alpha * after + (1 - alpha) * before
+            level = abs(f - boundary) / half
+            target = 0.0 if transition.kind == "black" else 255.0
+            return level * (after if f >= boundary else before) + (1 - level) * target
+        return self.view(index, f - starts[index]).astype(np.float32)
+
+
+def presenter_box(rng: np.random.Generator, size: tuple[int, int]):
+    """A picture-in-picture presenter (3-15 % of the frame, in a corner) who moves on every frame."""
+    width, height = size
+    share = rng.uniform(0.03, 0.15)
+    box_w = int(round((share * width * height * 16 / 9) ** 0.5)) // 2 * 2
+    box_h = int(round(box_w * 9 / 16)) // 2 * 2
+    x = int(rng.choice([8, width - box_w - 8]))
+    y = int(rng.choice([8, height - box_h - 8]))
+    room = photo(int(rng.integers(1 << 30)), (box_w + 40, box_h + 40))
+    skin = tuple(int(c) for c in rng.integers(120, 230, 3))
+    shirt = tuple(int(c) for c in rng.integers(0, 256, 3))
+    speed = rng.uniform(0.5, 2.0)
+
+    def draw(index: int, image: np.ndarray) -> np.ndarray:
+        t = index / 30 * speed
+        sx, sy = int(20 + 12 * np.sin(0.7 * t)), int(20 + 8 * np.sin(0.5 * t + 1))
+        box = Image.fromarray(room[sy : sy + box_h, sx : sx + box_w].copy())
+        pen = ImageDraw.Draw(box)
+        cx = box_w / 2 + box_w * 0.12 * np.sin(1.3 * t) + box_w * 0.03 * np.sin(7 * t)
+        cy = box_h * 0.45 + box_h * 0.05 * np.sin(2.1 * t)
+        r = box_h * 0.18
+        pen.ellipse((cx - 2.2 * r, cy + 1.2 * r, cx + 2.2 * r, cy + 5 * r), fill=shirt)
+        pen.ellipse((cx - r, cy - r * 1.2, cx + r, cy + r * 1.2), fill=skin)
+        mouth = r * (0.1 + 0.25 * abs(np.sin(9 * t)))
+        pen.ellipse((cx - r * 0.3, cy + r * 0.4, cx + r * 0.3, cy + r * 0.4 + mouth), fill=(60, 20, 20))
+        out = image.copy()
+        out[y : y + box_h, x : x + box_w] = np.asarray(box)
+        return out
+
+    return draw
+
+
+def audiogram(rng: np.random.Generator, size: tuple[int, int]):
+    """An audiogram: bars that move on every frame (random, smooth, centred or over the picture)."""
+    width, height = size
+    style = str(rng.choice(["random", "smooth", "centred", "over"]))
+    bars = int(rng.integers(24, 72))
+    left, right = int(width * rng.uniform(0.05, 0.2)), int(width * rng.uniform(0.8, 0.95))
+    top = int(height * rng.uniform(0.72, 0.85))
+    base = height - int(height * rng.uniform(0.02, 0.08))
+    colour = np.array(rng.integers(150, 256, 3), np.float32)
+    phases = rng.uniform(0, 2 * np.pi, (bars, 3))
+    rates = rng.uniform(0.05, 0.4, (bars, 3))
+    xs = np.linspace(left, right, bars + 1).astype(int)
+
+    def draw(index: int, image: np.ndarray) -> np.ndarray:
+        if style == "random":
+            levels = np.random.default_rng(index).uniform(0.05, 1.0, bars)
+        else:
+            levels = 0.55 + 0.45 * np.sin(rates * index + phases).mean(axis=1) * 1.6
+        levels = np.clip(levels, 0.03, 1.0)
+        out = image.astype(np.float32)
+        for i, level in enumerate(levels):
+            x0, x1 = xs[i], max(xs[i] + 1, xs[i + 1] - 2)
+            bar = int(level * (base - top))
+            y0, y1 = (base - bar, base) if style != "centred" else ((top + base) // 2 - bar // 2,
+                                                                  (top + base) // 2 + bar // 2 + 1)
+            alpha = 0.6 if style == "over" else 1.0
+            out[y0:y1, x0:x1] = alpha * colour + (1 - alpha) * out[y0:y1, x0:x1]
+        return out.astype(np.uint8)
+
+    return draw
+
+
+def random_logo(rng: np.random.Generator, size: tuple[int, int]):
+    """A logo (about 2 % of the frame) that blinks: 0.2-0.7 s on, as long off."""
+    width, height = size
+    side = int((0.02 * width * height) ** 0.5)
+    period = int(rng.integers(6, 19))
+    x = int(rng.choice([6, width - side - 6]))
+    colour = tuple(int(c) for c in rng.integers(0, 256, 3))
+
+    def draw(index: int, image: np.ndarray) -> np.ndarray:
+        if (index // period) % 2:
+            return image
+        out = image.copy()
+        out[6 : 6 + side, x : x + side] = colour
+        return out
+
+    return draw
+
+
+def episode(family: str, seed: int, size: tuple[int, int] = (640, 360), fps: int | None = None,
+            scenes: int = 4, seconds: tuple[float, float] = (1.5, 2.5)) -> Episode:
+    """A random episode of one family (see FAMILIES); the same seed gives the same episode."""
+    rng = np.random.default_rng(seed)
+    fps = fps or int(rng.choice([24, 25, 30]))
+    moving = family in ("kenburns", "combined")
+    margin = 1.3 if moving else 1.0
+    big = (int(size[0] * margin), int(size[1] * margin))
+    kind = {"dissolve": "dissolve", "fade": str(rng.choice(["black", "white"]))}.get(family, "cut")
+    transitions = [Transition(kind, int(rng.uniform(0.2, 2.0) * fps) // 2 * 2 if kind != "cut" else 0)
+                   for _ in range(scenes - 1)]
+    lengths = [0, *(t.frames for t in transitions), 0]
+    parts = []
+    for i in range(scenes):
+        zoom = (1.0, 1.0)
+        pan = (0.0, 0.0)
+        if moving:
+            start, end = 1.0, rng.uniform(1.05, 1.25)
+            zoom = (start, end) if rng.random() < 0.5 else (end, start)
+            pan = tuple(float(v) for v in rng.uniform(-0.08, 0.08, 2))
+        still = int(rng.uniform(*seconds) * fps)  # the picture stands (or moves) alone this long
+        frames = still + (lengths[i] + lengths[i + 1]) // 2
+        parts.append(Scene(photo(seed * 100 + i, big), frames, zoom, pan))
+    overlays = []
+    if family in ("presenter", "combined"):
+        overlays.append(presenter_box(rng, size))
+    if family in ("audiogram", "combined"):
+        overlays.append(audiogram(rng, size))
+        total = sum(p.frames for p in parts)
+        if rng.random() < 0.7:
+            overlays.append(progress_bar(total))
+    if family == "logo":
+        overlays.append(random_logo(rng, size))
+    crf = int(rng.integers(18, 36))
+    return Episode(parts, transitions, size, fps, crf, overlays, family)
+
+
+def encode_episode(ep: Episode, path: Path) -> Path:
+    write_video(ep.frames(), path, ep.fps, crf=ep.crf)
     return path

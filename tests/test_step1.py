@@ -305,7 +305,9 @@ def make_bad_inputs(folder: Path, good: Path) -> dict[str, Path]:
     run_ffmpeg(["-i", str(good), "-c", "copy", "-movflags", "+faststart", str(faststart)])
     cut_data = folder / "truncated data.mp4"  # index intact, half the pictures missing
     cut_data.write_bytes(faststart.read_bytes()[: faststart.stat().st_size // 2])
+    still = folder / "cover.png"  # a picture given as the video
     return {
+        "picture": still,
         "missing": folder / "missing.mp4",
         "not-a-video": text,
         "empty": empty,
@@ -329,5 +331,7 @@ def test_bad_inputs_give_one_line_and_exit_2(main_clip, tmp_path):
         assert not (tmp_path / "work" / layout.TIMESTAMPS_CSV).exists(), kind
         if kind.startswith("audio"):
             assert "audio-only" in error_lines[0], (kind, proc.stderr)
+        if kind == "picture":
+            assert "is a picture, not a video" in error_lines[0], proc.stderr
     proc = cli(str(video), "--step", "1", "-t", "0", cwd=tmp_path)
     assert proc.returncode == 2 and "threshold" in proc.stderr

@@ -1,0 +1,139 @@
+"""Step 1's accuracy against PySceneDetect's ContentDetector and AdaptiveDetector, per video family.
+
+    python benchmarks/accuracy_step1.py                 # 4 videos per family, 360p-1080p, 24-60 fps
+    python benchmarks/accuracy_step1.py --videos 10 --families kenburns fade
+
+Each video is generated with seeded random parameters (tests/step1_media.py: photo-like pictures,
+Ken Burns moves, presenter boxes, audiograms, blinking logos, dissolves and fades of 0.2-2 s, heavy
+compression). A found cut counts when it is within one frame of a true one (a hard cut's first new
+frame, a dissolve's midpoint, a fade's darkest frame). Also prints step 1's time against a bare
+decode of the same videos (`ffmpeg -i F -map 0:v -f null -`), timed alternately.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from scenedetect import AdaptiveDetector, ContentDetector, detect
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "tests"))
+
+from step1_media import FAMILIES, encode_episode, episode  # noqa: E402
+
+from podcast_img2vid.layout import WorkDir  # noqa: E402
+from podcast_img2vid.media import ffmpeg_exe  # noqa: E402
+from podcast_img2vid.step1 import run_step1  # noqa: E402
+
+SIZES = [(640, 360), (960, 540), (1280, 720), (1920, 1080)]
+RATES = [24, 25, 30, 50, 60]
+TOLERANCE = 1
+
+
+def matched(found: list[int], truth: list[int], tolerance: int = TOLERANCE) -> int:
+    """How many true cuts have a found cut within `tolerance` frames (each found cut used once)."""
+    left = sorted(found)
+    hits = 0
+    for cut in truth:
+        near = [f for f in left if abs(f - cut) <= tolerance]
+        if near:
+            left.remove(min(near, key=lambda f: abs(f - cut)))
+            hits += 1
+    return hits
+
+
+def step1_cuts(video: Path, work: Path, threshold: float = 30.0) -> list[int]:
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        scenes = run_step1(video, WorkDir(work), threshold=threshold)
+    return [s.start_frame for s in scenes[1:]]
+
+
+def pyscenedetect_cuts(video: Path, detector) -> list[int]:
+    with contextlib.redirect_stderr(io.StringIO()):
+        scenes = detect(str(video), detector)
+    return [start.frame_num for start, _ in scenes[1:]]
+
+
+def bare_decode(video: Path) -> None:
+    subprocess.run([ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-i", str(video),
+                    "-map", "0:v", "-f", "null", "-"], check=True)
+
+
+def timed(job) -> tuple[float, object]:
+    start = time.perf_counter()
+    result = job()
+    return time.perf_counter() - start, result
+
+
+def scores(hits: int, found: int, truth: int) -> tuple[float, float, float]:
+    precision = hits / found if found else 1.0
+    recall = hits / truth if truth else 1.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return precision, recall, f1
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--videos", type=int, default=4, help="videos per family")
+    parser.add_argument("--families", nargs="+", default=list(FAMILIES), choices=FAMILIES)
+    parser.add_argument("--seed", type=int, default=1000)
+    args = parser.parse_args()
+
+    names = ("step 1", "ContentDetector", "AdaptiveDetector")
+    rows = []
+    ours_time = bare_time = 0.0
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        for family in args.families:
+            totals = {name: [0, 0, 0] for name in names}  # hits, found, true
+            for n in range(args.videos):
+                seed = args.seed + 100 * FAMILIES.index(family) + n
+                rng = np.random.default_rng(seed)
+                size = SIZES[int(rng.integers(len(SIZES)))]
+                fps = int(rng.choice(RATES))
+                ep = episode(family, seed, size=size, fps=fps, scenes=5, seconds=(2.5, 5.0))
+                video = encode_episode(ep, folder / f"{family}_{n}.mp4")
+                bare, _ = timed(lambda video=video: bare_decode(video))
+                work = folder / f"work_{family}_{n}"
+                ours, found = timed(lambda video=video, work=work: step1_cuts(video, work))
+                bare_time, ours_time = bare_time + bare, ours_time + ours
+                results = {
+                    "step 1": found,
+                    "ContentDetector": pyscenedetect_cuts(video, ContentDetector(threshold=30)),
+                    "AdaptiveDetector": pyscenedetect_cuts(video, AdaptiveDetector()),
+                }
+                for name, cuts in results.items():
+                    totals[name][0] += matched(cuts, ep.cuts)
+                    totals[name][1] += len(cuts)
+                    totals[name][2] += len(ep.cuts)
+                misses = [c for c in ep.cuts if matched(found, [c]) == 0]
+                extras = [c for c in found if matched([c], ep.cuts) == 0]
+                print(f"{family} #{n}: {size[0]}x{size[1]} {fps} fps crf {ep.crf} "
+                      f"{[t.kind + str(t.frames) for t in ep.transitions]}: missed {misses}, extra {extras}",
+                      flush=True)
+            rows.append((family, {name: scores(*totals[name]) for name in names}))
+
+    print()
+    print("| family | " + " | ".join(f"{name} P / R / F1" for name in names) + " |")
+    print("|---|" + "---|" * len(names))
+    for family, by_name in rows:
+        cells = [" / ".join(f"{v:.2f}" for v in by_name[name]) for name in names]
+        print(f"| {family} | " + " | ".join(cells) + " |")
+    print(f"\nstep 1 took {ours_time:.1f}s, a bare decode {bare_time:.1f}s: "
+          f"ratio {ours_time / bare_time:.2f} (short videos: start-up and picture writing weigh a lot; "
+          "see bench_step1.py for long ones)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,128 @@
+"""Step 1's detector policies, each alone on arrays: motion tracking and alignment, the activity
+mask, the hard-cut test, transition location, fades, and the strict same-picture test."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+from step1_media import photo, with_object
+
+from podcast_img2vid.detect import (
+    IDENTITY,
+    activity_mask,
+    align,
+    block_means,
+    fade_extreme,
+    hard_cut,
+    locate_transition,
+    track_motion,
+)
+from podcast_img2vid.step1 import same_picture
+
+
+def moved(image: np.ndarray, zoom: float, dx: float, dy: float) -> tuple[np.ndarray, np.ndarray]:
+    """The picture zoomed about its centre and shifted; and that motion as a 3x3 matrix."""
+    height, width = image.shape[:2]
+    motion = np.array([[zoom, 0, (1 - zoom) * width / 2 + dx], [0, zoom, (1 - zoom) * height / 2 + dy],
+                       [0, 0, 1]])
+    return cv2.warpAffine(image, motion[:2], (width, height), flags=cv2.INTER_LINEAR,
+                          borderMode=cv2.BORDER_REFLECT), motion
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_track_motion_recovers_zoom_and_shift(seed):
+    rng = np.random.default_rng(seed)
+    grey = cv2.cvtColor(photo(seed, (80, 45)), cv2.COLOR_RGB2GRAY).astype(np.float32)
+    zoom, dx, dy = rng.uniform(0.97, 1.03), *rng.uniform(-1.5, 1.5, 2)
+    target, motion = moved(grey, zoom, dx, dy)
+    found = track_motion(grey, target, IDENTITY)
+    assert found is not None
+    corners = np.array([[0, 80, 0, 80], [0, 0, 45, 45], [1, 1, 1, 1]])
+    assert np.abs((found - motion) @ corners).max() < 0.2  # no pixel off by a fifth of a pixel
+    other = cv2.cvtColor(photo(seed + 50, (80, 45)), cv2.COLOR_RGB2GRAY).astype(np.float32)
+    assert track_motion(grey, other, IDENTITY) is None  # a cut: no motion explains it
+
+
+def test_align_moves_blocks_and_marks_uncovered_ones():
+    image = photo(4, (160, 90))
+    shifted, motion = moved(image, 1.0, 6.0, 0.0)
+    blocks, covered = align(image, motion)
+    assert np.abs(blocks - block_means(shifted))[:, :, 2:].max() < 2  # inside: the shifted picture
+    assert not covered[:, :1].any() and covered[:, 2:].all()  # the left edge came from outside
+    same, everywhere = align(image, IDENTITY)
+    assert everywhere.all() and np.array_equal(same, block_means(image))
+
+
+def mask_of(steps: np.ndarray, still: float = 4.0) -> np.ndarray:
+    """`activity_mask` over a window of steps (frames, channels, rows, cols), every frame local."""
+    moved = np.abs(steps).max(axis=1) > still
+    started = moved & ~np.concatenate([np.zeros_like(moved[:1]), moved[:-1]])
+    return activity_mask(np.abs(steps).sum(axis=0), steps.sum(axis=0), moved.sum(axis=0),
+                         started.sum(axis=0), len(steps), len(steps))
+
+
+def test_activity_mask_ignores_back_and_forth_but_never_a_one_way_change():
+    rng = np.random.default_rng(5)
+    steps = rng.normal(0, 1.0, (21, 3, 12, 12)).astype(np.float32)  # codec noise everywhere
+    steps[10, :, 2:5, 2:5] += 80  # a small edit, with the codec settling after it
+    steps[11, :, 2:5, 2:5] -= 6
+    steps[4, :, 6, 2] += 60  # an object that shows up and leaves again
+    steps[16, :, 6, 2] -= 60
+    steps[:, 0, 9, 9] += 20 * np.where(np.arange(21) % 4 < 2, 1, -1)  # a blinking logo
+    steps[:, 0, 10, 2] += rng.normal(0, 12, 21)  # a waveform bar
+    steps[:, 0, 1, 10] += 6 * np.sin(np.arange(21) / 1.5)  # a swaying presenter
+    valid = mask_of(steps)
+    assert valid[2:5, 2:5].all() and valid[6, 2]
+    assert not valid[9, 9] and not valid[10, 2] and not valid[1, 10]
+    assert not valid[8:11, 8:11].any()  # the neighbours of an animated block are left out too
+    everything = mask_of(rng.normal(0, 30, (21, 3, 12, 12)).astype(np.float32))
+    assert np.count_nonzero(everything) >= 0.3 * 144  # some blocks are always judged
+
+
+def test_hard_cut_stands_out_of_its_neighbours():
+    assert hard_cut(np.array([0.0, 0.01, 0.9, 0.0, 0.02]), 2, 0.9)
+    assert not hard_cut(np.array([0.5, 0.6, 0.6, 0.55, 0.5]), 2, 0.6)  # a dissolve, or shaking
+    assert not hard_cut(np.array([0.0, 0.0, 0.9, 0.0, 0.0]), 2, 0.1)  # too few blocks at this threshold
+    assert hard_cut(np.array([0.2, 0.1, 0.95, 0.15, 0.1]), 2, 0.95)  # among moving parts
+
+
+def ramp(frames: int, start: int, length: int, blocks: int, noise: float = 0.0, seed: int = 0) -> np.ndarray:
+    """Blocks going from 0 to 100 over `length` frames from `start`: (frames, 1, blocks)."""
+    t = np.clip((np.arange(frames) - start + 0.5) / max(length, 1), 0, 1)
+    rng = np.random.default_rng(seed)
+    return (100 * t[:, None, None] + rng.normal(0, noise, (frames, 1, blocks))).astype(np.float32)
+
+
+@pytest.mark.parametrize(("start", "length"), [(7, 1), (4, 8), (2, 14)])
+def test_locate_transition_finds_the_middle(start, length):
+    seen = ramp(24, start, length, 30, noise=2.0, seed=length)
+    found = locate_transition(seen, np.zeros((1, 30)), np.full((1, 30), 100.0), longest=15)
+    assert abs(found - (start + length // 2)) <= 1
+
+
+def test_locate_transition_rejects_creeping_and_drifting_changes():
+    creeping = np.stack([ramp(30, 2 * i, 1, 1)[:, :, 0] for i in range(12)], axis=2)  # a progress bar
+    assert locate_transition(creeping, np.zeros((1, 12)), np.full((1, 12), 100.0), longest=15) is None
+    drifting = ramp(40, 0, 40, 20, noise=1.0)  # a slow pan of one region
+    assert locate_transition(drifting, np.zeros((1, 20)), np.full((1, 20), 100.0), longest=15) is None
+
+
+def test_fade_extreme_is_the_darkest_or_brightest_frame():
+    assert fade_extreme(np.array([100, 70, 30, 5, 40, 80, 110.0]), 100, 110) == 3
+    assert fade_extreme(np.array([100, 180, 250, 250, 250, 160, 90.0]), 100, 90) == 3
+    assert fade_extreme(np.array([100, 98, 95, 92, 90.0]), 100, 90) is None  # a dissolve
+
+
+def test_same_picture_is_strict():
+    a = photo(6, (320, 180))
+    everywhere = np.ones((180, 320), bool)
+    noisy = np.clip(a + np.random.default_rng(6).normal(0, 3, a.shape), 0, 255).astype(np.uint8)
+    assert same_picture(a, noisy, everywhere)
+    assert not same_picture(a, with_object(a, 0.01), everywhere)  # a 1 % edit is another picture
+    assert not same_picture(a, with_object(a, 0.002), everywhere)
+    assert not same_picture(a, photo(7, (320, 180)), everywhere)
+    edit = with_object(a, 0.01)
+    outside = everywhere.copy()
+    outside[40:100, 180:260] = False  # the edit lies under an animated overlay: not judged
+    assert same_picture(a, edit, outside)

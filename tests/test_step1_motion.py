@@ -1,0 +1,121 @@
+"""Step 1 on realistic podcast styles where something always moves, against PySceneDetect.
+
+Each family (tests/step1_media.py) draws random variants: photo-like pictures, Ken Burns moves in
+the source, presenter boxes, audiograms, blinking logos, dissolves and fades of 0.2-2 s, heavy
+compression. Step 1 must find every true cut (a hard cut's first frame, a dissolve's middle, a
+fade's darkest frame; within one frame) and nothing else, and every true cut that PySceneDetect's
+ContentDetector (`detect-content -t 30`, what the original script used) finds.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from scenedetect import ContentDetector, detect
+from step1_media import Clip, encode, encode_episode, episode, photo, with_object
+
+from podcast_img2vid import layout
+from podcast_img2vid.media import probe, run_ffmpeg
+from podcast_img2vid.step1 import run_step1
+
+
+def step1_cuts(video: Path, work: Path, threshold: float = 30.0) -> list[int]:
+    with contextlib.redirect_stdout(io.StringIO()):
+        scenes = run_step1(video, layout.WorkDir(work), threshold=threshold)
+    return [s.start_frame for s in scenes[1:]]
+
+
+def content_detector_cuts(video: Path) -> list[int]:
+    return [start.frame_num for start, _ in detect(str(video), ContentDetector(threshold=30))[1:]]
+
+
+def near(cut: int, cuts: list[int]) -> bool:
+    return any(abs(cut - c) <= 1 for c in cuts)
+
+
+VARIANTS = [(family, seed) for family in ("kenburns", "presenter", "audiogram", "logo", "dissolve", "fade",
+                                          "combined") for seed in (1, 2)]
+
+
+@pytest.mark.parametrize(("family", "seed"), VARIANTS, ids=[f"{f}-{s}" for f, s in VARIANTS])
+def test_family_cuts_never_worse_than_content_detector(family, seed, tmp_path):
+    ep = episode(family, seed)
+    video = encode_episode(ep, tmp_path / "episode.mp4")
+    found = step1_cuts(video, tmp_path / "work")
+    anchor = content_detector_cuts(video)
+    described = f"{family} seed {seed}: truth {ep.cuts}, step 1 {found}, ContentDetector {anchor}"
+    assert all(near(cut, found) for cut in ep.cuts), described
+    assert all(near(cut, ep.cuts) for cut in found), described
+    assert all(near(cut, found) for cut in ep.cuts if near(cut, anchor)), described
+
+
+@pytest.mark.parametrize(("family", "seed"), [("combined", 3), ("dissolve", 4), ("fade", 5)])
+def test_lower_threshold_never_loses_a_true_cut(family, seed, tmp_path):
+    ep = episode(family, seed)
+    video = encode_episode(ep, tmp_path / "episode.mp4")
+    found_before: set[int] = set()
+    for threshold in (60, 30, 20, 10, 5):
+        found = step1_cuts(video, tmp_path / f"t{threshold}", threshold)
+        true_found = {cut for cut in ep.cuts if near(cut, found)}
+        assert found_before <= true_found, f"-t {threshold} lost {found_before - true_found} ({found})"
+        found_before = true_found
+    assert found_before == set(ep.cuts)
+
+
+def test_dedupe_never_merges_similar_pictures(tmp_path):
+    """A picture, the same with a 1 % object, the same 10 levels brighter: three pictures; only
+    the exact same picture coming back reuses its file."""
+    a = photo(81, (320, 180))
+    edit = with_object(a, 0.01, (90, 140, 60))
+    brighter = np.clip(a.astype(int) + 16, 0, 255).astype(np.uint8)
+    video = encode(Clip([(a, 30), (edit, 30), (a, 30), (brighter, 30), (edit, 30)]), tmp_path / "similar.mp4")
+    with contextlib.redirect_stdout(io.StringIO()):
+        scenes = run_step1(video, layout.WorkDir(tmp_path / "work"))
+    assert [s.start_frame for s in scenes[1:]] == [30, 60, 90, 120]
+    assert [s.image for s in scenes] == [layout.image_name(n) for n in (1, 2, 1, 3, 2)]
+
+
+def test_variable_frame_rate_cuts_on_the_sources_own_frames(tmp_path):
+    """Frame intervals alternate 1/30 and 2/30 s: each cut is the exact frame and timestamp."""
+    pictures = [photo(90 + i, (320, 180)) for i in range(7)]
+    cfr = encode(Clip([(p, 20) for p in pictures]), tmp_path / "cfr.mp4")
+    vfr = tmp_path / "vfr.mkv"
+    run_ffmpeg(["-i", str(cfr), "-vf", "setpts='(N+floor(N/2))/30/TB'", "-fps_mode", "vfr",
+                "-c:v", "libx264", "-preset", "ultrafast", "-crf", "18", str(vfr)])
+    with contextlib.redirect_stdout(io.StringIO()):
+        scenes = run_step1(vfr, layout.WorkDir(tmp_path / "work"))
+    expected = [20 * k for k in range(1, 7)]
+    assert [s.start_frame for s in scenes[1:]] == expected
+    assert [s.start for s in scenes[1:]] == pytest.approx([(k + k // 2) / 30 for k in expected], abs=1e-3)
+    assert scenes[-1].end_frame == 140
+    assert scenes[-1].end == pytest.approx(probe(vfr).duration, abs=1e-6)
+
+
+def test_anamorphic_source_gives_square_pixel_pictures(tmp_path):
+    """360x288 stored with 64:45 pixels (a 16:9 PAL-style source) shows as 512x288."""
+    shown = photo(95, (512, 288))
+    stored = np.asarray(Image.fromarray(shown).resize((360, 288), Image.BICUBIC))
+    plain = encode(Clip([(stored, 30), (with_object(stored, 0.05), 30)]), tmp_path / "plain.mp4")
+    video = tmp_path / "anamorphic.mp4"
+    run_ffmpeg(["-i", str(plain), "-vf", "setsar=64/45", "-c:v", "libx264", "-crf", "16", str(video)])
+    assert probe(video).sample_aspect == Fraction(64, 45)
+    with contextlib.redirect_stdout(io.StringIO()):
+        scenes = run_step1(video, layout.WorkDir(tmp_path / "work"))
+    saved = np.asarray(Image.open(tmp_path / "work" / layout.EXTRACTED_DIR / scenes[0].image).convert("RGB"))
+    assert saved.shape == (288, 512, 3)
+    assert np.abs(saved.astype(int) - shown).mean() < 8
+    sheet = Image.open(tmp_path / "work" / layout.CONTACT_SHEET)
+    assert sheet.height < 2 * (256 * 288 // 512 + 60)  # thumbnails at 16:9, not 5:4
+
+
+def test_progress_bar_ends_at_the_total_and_shows_no_partial_count(tmp_path, capsys):
+    video = encode(Clip([(photo(97, (320, 180)), 37), (photo(98, (320, 180)), 40)]), tmp_path / "v.mp4")
+    run_step1(video, layout.WorkDir(tmp_path / "work"))
+    err = capsys.readouterr().err
+    assert "77/77" in err and "Detected" not in err
