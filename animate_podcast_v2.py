@@ -20,6 +20,7 @@ from podcast_img2vid.errors import UserError
 from podcast_img2vid.layout import WorkDir, output_name
 from podcast_img2vid.providers import Provider
 from podcast_img2vid.step3 import FALLBACKS
+from podcast_img2vid.step3 import summary as step3_summary
 from podcast_img2vid.step3_plan import PATTERNS
 from podcast_img2vid.worklock import WorkLock
 
@@ -82,7 +83,8 @@ def run_pipeline(args: argparse.Namespace, parser: argparse.ArgumentParser, outp
     """`--step all`: check everything that can be checked, then steps 1, 2 and 3 in turn."""
     from podcast_img2vid.media import probe
     from podcast_img2vid.step1 import run_step1
-    from podcast_img2vid.step2 import run_step2, summary
+    from podcast_img2vid.step2 import run_step2
+    from podcast_img2vid.step2 import summary as step2_summary
     from podcast_img2vid.step3 import check_output_path, run_step3
 
     work = WorkDir(args.work_dir)
@@ -94,16 +96,17 @@ def run_pipeline(args: argparse.Namespace, parser: argparse.ArgumentParser, outp
     with WorkLock(work, "step all", create=True):
         run_step1(args.video, work, threshold=args.threshold, min_scene_seconds=args.min_scene_len,
                   dedupe=not args.no_dedupe)
-        made = run_step2(work, provider, seed=args.seed, only=args.only, force=args.force)
-        print(summary(provider.name, made, work.clips_dir))
-        step2_script.write_review(args, made.failed)
-        if made.failed:
+        clips = run_step2(work, provider, seed=args.seed, only=args.only, force=args.force)
+        print(step2_summary(provider.name, clips, work.clips_dir))
+        step2_script.write_review(args, clips.failed)
+        if clips.failed:
             raise UserError(
-                f"step 2 could not animate {', '.join(made.failed)}; step 3 was not run. Fix what "
+                f"step 2 could not animate {', '.join(clips.failed)}; step 3 was not run. Fix what "
                 "is reported above and run the same command again (finished clips are kept)."
             )
-        run_step3(args.video, work, output, pattern=args.pattern, fallback=args.fallback,
-                  kenburns=args.kenburns, fps=args.fps, interpolate=args.interpolate)
+        video = run_step3(args.video, work, output, pattern=args.pattern, fallback=args.fallback,
+                          kenburns=args.kenburns, fps=args.fps, interpolate=args.interpolate)
+        print(step3_summary(video))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -130,8 +133,9 @@ def main(argv: list[str] | None = None) -> int:
             from podcast_img2vid.step3 import run_step3
 
             with WorkLock(work, "step 3"):
-                run_step3(args.video, work, output, pattern=args.pattern, fallback=args.fallback,
-                          kenburns=args.kenburns, fps=args.fps, interpolate=args.interpolate)
+                video = run_step3(args.video, work, output, pattern=args.pattern, fallback=args.fallback,
+                                  kenburns=args.kenburns, fps=args.fps, interpolate=args.interpolate)
+            print(step3_summary(video))
 
     return run_cli(job, folder=args.work_dir)
 

@@ -134,6 +134,33 @@ class Step3Result:
     """"copied" (bit-exact AAC), "encoded" (to AAC) or "none"."""
     pattern_needed: bool
     """False when every clip lasts as long as its scenes: the pattern never showed."""
+    pattern: str
+    kenburns: bool
+    size: tuple[int, int]
+    """(width, height) of the output."""
+    fps: Fraction
+    ends_ms: float | None
+    """How far apart the picture's and the sound's ends are (ms); None for a silent output."""
+    interpolated: bool
+    """Slow clips were converted to the output rate by motion-compensated interpolation."""
+
+
+def summary(result: Step3Result) -> str:
+    """The line the scripts print when step 3 is done."""
+    sync = f"{result.sync_error_ms:.1f} ms" if result.sync_error_ms is not None else "n/a (silent)"
+    if result.audio_offset_ms is not None and abs(result.audio_offset_ms) >= 1:
+        sync += (f" (the audio starts {result.audio_offset_ms / 1000:.3f} s after the picture, as in the "
+                 f"source; the ends differ by {result.ends_ms:.1f} ms)")
+    audio_note = {"copied": "original AAC copied bit-exact", "encoded": "encoded to AAC",
+                  "none": "none (silent)"}[result.audio]
+    width, height = result.size
+    return (
+        f"step 3 done: {result.scenes} scenes -> {result.output} ({result.duration:.3f} s, "
+        f"{width}x{height} @ {float(result.fps):.3f} fps, pattern {result.pattern}"
+        f"{'' if result.pattern_needed else ' not needed: every clip lasts as long as its scenes'}"
+        f"{', interpolated' if result.interpolated else ''}{', Ken Burns' if result.kenburns else ''}); "
+        f"audio: {audio_note}; video-audio sync error: {sync}"
+    )
 
 
 def _warn(message: str) -> None:
@@ -459,7 +486,8 @@ def run_step3(
     fps: float | None = None,
     interpolate: bool = False,
 ) -> Step3Result:
-    """Make the animated video `output` from `work`'s clips and `video`'s audio; returns a summary.
+    """Make the animated video `output` from `work`'s clips and `video`'s audio; returns what it
+    made (`summary` words it). Warnings about the source are printed as they are found.
 
     `interpolate`: clips slower than the output are converted to its rate by motion-compensated
     interpolation (made once per clip and cached next to it, see `interpolate`).
@@ -503,10 +531,11 @@ def run_step3(
             raise _write_error(e, output, tmp) from None
 
     out_picture, out_sound = presented_spans(output)
-    sync_ms = offset_ms = None
+    sync_ms = offset_ms = ends_ms = None
     if out_sound is not None:
         offset_ms = (out_sound.start - out_picture.start) * 1000
-        sync_ms = max(abs(out_picture.end - out_sound.end) * 1000, abs(offset_ms))
+        ends_ms = abs(out_picture.end - out_sound.end) * 1000
+        sync_ms = max(ends_ms, abs(offset_ms))
     result = Step3Result(
         output=output,
         scenes=len(spans),
@@ -515,19 +544,11 @@ def run_step3(
         audio_offset_ms=offset_ms,
         audio="none" if audio is None else ("copied" if audio.copied else "encoded"),
         pattern_needed=pattern_needed,
-    )
-    sync = f"{sync_ms:.1f} ms" if sync_ms is not None else "n/a (silent)"
-    if offset_ms is not None and abs(offset_ms) >= 1:
-        ends_ms = abs(out_picture.end - out_sound.end) * 1000
-        sync += (f" (the audio starts {offset_ms / 1000:.3f} s after the picture, as in the source; "
-                 f"the ends differ by {ends_ms:.1f} ms)")
-    audio_note = {"copied": "original AAC copied bit-exact", "encoded": "encoded to AAC",
-                  "none": "none (silent)"}[result.audio]
-    print(
-        f"step 3 done: {result.scenes} scenes -> {output} ({result.duration:.3f} s, "
-        f"{width}x{height} @ {float(settings.fps):.3f} fps, pattern {pattern}"
-        f"{'' if pattern_needed else ' not needed: every clip lasts as long as its scenes'}"
-        f"{', interpolated' if interpolate else ''}{', Ken Burns' if kenburns else ''}); "
-        f"audio: {audio_note}; video-audio sync error: {sync}"
+        pattern=pattern,
+        kenburns=kenburns,
+        size=(width, height),
+        fps=settings.fps,
+        ends_ms=ends_ms,
+        interpolated=interpolate,
     )
     return result

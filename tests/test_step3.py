@@ -46,7 +46,7 @@ from podcast_img2vid.media import (
     write_video,
 )
 from podcast_img2vid.step2 import run_step2
-from podcast_img2vid.step3 import run_step3
+from podcast_img2vid.step3 import run_step3, summary
 from podcast_img2vid.step3_plan import (
     clip_units,
     frames_for,
@@ -658,12 +658,12 @@ def test_summary_says_when_the_pattern_was_not_needed(tmp_path, capsys, pattern)
     scenes = [("image_001.png", 0.0, 1.0), ("image_002.png", 1.0, 2.0)]
     clips = {"image_001.png": (0, 8, 8), "image_002.png": (1, 8, 8)}  # 1 s each, as long as the scenes
     long_enough = make_work(tmp_path / "long", clips, scenes)
-    run_step3(make_source(tmp_path / "src.mp4", 2.0), long_enough, tmp_path / "a.mp4", pattern=pattern)
-    assert f"pattern {pattern} not needed" in capsys.readouterr().out
+    source = make_source(tmp_path / "src.mp4", 2.0)
+    result = run_step3(source, long_enough, tmp_path / "a.mp4", pattern=pattern)
+    assert f"pattern {pattern} not needed" in summary(result)
     short = make_work(tmp_path / "short", {"image_001.png": (0, 8, 8), "image_002.png": (1, 4, 8)}, scenes)
-    run_step3(make_source(tmp_path / "src.mp4", 2.0), short, tmp_path / "b.mp4", pattern=pattern)
-    out = capsys.readouterr().out
-    assert f"pattern {pattern}" in out and "not needed" not in out
+    result = run_step3(source, short, tmp_path / "b.mp4", pattern=pattern)
+    assert f"pattern {pattern}" in summary(result) and "not needed" not in summary(result)
 
 
 def test_a_second_audio_track_is_mentioned(tmp_path, capsys):
