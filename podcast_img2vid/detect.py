@@ -52,6 +52,9 @@ ACTIVITY_NOISE = 2.5
 ACTIVITY_STARTS = 3
 ACTIVITY_SHARE = 0.25
 """What makes a block animated: see `activity_mask`."""
+ACTIVITY_MARGIN = 2
+"""Blocks within this many blocks of an animated one are not judged either: an overlay moves
+only now and then at its edges (a presenter leaning into a corner of the box)."""
 GLOBAL_SHARE = 0.5
 """A frame where this share of the blocks moves is a cut, a dissolve or a fade: no animation."""
 SETTLING = 0.25
@@ -88,6 +91,11 @@ ANCHOR_SECONDS = 1.0
 MIN_TRACK_CORRELATION = 0.9
 MOTION_GAIN = 0.7
 """A measured motion is used when aligning with it leaves at most 70 % of the change."""
+NEAR_ACTIVITY_BLOCKS = 5
+SUDDEN_SECONDS = 0.1
+"""A change whose blocks all lie within NEAR_ACTIVITY_BLOCKS of an animated block (the still
+part of a presenter box, whose background drifts a pixel at a time) must be a step: most of its
+blocks go from a fifth to four fifths of the way within SUDDEN_SECONDS (at least 2 frames)."""
 
 
 @dataclass(frozen=True)
@@ -213,7 +221,8 @@ def activity_mask(
     rest = (sum_abs - net - SETTLING * net).max(axis=0)
     often = (starts >= ACTIVITY_STARTS) | (moves >= ACTIVITY_SHARE * max(frames, 1))
     animated = (rest > ACTIVITY_LEVEL + ACTIVITY_NOISE * local) & often
-    valid = ~cv2.dilate(animated.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+    margin = np.ones((2 * ACTIVITY_MARGIN + 1, 2 * ACTIVITY_MARGIN + 1), np.uint8)
+    valid = ~cv2.dilate(animated.astype(np.uint8), margin).astype(bool)
     least = int(np.ceil(MIN_VALID_SHARE * valid.size))
     if np.count_nonzero(valid) < least:
         valid = rest <= np.partition(rest.ravel(), least - 1)[least - 1]
@@ -241,12 +250,9 @@ def locate_transition(seen: np.ndarray, old: np.ndarray, new: np.ndarray, longes
     MIN_BLOCKS of them, half of them within a frame of it (a change that creeps across the frame,
     like a progress bar, never agrees).
     """
-    delta = new - old
-    progress = ((seen - old) * delta).sum(axis=1) / np.maximum((delta * delta).sum(axis=0), 1e-6)
-    start = _last_below(progress, 0.2)
+    progress = _progress(seen, old, new)
     middle = _last_below(progress, 0.5) + 1
-    end = _last_below(progress, 0.8) + 1
-    frames = middle[end - start <= longest]
+    frames = middle[_rise(progress) <= longest]
     if frames.size < MIN_BLOCKS:
         return None
     cut = int(np.median(frames))
@@ -254,6 +260,32 @@ def locate_transition(seen: np.ndarray, old: np.ndarray, new: np.ndarray, longes
     if agree < MIN_BLOCKS or 2 * agree < frames.size:
         return None
     return cut
+
+
+def is_sudden(seen: np.ndarray, old: np.ndarray, new: np.ndarray, frames: int) -> bool:
+    """Whether most blocks of a change (arrays as in `locate_transition`) go from a fifth to four
+    fifths of the way within `frames` frames: a step (an edit), not a drift made of small steps."""
+    rise = _rise(_progress(seen, old, new))
+    return 2 * np.count_nonzero(rise <= frames) > rise.size
+
+
+def near_activity(changed: np.ndarray, valid: np.ndarray, reach: int = NEAR_ACTIVITY_BLOCKS) -> bool:
+    """Whether every `changed` block lies within `reach` blocks of one that is not `valid` (animated)."""
+    if valid.all():
+        return False
+    near = cv2.dilate((~valid).astype(np.uint8), np.ones((2 * reach + 1, 2 * reach + 1), np.uint8))
+    return bool(near.astype(bool)[changed].all())
+
+
+def _progress(seen: np.ndarray, old: np.ndarray, new: np.ndarray) -> np.ndarray:
+    """Per frame and block, how far from `old` to `new` the block is (0 to 1)."""
+    delta = new - old
+    return ((seen - old) * delta).sum(axis=1) / np.maximum((delta * delta).sum(axis=0), 1e-6)
+
+
+def _rise(progress: np.ndarray) -> np.ndarray:
+    """Per block, the frames it takes to go from a fifth to four fifths of the way."""
+    return _last_below(progress, 0.8) - _last_below(progress, 0.2)
 
 
 def _last_below(progress: np.ndarray, level: float) -> np.ndarray:
@@ -379,6 +411,7 @@ class PictureChangeDetector(SceneDetector):
         self.refresh = max(self.lookback, round(REFRESH_SECONDS * fps))
         self.refresh_moving = max(self.settle + 1, round(REFRESH_MOVING_SECONDS * fps))
         self.longest = max(2, round(LONGEST_TRANSITION_SECONDS * fps))
+        self.sudden = max(2, round(SUDDEN_SECONDS * fps))
         self.still_wait = self.settle_long + self.lookback
         """How long after a cut a still is taken even if the picture never stands still."""
         self._tracker = _Tracker(fps)
@@ -656,8 +689,11 @@ class PictureChangeDetector(SceneDetector):
         brightness = seen[:, 0].mean(axis=1)
         fade = fade_extreme(brightness, float(self._ref_blocks[0, changed].mean()),
                             float(blocks[0, changed].mean()))
-        found = fade if fade is not None else locate_transition(
-            seen, self._ref_blocks[:, changed], blocks[:, changed], self.longest)
+        old, new = self._ref_blocks[:, changed], blocks[:, changed]
+        found = fade if fade is not None else locate_transition(seen, old, new, self.longest)
+        if found is not None and fade is None and near_activity(changed, valid) \
+                and not is_sudden(seen, old, new, self.sudden):
+            found = None  # the drifting background next to an animated box
         if found is None:
             self._set_reference(index, valid)
             return []
