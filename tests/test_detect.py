@@ -1,12 +1,16 @@
 """Step 1's detector policies, each alone on arrays: motion tracking and alignment, the activity
-mask, the hard-cut test, transition location, fades, and the strict same-picture test."""
+mask, the hard-cut test, transition location, fades, and the strict same-picture test; and a
+presenter box whose background drifts, end to end."""
 
 from __future__ import annotations
+
+import contextlib
+import io
 
 import cv2
 import numpy as np
 import pytest
-from step1_media import photo, with_object
+from step1_media import Clip, encode, encode_episode, episode, photo, presenter_box, with_object
 
 from podcast_img2vid.detect import (
     IDENTITY,
@@ -15,10 +19,13 @@ from podcast_img2vid.detect import (
     block_means,
     fade_extreme,
     hard_cut,
+    is_sudden,
     locate_transition,
+    near_activity,
     track_motion,
 )
-from podcast_img2vid.step1 import same_picture
+from podcast_img2vid.layout import WorkDir
+from podcast_img2vid.step1 import run_step1, same_picture
 
 
 def moved(image: np.ndarray, zoom: float, dx: float, dy: float) -> tuple[np.ndarray, np.ndarray]:
@@ -106,6 +113,57 @@ def test_locate_transition_rejects_creeping_and_drifting_changes():
     assert locate_transition(creeping, np.zeros((1, 12)), np.full((1, 12), 100.0), longest=15) is None
     drifting = ramp(40, 0, 40, 20, noise=1.0)  # a slow pan of one region
     assert locate_transition(drifting, np.zeros((1, 20)), np.full((1, 20), 100.0), longest=15) is None
+
+
+def test_a_drift_made_of_small_steps_is_not_sudden():
+    old, new = np.zeros((1, 6)), np.full((1, 6), 100.0)
+    edit = ramp(20, 9, 1, 6, noise=2.0)
+    edit[10:12] -= 8  # the codec settling after the step
+    assert is_sudden(edit, old, new, frames=2)
+    staircase = np.stack([ramp(20, 2 + 4 * k, 1, 6) for k in range(4)]).sum(axis=0) / 4
+    assert not is_sudden(staircase, old, new, frames=2)  # a background shifted a pixel at a time
+
+
+def test_near_activity_is_within_reach_of_an_animated_block():
+    valid = np.ones((12, 20), bool)
+    changed = np.zeros_like(valid)
+    changed[3, 3:5] = True
+    assert not near_activity(changed, valid)  # nothing animated
+    valid[0:2, 0:2] = False
+    assert near_activity(changed, valid, reach=3)
+    changed[3, 10] = True
+    assert not near_activity(changed, valid, reach=3)
+
+
+def step1_cuts(video, work) -> list[int]:
+    with contextlib.redirect_stdout(io.StringIO()):
+        return [s.start_frame for s in run_step1(video, WorkDir(work))[1:]]
+
+
+@pytest.mark.parametrize("seed", [1101, 1103])
+def test_presenter_box_with_a_drifting_background_gives_no_extra_cuts(seed, tmp_path):
+    ep = episode("presenter", seed, size=(640, 360), fps=30, scenes=4, seconds=(2.5, 4.0))
+    cuts = step1_cuts(encode_episode(ep, tmp_path / "presenter.mp4"), tmp_path / "work")
+    assert len(cuts) == len(ep.cuts)
+    assert all(abs(a - b) <= 1 for a, b in zip(cuts, ep.cuts, strict=True))
+
+
+@pytest.mark.parametrize("seed", [3, 4])
+def test_small_edit_next_to_an_animated_box_is_found(seed, tmp_path):
+    size = (640, 360)
+    box = presenter_box(np.random.default_rng(seed), size)
+    black, white = np.zeros((size[1], size[0], 3), np.uint8), np.full((size[1], size[0], 3), 255, np.uint8)
+    drawn = box(0, black) == box(0, white)  # the box covers the picture
+    rows, cols = np.nonzero(drawn.all(axis=2))
+    side = round((0.015 * size[0] * size[1]) ** 0.5)  # 1.5 % of the frame, right beside the box
+    x = cols.max() + 1 if cols.min() < size[0] // 2 else cols.min() - side
+    y = rows.min() if rows.min() < size[1] // 2 else rows.max() + 1 - side
+    still = photo(seed, size)
+    edited = still.copy()
+    edited[y : y + side, x : x + side] = (250, 210, 40)
+    clip = Clip([(still, 90), (edited, 90)])
+    cuts = step1_cuts(encode(clip, tmp_path / "edit.mp4", overlays=(box,)), tmp_path / "work")
+    assert len(cuts) == 1 and abs(cuts[0] - 90) <= 1
 
 
 def test_fade_extreme_is_the_darkest_or_brightest_frame():
