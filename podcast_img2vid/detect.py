@@ -93,9 +93,12 @@ MOTION_GAIN = 0.7
 """A measured motion is used when aligning with it leaves at most 70 % of the change."""
 NEAR_ACTIVITY_BLOCKS = 5
 SUDDEN_SECONDS = 0.1
+NEAR_ACTIVITY_SHARE = 0.005
 """A change whose blocks all lie within NEAR_ACTIVITY_BLOCKS of an animated block (the still
 part of a presenter box, whose background drifts a pixel at a time) must be a step: most of its
-blocks go from a fifth to four fifths of the way within SUDDEN_SECONDS (at least 2 frames)."""
+blocks go from a fifth to four fifths of the way within SUDDEN_SECONDS (at least 2 frames),
+and it must cover NEAR_ACTIVITY_SHARE of the judged blocks (the box's edge, where the presenter
+leans in now and then, changes a few blocks; a 1 % edit covers twice as many)."""
 
 
 @dataclass(frozen=True)
@@ -691,9 +694,10 @@ class PictureChangeDetector(SceneDetector):
                             float(blocks[0, changed].mean()))
         old, new = self._ref_blocks[:, changed], blocks[:, changed]
         found = fade if fade is not None else locate_transition(seen, old, new, self.longest)
-        if found is not None and fade is None and near_activity(changed, valid) \
-                and not is_sudden(seen, old, new, self.sudden):
-            found = None  # the drifting background next to an animated box
+        if found is not None and fade is None and near_activity(changed, valid) and (
+                np.count_nonzero(changed) < NEAR_ACTIVITY_SHARE * np.count_nonzero(valid)
+                or not is_sudden(seen, old, new, self.sudden)):
+            found = None  # the edge of an animated box, or its drifting background
         if found is None:
             self._set_reference(index, valid)
             return []
