@@ -83,6 +83,7 @@ def run_pipeline(args: argparse.Namespace, parser: argparse.ArgumentParser, outp
     """`--step all`: check everything that can be checked, then steps 1, 2 and 3 in turn."""
     from podcast_img2vid.media import probe
     from podcast_img2vid.step1 import run_step1
+    from podcast_img2vid.step1 import summary as step1_summary
     from podcast_img2vid.step2 import run_step2
     from podcast_img2vid.step2 import summary as step2_summary
     from podcast_img2vid.step3 import check_output_path, run_step3
@@ -94,8 +95,8 @@ def run_pipeline(args: argparse.Namespace, parser: argparse.ArgumentParser, outp
     provider: Provider = step2_script.checked_provider(parser, args)  # the GPU and settings, checked
     provider.settings()  # the model's config is found (a wrong --model stops here)
     with WorkLock(work, "step all", create=True):
-        run_step1(args.video, work, threshold=args.threshold, min_scene_seconds=args.min_scene_len,
-                  dedupe=not args.no_dedupe)
+        print(step1_summary(run_step1(args.video, work, threshold=args.threshold,
+                                      min_scene_seconds=args.min_scene_len, dedupe=not args.no_dedupe)))
         clips = run_step2(work, provider, seed=args.seed, only=args.only, force=args.force)
         print(step2_summary(provider.name, clips, work.clips_dir))
         step2_script.write_review(args, clips.failed)
@@ -125,10 +126,12 @@ def main(argv: list[str] | None = None) -> int:
             run_pipeline(args, parser, output)
         elif args.step == "1":
             from podcast_img2vid.step1 import run_step1
+            from podcast_img2vid.step1 import summary as step1_summary
 
             with WorkLock(work, "step 1", create=True):
-                run_step1(args.video, work, threshold=args.threshold,
-                          min_scene_seconds=args.min_scene_len, dedupe=not args.no_dedupe)
+                done = run_step1(args.video, work, threshold=args.threshold,
+                                 min_scene_seconds=args.min_scene_len, dedupe=not args.no_dedupe)
+            print(step1_summary(done))
         else:
             from podcast_img2vid.step3 import run_step3
 

@@ -53,7 +53,7 @@ def matched(found: list[int], truth: list[int], tolerance: int = TOLERANCE) -> i
 
 def step1_cuts(video: Path, work: Path, threshold: float = 30.0) -> list[int]:
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-        scenes = run_step1(video, WorkDir(work), threshold=threshold)
+        scenes = run_step1(video, WorkDir(work), threshold=threshold).scenes
     return [s.start_frame for s in scenes[1:]]
 
 

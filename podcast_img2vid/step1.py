@@ -13,6 +13,7 @@ import os
 import shutil
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
@@ -41,14 +42,28 @@ TRUNCATED_TOLERANCE = 1.0
 """Seconds of video that may be missing at the end before the file counts as truncated."""
 
 
+@dataclass(frozen=True)
+class Step1Result:
+    """What step 1 did; `summary` words it for the scripts."""
+
+    scenes: list[Scene]
+    work: WorkDir
+    backup: Path | None
+    """Where the previous step-1 results were moved (None when there were none, or unchanged)."""
+    split: Path | None
+    """A second backup folder holding part of that set (left by a run cut short between moves)."""
+    unchanged: bool
+    """The result equals the previous run's: pictures and CSV were left as they were."""
+
+
 def run_step1(
     video: Path,
     work: WorkDir,
     threshold: float = 30.0,
     min_scene_seconds: float = 0.5,
     dedupe: bool = True,
-) -> list[Scene]:
-    """Detect scenes in `video` and write the step-1 outputs into `work`; returns the scenes."""
+) -> Step1Result:
+    """Detect scenes in `video` and write the step-1 outputs into `work`; returns what it did."""
     if not threshold > 0:
         raise UserError(f"-t/--threshold must be a positive number (got {threshold}); the default is 30.")
     if not min_scene_seconds >= 0:
@@ -81,8 +96,7 @@ def run_step1(
         backup, split = (None, None) if unchanged else _install(staging, work, stamp)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    _summary(scenes, work, backup, split, unchanged)
-    return scenes
+    return Step1Result(scenes, work, backup, split, unchanged)
 
 
 def _check_complete(info: MediaInfo, end_seconds: float) -> None:
@@ -261,18 +275,22 @@ def _install(staging: Path, work: WorkDir, stamp: str) -> tuple[Path | None, Pat
     return backup, None
 
 
-def _summary(
-    scenes: list[Scene], work: WorkDir, backup: Path | None, split: Path | None, unchanged: bool
-) -> None:
+def summary(result: Step1Result) -> str:
+    """The lines the scripts print when step 1 is done."""
+    scenes, work = result.scenes, result.work
     pictures = len({s.image for s in scenes})
     reused = len(scenes) - pictures
-    print(f"Step 1: {len(scenes)} scene(s) found, {pictures} picture(s) written to {work.images_dir}"
-          + (f" ({reused} scene(s) reuse an earlier picture)" if reused else ""))
-    print(f"  timestamps: {work.csv_path}")
-    print(f"  preview:    {work.contact_sheet_path}")
-    if backup is not None:
-        print(f"  the previous step-1 results were moved to {backup}")
-    if split is not None:
-        print(f"  part of that set was already in {split} (moved there by a run that was cut short)")
-    if unchanged:
-        print("  same result as the previous run: pictures and timestamps.csv were left as they were")
+    lines = [
+        f"Step 1: {len(scenes)} scene(s) found, {pictures} picture(s) written to {work.images_dir}"
+        + (f" ({reused} scene(s) reuse an earlier picture)" if reused else ""),
+        f"  timestamps: {work.csv_path}",
+        f"  preview:    {work.contact_sheet_path}",
+    ]
+    if result.backup is not None:
+        lines.append(f"  the previous step-1 results were moved to {result.backup}")
+    if result.split is not None:
+        lines.append(f"  part of that set was already in {result.split} "
+                     "(moved there by a run that was cut short)")
+    if result.unchanged:
+        lines.append("  same result as the previous run: pictures and timestamps.csv were left as they were")
+    return "\n".join(lines)

@@ -28,21 +28,27 @@ from step1_media import (
 from podcast_img2vid import layout
 from podcast_img2vid.errors import UserError
 from podcast_img2vid.media import probe, run_ffmpeg
-from podcast_img2vid.step1 import run_step1
+from podcast_img2vid.step1 import Step1Result, run_step1, summary
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "samples" / "sample_podcast.mp4"
 
 
-def step1(video: Path, root: Path, **options) -> list[layout.Scene]:
+def step1_result(video: Path, root: Path, **options) -> Step1Result:
+    """Run step 1 and check that timestamps.csv says what it returned."""
     work = layout.WorkDir(root)
-    scenes = run_step1(video, work, **options)
+    result = run_step1(video, work, **options)
+    scenes = result.scenes
     written = layout.read_scenes(work.csv_path)
     assert [(s.image, s.start_frame, s.end_frame) for s in written] == [
         (s.image, s.start_frame, s.end_frame) for s in scenes
     ]
     assert [s.end for s in written] == pytest.approx([s.end for s in scenes], abs=1e-6)
-    return scenes
+    return result
+
+
+def step1(video: Path, root: Path, **options) -> list[layout.Scene]:
+    return step1_result(video, root, **options).scenes
 
 
 def starts(scenes: list[layout.Scene]) -> list[int]:
@@ -93,9 +99,10 @@ def main_clip(tmp_path_factory) -> tuple[Path, Clip, list[np.ndarray]]:
     return video, clip, sources
 
 
-def test_cuts_dissolve_small_edit_pictures_and_dedupe(main_clip, tmp_path, capsys):
+def test_cuts_dissolve_small_edit_pictures_and_dedupe(main_clip, tmp_path):
     video, clip, sources = main_clip
-    scenes = step1(video, tmp_path)
+    result = step1_result(video, tmp_path)
+    scenes = result.scenes
     assert_cuts(scenes, clip.cuts)
     assert_tiles(scenes, video)
     assert [s.image for s in scenes] == [layout.image_name(n) for n in (1, 2, 3, 4, 1)]
@@ -105,7 +112,7 @@ def test_cuts_dissolve_small_edit_pictures_and_dedupe(main_clip, tmp_path, capsy
     assert_pictures(tmp_path, scenes, sources)
     sheet = Image.open(tmp_path / layout.CONTACT_SHEET)
     assert sheet.format == "JPEG" and sheet.width >= 5 * 256
-    out = capsys.readouterr().out
+    out = summary(result)
     assert "5 scene(s) found, 4 picture(s) written" in out and layout.CONTACT_SHEET in out
 
 
@@ -189,12 +196,11 @@ def test_rerun_moves_old_results_to_a_backup(main_clip, tmp_path, capsys):
     work = layout.WorkDir(tmp_path / "work")
     step1(video, work.root)
     old_csv = work.csv_path.read_text(encoding="utf-8")
-    capsys.readouterr()
-    step1(other, work.root)
+    out = summary(step1_result(other, work.root))
     backups = list(work.root.glob(f"{layout.EXTRACTED_DIR}.bak-*"))
     assert len(backups) == 1
     backup = backups[0]
-    assert str(backup) in capsys.readouterr().out
+    assert str(backup) in out
     assert (backup / layout.TIMESTAMPS_CSV).read_text(encoding="utf-8") == old_csv
     assert len(list((backup / layout.EXTRACTED_DIR).iterdir())) == 4
     assert (backup / layout.CONTACT_SHEET).is_file()
@@ -211,9 +217,7 @@ def test_rerun_with_the_same_result_leaves_everything_as_it_was(main_clip, tmp_p
     files = sorted(p for p in work.root.rglob("*") if p.is_file())
     before = {p: (p.stat().st_mtime_ns, p.read_bytes()) for p in files}
     work.contact_sheet_path.unlink()
-    capsys.readouterr()
-    step1(video, work.root)
-    assert "left as they were" in capsys.readouterr().out
+    assert "left as they were" in summary(step1_result(video, work.root))
     assert not list(work.root.glob(f"{layout.EXTRACTED_DIR}.bak-*"))
     assert sorted(p for p in work.root.rglob("*") if p.is_file()) == files  # the sheet is back
     assert {p: (p.stat().st_mtime_ns, p.read_bytes()) for p in files if p != work.contact_sheet_path} == {

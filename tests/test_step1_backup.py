@@ -61,7 +61,7 @@ def test_a_set_cut_in_two_by_a_crash_is_joined_by_the_next_run(tmp_path, monkeyp
     assert labels(backup) == dict.fromkeys(SET, "first")
 
 
-def test_an_unfinished_backup_that_cannot_take_the_rest_is_named_beside_the_new_one(tmp_path, capsys):
+def test_an_unfinished_backup_that_cannot_take_the_rest_is_named_beside_the_new_one(tmp_path):
     work = layout.WorkDir(tmp_path)
     write_set(tmp_path, "second")
     unfinished = work.start_backup("20260101-000000")  # cut short, then changed by hand
@@ -69,6 +69,5 @@ def test_an_unfinished_backup_that_cannot_take_the_rest_is_named_beside_the_new_
     write_set(tmp_path / "staging", "third")
     backup, split = step1._install(tmp_path / "staging", work, "20260101-000100")
     assert split == unfinished and backup != unfinished and labels(backup) == dict.fromkeys(SET, "second")
-    step1._summary([], work, backup, split, unchanged=False)
-    out = capsys.readouterr().out
+    out = step1.summary(step1.Step1Result([], work, backup, split, unchanged=False))
     assert f"moved to {backup}" in out and f"part of that set was already in {unfinished}" in out

@@ -27,7 +27,7 @@ from podcast_img2vid.step1 import run_step1
 
 def step1_cuts(video: Path, work: Path, threshold: float = 30.0) -> list[int]:
     with contextlib.redirect_stdout(io.StringIO()):
-        scenes = run_step1(video, layout.WorkDir(work), threshold=threshold)
+        scenes = run_step1(video, layout.WorkDir(work), threshold=threshold).scenes
     return [s.start_frame for s in scenes[1:]]
 
 
@@ -76,7 +76,7 @@ def test_dedupe_never_merges_similar_pictures(tmp_path):
     brighter = np.clip(a.astype(int) + 16, 0, 255).astype(np.uint8)
     video = encode(Clip([(a, 30), (edit, 30), (a, 30), (brighter, 30), (edit, 30)]), tmp_path / "similar.mp4")
     with contextlib.redirect_stdout(io.StringIO()):
-        scenes = run_step1(video, layout.WorkDir(tmp_path / "work"))
+        scenes = run_step1(video, layout.WorkDir(tmp_path / "work")).scenes
     assert [s.start_frame for s in scenes[1:]] == [30, 60, 90, 120]
     assert [s.image for s in scenes] == [layout.image_name(n) for n in (1, 2, 1, 3, 2)]
 
@@ -89,7 +89,7 @@ def test_variable_frame_rate_cuts_on_the_sources_own_frames(tmp_path):
     run_ffmpeg(["-i", str(cfr), "-vf", "setpts='(N+floor(N/2))/30/TB'", "-fps_mode", "vfr",
                 "-c:v", "libx264", "-preset", "ultrafast", "-crf", "18", str(vfr)])
     with contextlib.redirect_stdout(io.StringIO()):
-        scenes = run_step1(vfr, layout.WorkDir(tmp_path / "work"))
+        scenes = run_step1(vfr, layout.WorkDir(tmp_path / "work")).scenes
     expected = [20 * k for k in range(1, 7)]
     assert [s.start_frame for s in scenes[1:]] == expected
     assert [s.start for s in scenes[1:]] == pytest.approx([(k + k // 2) / 30 for k in expected], abs=1e-3)
@@ -106,7 +106,7 @@ def test_anamorphic_source_gives_square_pixel_pictures(tmp_path):
     run_ffmpeg(["-i", str(plain), "-vf", "setsar=64/45", "-c:v", "libx264", "-crf", "16", str(video)])
     assert probe(video).sample_aspect == Fraction(64, 45)
     with contextlib.redirect_stdout(io.StringIO()):
-        scenes = run_step1(video, layout.WorkDir(tmp_path / "work"))
+        scenes = run_step1(video, layout.WorkDir(tmp_path / "work")).scenes
     saved = np.asarray(Image.open(tmp_path / "work" / layout.EXTRACTED_DIR / scenes[0].image).convert("RGB"))
     assert saved.shape == (288, 512, 3)
     assert np.abs(saved.astype(int) - shown).mean() < 8
