@@ -137,7 +137,7 @@ def test_near_activity_is_within_reach_of_an_animated_block():
 
 def step1_cuts(video, work) -> list[int]:
     with contextlib.redirect_stdout(io.StringIO()):
-        return [s.start_frame for s in run_step1(video, WorkDir(work))[1:]]
+        return [s.start_frame for s in run_step1(video, WorkDir(work)).scenes[1:]]
 
 
 @pytest.mark.parametrize("seed", [1101, 1103])
