@@ -439,6 +439,9 @@ class PictureChangeDetector(SceneDetector):
         self._ref: int | None = None
         """Frame whose picture the scene is compared with; `_ref_blocks` holds its block means
         (updated where blocks were animated or changed a little)."""
+        self._ref_frame: _Frame | None = None
+        """The reference frame itself: a picture that keeps moving may hold it longer than the
+        window of recent frames does."""
         self._ref_blocks: np.ndarray | None = None
         self._ref_texture: np.ndarray | None = None
         """`block_texture` of the reference (computed once the picture moves)."""
@@ -577,9 +580,9 @@ class PictureChangeDetector(SceneDetector):
                                          self._local_frames, window)
         return self._last_valid
 
-    def _aligned(self, index: int, into: int) -> tuple[np.ndarray, np.ndarray]:
+    def _aligned(self, index: int, into: int | _Frame) -> tuple[np.ndarray, np.ndarray]:
         """Block means of frame `index` moved into frame `into`'s pixels, and the blocks covered."""
-        frame, target = self._at(index), self._at(into)
+        frame, target = self._at(index), into if isinstance(into, _Frame) else self._at(into)
         if frame.pose is target.pose or is_still(target.pose @ np.linalg.inv(frame.pose)):
             return frame.blocks, np.ones(frame.blocks.shape[1:], bool)
         return align(frame.image, target.pose @ np.linalg.inv(frame.pose))
@@ -618,19 +621,19 @@ class PictureChangeDetector(SceneDetector):
         count once judged again). When the picture moved, a block must change by MOTION_SLACK times
         its texture more.
         """
-        blocks, covered = self._aligned(index, self._ref)
+        blocks, covered = self._aligned(index, self._ref_frame)
         np.copyto(self._ref_blocks, blocks, where=~(valid & covered))
         level = self._change_level
         if blocks is not self._at(index).blocks:
             if self._ref_texture is None:
-                self._ref_texture = block_texture(self._at(self._ref).image)
+                self._ref_texture = block_texture(self._ref_frame.image)
             level = level + MOTION_SLACK * self._ref_texture
         return blocks, (block_change(blocks, self._ref_blocks) > level) & valid & covered
 
     def _refresh_after(self, index: int) -> int:
         """Age at which an unchanged reference is renewed: sooner when the picture moves, as
         aligning over a large motion leaves more error than a change of the threshold's size."""
-        motion = self._at(index).pose @ np.linalg.inv(self._at(self._ref).pose)
+        motion = self._at(index).pose @ np.linalg.inv(self._ref_frame.pose)
         height, width = self._at(index).image.shape[:2]
         corners = np.array([[0, width, 0, width], [0, 0, height, height], [1, 1, 1, 1]])
         moved = np.abs((motion - IDENTITY) @ corners).max()
@@ -688,7 +691,7 @@ class PictureChangeDetector(SceneDetector):
             self._set_reference(index, valid)
             return []
         start = max(self._first + 1, self._ref + 1, index - span - self.lookback)
-        seen = np.stack([self._aligned(i, self._ref)[0][:, changed] for i in range(start, index + 1)])
+        seen = np.stack([self._aligned(i, self._ref_frame)[0][:, changed] for i in range(start, index + 1)])
         brightness = seen[:, 0].mean(axis=1)
         fade = fade_extreme(brightness, float(self._ref_blocks[0, changed].mean()),
                             float(blocks[0, changed].mean()))
@@ -750,6 +753,7 @@ class PictureChangeDetector(SceneDetector):
 
     def _set_reference(self, index: int, valid: np.ndarray) -> None:
         self._ref = index
+        self._ref_frame = self._at(index)
         self._ref_texture = None
         self._ref_blocks = self._at(index).blocks.copy()
         if self._still_due is not None and index >= self._still_due and self._steady(index, valid):
