@@ -10,10 +10,12 @@ import io
 import cv2
 import numpy as np
 import pytest
-from step1_media import Clip, encode, encode_episode, episode, photo, presenter_box, with_object
+from scenedetect import FrameTimecode
+from step1_media import Clip, encode, encode_episode, episode, photo, picture, presenter_box, with_object
 
 from podcast_img2vid.detect import (
     IDENTITY,
+    PictureChangeDetector,
     activity_mask,
     align,
     block_means,
@@ -184,3 +186,32 @@ def test_same_picture_is_strict():
     outside = everywhere.copy()
     outside[40:100, 180:260] = False  # the edit lies under an animated overlay: not judged
     assert same_picture(a, edit, outside)
+
+
+def zooming_frames(image: np.ndarray, fps: float, seconds: float):
+    """Small YUV frames of `image` zooming (1.05-1.2) and drifting the whole time, as a Ken Burns
+    source is analysed (every second pixel kept)."""
+    height, width = image.shape[:2]
+    for index in range(round(seconds * fps)):
+        t = index / fps
+        zoom = 1.125 + 0.075 * np.sin(2 * np.pi * t / 17)
+        x = (width - width / zoom) / 2 * (1 + 0.8 * np.sin(2 * np.pi * t / 23))
+        y = (height - height / zoom) / 2 * (1 + 0.8 * np.cos(2 * np.pi * t / 29))
+        rgb = cv2.warpAffine(image, np.float32([[zoom, 0, -zoom * x], [0, zoom, -zoom * y]]), (width, height),
+                             flags=cv2.INTER_LINEAR)
+        yield FrameTimecode(index, fps), cv2.cvtColor(rgb, cv2.COLOR_RGB2YUV)[::2, ::2].copy()
+
+
+@pytest.mark.parametrize("seed", [3, 6])
+def test_a_picture_that_moves_for_a_minute_is_one_scene(seed):
+    """A minute of zoom and drift over sharp shapes, never quite still once aligned: the
+    reference picture stays in use far longer than the window of recent frames (this crashed
+    with an IndexError, and before that compared frames with the wrong ones)."""
+    fps = 10.0
+    detector = PictureChangeDetector(fps)
+    cuts = []
+    for timecode, image in zooming_frames(picture(seed, (320, 180)), fps, 60):
+        cuts += detector.process_frame(timecode, image)
+    cuts += detector.post_process(FrameTimecode(600, fps))
+    assert cuts == []
+    assert len(detector.stills) == 1
