@@ -91,6 +91,13 @@ ANCHOR_SECONDS = 1.0
 MIN_TRACK_CORRELATION = 0.9
 MOTION_GAIN = 0.7
 """A measured motion is used when aligning with it leaves at most 70 % of the change."""
+RUN_SAMPLES = 6
+"""A run of frames keeps 6 to 11 of them as picture candidates: one within a twelfth of its length
+from its middle."""
+MIN_STILL_SECONDS = 1.0
+STILL_PART_SHARE = 0.5
+"""In a still part no judged block differs from its first frame by half the level of a move."""
+"""A scene's picture comes from its longest still part when it lasts this long (see `CalmestPart`)."""
 NEAR_ACTIVITY_BLOCKS = 5
 SUDDEN_SECONDS = 0.1
 NEAR_ACTIVITY_SHARE = 0.005
@@ -102,15 +109,36 @@ leans in now and then, changes a few blocks; a 1 % edit covers twice as many).""
 
 
 @dataclass(frozen=True)
-class Still:
-    """The picture that starts a scene, as the detector saw it."""
+class Candidate:
+    """A frame that may become its scene's picture."""
 
+    index: int
+    """The frame's number among those the detector was given."""
     frame: FrameTimecode
-    """A frame of the scene outside any transition: safe to save."""
     blocks: np.ndarray
     """Mean colour per block, (channels, rows, cols) float32."""
     valid: np.ndarray
     """Blocks that were not animated at that frame."""
+    full: object
+    """What `grab` gave for the frame (the full-size frame), or None."""
+    settled: bool
+    """No judged block moved shortly before or after it: not part of any transition."""
+
+
+@dataclass(frozen=True)
+class Still:
+    """Where a scene's picture is taken: frames from the middle of its calmest part, outside any
+    transition, nearest that middle first (any of them is a good picture; the sharpest is best)."""
+
+    candidates: tuple[Candidate, ...]
+
+    @property
+    def frame(self) -> FrameTimecode:
+        return self.candidates[0].frame
+
+    @property
+    def valid(self) -> np.ndarray:
+        return self.candidates[0].valid
 
 
 def block_means(image: np.ndarray) -> np.ndarray:
@@ -312,6 +340,124 @@ def fade_extreme(brightness: np.ndarray, old: float, new: float) -> int | None:
     return int(lows[len(lows) // 2])
 
 
+class Run:
+    """Consecutive frames (`start` to `end`), of which between RUN_SAMPLES and twice as many are
+    kept as candidates, evenly spread: every `stride`-th frame, the stride doubling as the run grows."""
+
+    def __init__(self, start: int):
+        self.start = start
+        self.end = start - 1
+        self.stride = 1
+        self.samples: list[Candidate] = []
+
+    @property
+    def length(self) -> int:
+        return self.end - self.start + 1
+
+    def wants(self, index: int) -> bool:
+        """Whether frame `index` (the next one) would be kept."""
+        return (index - self.start) % self.stride == 0
+
+    def add(self, index: int, candidate: Candidate | None) -> None:
+        """Frame `index` (the next one; `candidate` given when the run `wants` it)."""
+        self.end = index
+        if candidate is not None and self.wants(index):
+            self.samples.append(candidate)
+            self._thin()
+
+    def split(self, cut: int) -> tuple[Run | None, Run | None]:
+        """The parts of this run before frame `cut` and from it on (None where empty)."""
+        if cut <= self.start:
+            return None, self
+        if cut > self.end:
+            return self, None
+        after = Run(cut)
+        after.end = self.end
+        after.samples = [c for c in self.samples if c.index >= cut]
+        after._thin()
+        self.end = cut - 1
+        self.samples = [c for c in self.samples if c.index < cut]
+        return self, after
+
+    def middle_candidates(self) -> list[Candidate]:
+        """The kept candidates within an eighth of the run's length from its middle, nearest the
+        middle first, else the one nearest the middle; settled ones if there are any."""
+        middle = (self.start + self.end) / 2
+        settled = [c for c in self.samples if c.settled] or self.samples
+        nearest = sorted(settled, key=lambda c: abs(c.index - middle))
+        return [c for c in nearest if abs(c.index - middle) <= self.length / 8] or nearest[:1]
+
+    def _thin(self) -> None:
+        while len(self.samples) >= 2 * RUN_SAMPLES:
+            self.stride *= 2
+            self.samples = [c for c in self.samples if (c.index - self.start) % self.stride == 0]
+
+
+class CalmestPart:
+    """Chooses each scene's picture while the video is read: a frame from the middle of the
+    scene's longest still part (no judged block moves and the picture does not move as a whole)
+    if one lasts `min_still` frames; else (the picture keeps moving: a zoom) a frame near the
+    middle of the scene. Only frames settled on both sides (`Candidate`) are chosen.
+
+    Frames come in order with `add`; a cut may come later than the frames after it (`cut`), but
+    never before `final_before`: still parts that ended earlier are reduced to the longest.
+    """
+
+    def __init__(self, min_still: int):
+        self.min_still = min_still
+        self.scene = Run(0)
+        self.still_runs: list[Run] = []
+        """The scene's still parts: the longest that can no longer be split by a cut, and the later
+        ones; the last is open while `still_open`."""
+        self.still_open = False
+
+    def wants(self, index: int, still: bool) -> bool:
+        """Whether frame `index` (the next one) would be kept as a candidate."""
+        if self.scene.wants(index):
+            return True
+        return still and (not self.still_open or self.still_runs[-1].wants(index))
+
+    def add(self, index: int, still: bool, candidate: Candidate | None, final_before: int) -> None:
+        self.scene.add(index, candidate)
+        if still:
+            if not self.still_open:
+                self.still_runs.append(Run(index))
+                self.still_open = True
+            self.still_runs[-1].add(index, candidate)
+        else:
+            self.still_open = False
+        closed = [run for run in self.still_runs if run.end < final_before]
+        if len(closed) > 1:
+            longest = max(closed, key=lambda run: run.length)
+            self.still_runs = [run for run in self.still_runs if run is longest or run not in closed]
+
+    def cut(self, cut: int) -> list[Candidate]:
+        """The scene ending before frame `cut` is done: its picture's candidates (see `Still`)."""
+        ending, self.scene = self.scene.split(cut)
+        before, after = [], []
+        for run in self.still_runs:
+            head, tail = run.split(cut)
+            before += [head] if head else []
+            after += [tail] if tail else []
+        self.still_runs = after
+        self.still_open = self.still_open and bool(after)
+        if self.scene is None:
+            self.scene = Run(cut)
+        return self._choose(ending, before)
+
+    def finish(self) -> list[Candidate]:
+        """The last scene's candidates."""
+        return self._choose(self.scene, self.still_runs)
+
+    def _choose(self, scene: Run | None, still_runs: list[Run]) -> list[Candidate]:
+        longest = max(still_runs, key=lambda run: run.length, default=None)
+        if longest is not None and longest.length >= self.min_still:
+            chosen = longest.middle_candidates()
+            if chosen:
+                return chosen
+        return scene.middle_candidates() if scene is not None else []
+
+
 @dataclass
 class _Frame:
     timecode: FrameTimecode
@@ -383,7 +529,9 @@ class PictureChangeDetector(SceneDetector):
     `threshold` is the sensitivity (30 by default; lower finds smaller changes): a block changes
     when its mean colour moves by more than threshold / 3 levels. `fps` is the rate of the frames
     the detector is given and `min_scene_len` counts those frames. `on_still(still)` is called once
-    per scene, in order, with a frame of the scene outside any transition.
+    per scene, in order, once the scene has ended, with where to take its picture (`CalmestPart`);
+    `grab(timecode)` is called for each frame that may become a picture, while it is at most
+    `picture_reach` frames older than the newest one, and what it returns is kept with it.
 
     When SceneManager skips frames (`frame_skip`), `frames_between(a, b)` must give the skipped
     frames between two given ones, as (timecode, small picture): the cut is then placed on the
@@ -396,6 +544,7 @@ class PictureChangeDetector(SceneDetector):
         threshold: float = 30.0,
         min_scene_len: int = 15,
         on_still: Callable[[Still], None] | None = None,
+        grab: Callable[[FrameTimecode], object] | None = None,
         frames_between: Callable[[FrameTimecode, FrameTimecode], list[tuple[FrameTimecode, np.ndarray]]]
         | None = None,
     ):
@@ -405,8 +554,8 @@ class PictureChangeDetector(SceneDetector):
         self.level = threshold / 3
         self.min_scene_len = max(1, min_scene_len)
         self.on_still = on_still
+        self.grab = grab
         self.frames_between = frames_between
-        self.stills: list[Still] = []
         self.settle = max(2, round(SETTLE_SECONDS * fps))
         self.settle_long = max(self.settle + 1, round(SETTLE_LONG_SECONDS * fps))
         self.ahead = max(2, round(ACTIVITY_SECONDS * fps))
@@ -416,7 +565,8 @@ class PictureChangeDetector(SceneDetector):
         self.longest = max(2, round(LONGEST_TRANSITION_SECONDS * fps))
         self.sudden = max(2, round(SUDDEN_SECONDS * fps))
         self.still_wait = self.settle_long + self.lookback
-        """How long after a cut a still is taken even if the picture never stands still."""
+        """How long after a cut the reference is taken even if the picture never stands still."""
+        self._calmest = CalmestPart(max(self.settle_long, round(MIN_STILL_SECONDS * fps)))
         self._tracker = _Tracker(fps)
         self._frames: deque[_Frame] = deque()
         self._first = 0
@@ -448,8 +598,8 @@ class PictureChangeDetector(SceneDetector):
         self._pending: int | None = None
         """First frame that differed from the reference, while waiting for the picture to settle."""
         self._last_cut = 0
-        self._still_due: int | None = 0
-        """Frame from which the current scene's still is wanted (None once taken)."""
+        self._still_start: _Frame | None = None
+        """The first frame of the still part the last frame judged belongs to."""
 
     @property
     def reach(self) -> int:
@@ -458,8 +608,8 @@ class PictureChangeDetector(SceneDetector):
 
     @property
     def picture_reach(self) -> int:
-        """How many frames back from the newest one a still may be."""
-        return self.ahead + self.settle_long + 2
+        """How many frames back from the newest one `grab` may be asked for."""
+        return self.ahead + 1
 
     def process_frame(self, timecode: FrameTimecode, frame_img: np.ndarray) -> list[FrameTimecode]:
         self._add(timecode, frame_img)
@@ -475,8 +625,8 @@ class PictureChangeDetector(SceneDetector):
             cuts += self._judge(index)
         if self._pending is not None and end > 1:  # the last picture came less than a second ago
             cuts += self._settled(end - 1, final=True)
-        if self._still_due is not None and end:
-            self._record(max(self._still_due, min(end - 1, self._last_cut + self.settle)))
+        if end:
+            self._still(self._calmest.finish())
         return cuts
 
     # Reading frames: blocks, pose, aligned step, activity sums.
@@ -591,6 +741,7 @@ class PictureChangeDetector(SceneDetector):
 
     def _judge(self, index: int) -> list[FrameTimecode]:
         valid = self._valid()
+        self._note_calm(index, valid)
         if self._ref is None:
             if self._steady(index, valid) or index >= self.still_wait:
                 self._set_reference(index, valid)
@@ -604,13 +755,8 @@ class PictureChangeDetector(SceneDetector):
             count = np.count_nonzero(changed)
             if count >= MIN_BLOCKS:
                 self._pending = index
-            elif self._steady(index, valid):
-                if count or index - self._ref >= self._refresh_after(index):  # small change or old reference
-                    self._set_reference(index, valid)
-                if self._still_due is not None and index >= self._still_due:
-                    self._record(index, valid)
-            elif self._still_due is not None and index - self._last_cut >= self.still_wait:
-                self._record(index, valid)  # a picture that never stands still
+            elif self._steady(index, valid) and (count or index - self._ref >= self._refresh_after(index)):
+                self._set_reference(index, valid)  # a small change, or an old reference
             return []
         return self._settled(index)
 
@@ -715,12 +861,10 @@ class PictureChangeDetector(SceneDetector):
         if cut - self._last_cut < self.min_scene_len:
             self._set_reference(max(cut, new), valid)
             return []
-        if self._still_due is not None:  # the scene ends before its picture was taken
-            self._record(max(self._still_due, min(cut - 1, (self._last_cut + cut) // 2)), valid)
+        self._still(self._calmest.cut(cut))
         timecode = self._exact(cut, old, self._at(new).blocks, changed, fade)
         self._last_cut = cut
         self._pending = None
-        self._still_due = new
         self._set_reference(max(cut, new), valid)
         return [timecode]
 
@@ -756,16 +900,28 @@ class PictureChangeDetector(SceneDetector):
         self._ref_frame = self._at(index)
         self._ref_texture = None
         self._ref_blocks = self._at(index).blocks.copy()
-        if self._still_due is not None and index >= self._still_due and self._steady(index, valid):
-            self._record(index, valid)
 
-    def _record(self, index: int, valid: np.ndarray | None = None) -> None:
-        newest = self._first + len(self._frames) - 1
-        frame = self._at(max(index, self._first, newest - self.picture_reach + 1))
-        if valid is None:
-            valid = np.ones(frame.blocks.shape[1:], bool)
-        still = Still(frame.timecode, frame.blocks.copy(), valid.copy())
-        self._still_due = None
-        self.stills.append(still)
-        if self.on_still is not None:
-            self.on_still(still)
+    # The scene's picture.
+
+    def _note_calm(self, index: int, valid: np.ndarray) -> None:
+        """Tell `CalmestPart` whether frame `index` is still (no judged block differs from the first
+        frame of the still part, unaligned: a slow drift ends it), with a candidate when it wants
+        one; the candidate is settled when the picture was steady up to it and stays so for
+        `settle` frames (`_steady`)."""
+        frame = self._at(index)
+        start = self._still_start
+        level = STILL_PART_SHARE * self._still_level
+        still = start is not None and np.count_nonzero(
+            (block_change(frame.blocks, start.blocks) > level) & valid) < MIN_BLOCKS
+        self._still_start = start if still else frame
+        candidate = None
+        if self._calmest.wants(index, still):
+            later = min(index + self.settle, self._first + len(self._frames) - 1)
+            settled = self._steady(index, valid) and self._steady(later, valid, short=True)
+            full = self.grab(frame.timecode) if self.grab is not None else None
+            candidate = Candidate(index, frame.timecode, frame.blocks.copy(), valid.copy(), full, settled)
+        self._calmest.add(index, still, candidate, final_before=self._first)
+
+    def _still(self, candidates: list[Candidate]) -> None:
+        if candidates and self.on_still is not None:
+            self.on_still(Still(tuple(candidates)))

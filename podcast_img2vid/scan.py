@@ -20,7 +20,7 @@ from scenedetect import FrameTimecode, SceneManager
 from scenedetect.backends.pyav import VideoStreamAv
 from tqdm import tqdm
 
-from .detect import PictureChangeDetector, Still
+from .detect import Candidate, PictureChangeDetector, Still
 from .errors import UserError
 from .media import MediaInfo
 
@@ -110,13 +110,26 @@ class AnalysisStream(VideoStreamAv):
         return [(self.timecode(index), small) for index, small in list(self._small) if first < index < last]
 
 
+def sharpness(frame: av.VideoFrame) -> float:
+    """Variance of the Laplacian of the frame's luma: higher when the picture is sharper."""
+    if frame.format.name in _PLANAR_YUV:
+        luma = _plane(frame.planes[0])
+    else:
+        luma = frame.to_ndarray(format="gray")
+    return float(cv2.Laplacian(luma, cv2.CV_32F).var())
+
+
+def sharpest(candidates: list[Candidate]) -> Candidate | None:
+    """The sharpest of a scene's picture candidates (`Still`), the one nearest the middle on a tie."""
+    return max(candidates, key=lambda c: sharpness(c.full), default=None)
+
+
 @dataclass(frozen=True)
 class Detected:
-    """Scene starts and the still picture of each scene."""
+    """Scene starts."""
 
     cuts: list[tuple[float, int]]
     """(seconds, frame number in the file) of each scene start after the first."""
-    stills: list[Still]
     end_seconds: float
     """Where decoding stopped (the end of the last frame read)."""
     frames_read: int
@@ -126,22 +139,26 @@ def scan(
     info: MediaInfo,
     threshold: float,
     min_scene_seconds: float,
-    on_picture: Callable[[Still, av.VideoFrame], None],
+    on_picture: Callable[[Candidate, av.VideoFrame], None],
 ) -> Detected:
-    """Find the cuts; `on_picture(still, frame)` receives each scene's still frame (full size) in order."""
+    """Find the cuts; `on_picture(chosen, frame)` receives each scene's picture (full size) in order."""
     fps = float(info.fps)
     skip = max(0, round(fps / ANALYSIS_FPS) - 1)
     stream: AnalysisStream
 
-    def grab(still: Still) -> None:
-        frame = stream.recent_frame(still.frame)
-        if frame is None:  # never expected: the window covers the detector's reach
-            raise RuntimeError(f"frame {still.frame} left the decode window")
-        on_picture(still, frame)
+    def grab(timecode: FrameTimecode) -> av.VideoFrame | None:
+        return stream.recent_frame(timecode)
+
+    def take_picture(still: Still) -> None:
+        chosen = sharpest([c for c in still.candidates if c.full is not None])
+        if chosen is None:  # never expected: candidates are grabbed within the decode window
+            raise RuntimeError(f"no frame kept for the scene picture at {still.frame}")
+        on_picture(chosen, chosen.full)
 
     rate = fps / (skip + 1)
     detector = PictureChangeDetector(
-        rate, threshold=threshold, min_scene_len=round(min_scene_seconds * rate), on_still=grab,
+        rate, threshold=threshold, min_scene_len=round(min_scene_seconds * rate),
+        on_still=take_picture, grab=grab,
         frames_between=lambda after, before: stream.frames_between(after, before),
     )
     progress = tqdm(total=info.frame_count, unit="frames", desc="Step 1", dynamic_ncols=True)
@@ -171,6 +188,6 @@ def scan(
     cuts = [stream.index_of(start) for start, _ in scenes[1:]]
     end = stream.times[-1] + 1 / float(stream.frame_rate) if stream.times else 0.0
     return Detected(
-        cuts=[(stream.times[i], i) for i in cuts], stills=detector.stills, end_seconds=end,
+        cuts=[(stream.times[i], i) for i in cuts], end_seconds=end,
         frames_read=len(stream.times),
     )

@@ -22,7 +22,7 @@ import cv2
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from .detect import Still
+from .detect import Candidate
 from .errors import UserError
 from .layout import CONTACT_SHEET, EXTRACTED_DIR, TIMESTAMPS_CSV, Scene, WorkDir, image_name, write_scenes
 from .media import MediaInfo, probe, upright
@@ -123,19 +123,19 @@ class _Pictures:
         self._firsts: list[tuple[str, np.ndarray, np.ndarray]] = []
         """Each picture written so far: name, thumbnail signature and judged area (full size)."""
 
-    def add(self, still: Still, frame: av.VideoFrame) -> None:
-        """The next scene's picture: `frame` at full size, `still` as the detector saw it."""
-        self._jobs.append(self.writer.submit(self._place, still, frame))
+    def add(self, chosen: Candidate, frame: av.VideoFrame) -> None:
+        """The next scene's picture: `frame` at full size, `chosen` as the detector saw it."""
+        self._jobs.append(self.writer.submit(self._place, chosen, frame))
 
     def results(self) -> tuple[list[str], list[Image.Image]]:
         """Wait for the pictures to be written: each scene's picture name and thumbnail."""
         done = [job.result() for job in self._jobs]
         return [name for name, _ in done], [thumb for _, thumb in done]
 
-    def _place(self, still: Still, frame: av.VideoFrame) -> tuple[str, Image.Image]:
+    def _place(self, chosen: Candidate, frame: av.VideoFrame) -> tuple[str, Image.Image]:
         """Runs on the writer thread, one scene after the other."""
         bgr = display_picture(frame, self.sample_aspect)
-        judged = cv2.resize(still.valid.astype(np.uint8), bgr.shape[1::-1], interpolation=cv2.INTER_NEAREST)
+        judged = cv2.resize(chosen.valid.astype(np.uint8), bgr.shape[1::-1], interpolation=cv2.INTER_NEAREST)
         signature = cv2.resize(bgr, SIGNATURE_SIZE, interpolation=cv2.INTER_AREA).astype(np.float32)
         if self.dedupe:
             for name, first_signature, first_judged in self._firsts:
