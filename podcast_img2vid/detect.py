@@ -121,8 +121,6 @@ class Candidate:
     """Blocks that were not animated at that frame."""
     full: object
     """What `grab` gave for the frame (the full-size frame), or None."""
-    settled: bool
-    """No judged block moved shortly before or after it: not part of any transition."""
 
 
 @dataclass(frozen=True)
@@ -342,7 +340,8 @@ def fade_extreme(brightness: np.ndarray, old: float, new: float) -> int | None:
 
 class Run:
     """Consecutive frames (`start` to `end`), of which between RUN_SAMPLES and twice as many are
-    kept as candidates, evenly spread: every `stride`-th frame, the stride doubling as the run grows."""
+    kept as candidates, evenly spread: the frames whose number is a multiple of `stride`, the stride
+    doubling as the run grows (so runs that overlap share the frames they keep)."""
 
     def __init__(self, start: int):
         self.start = start
@@ -356,7 +355,7 @@ class Run:
 
     def wants(self, index: int) -> bool:
         """Whether frame `index` (the next one) would be kept."""
-        return (index - self.start) % self.stride == 0
+        return index % self.stride == 0
 
     def add(self, index: int, candidate: Candidate | None) -> None:
         """Frame `index` (the next one; `candidate` given when the run `wants` it)."""
@@ -372,7 +371,7 @@ class Run:
         if cut > self.end:
             return self, None
         after = Run(cut)
-        after.end = self.end
+        after.end, after.stride = self.end, self.stride
         after.samples = [c for c in self.samples if c.index >= cut]
         after._thin()
         self.end = cut - 1
@@ -381,23 +380,22 @@ class Run:
 
     def middle_candidates(self) -> list[Candidate]:
         """The kept candidates within an eighth of the run's length from its middle, nearest the
-        middle first, else the one nearest the middle; settled ones if there are any."""
+        middle first, else the one nearest the middle."""
         middle = (self.start + self.end) / 2
-        settled = [c for c in self.samples if c.settled] or self.samples
-        nearest = sorted(settled, key=lambda c: abs(c.index - middle))
+        nearest = sorted(self.samples, key=lambda c: abs(c.index - middle))
         return [c for c in nearest if abs(c.index - middle) <= self.length / 8] or nearest[:1]
 
     def _thin(self) -> None:
         while len(self.samples) >= 2 * RUN_SAMPLES:
             self.stride *= 2
-            self.samples = [c for c in self.samples if (c.index - self.start) % self.stride == 0]
+            self.samples = [c for c in self.samples if c.index % self.stride == 0]
 
 
 class CalmestPart:
     """Chooses each scene's picture while the video is read: a frame from the middle of the
     scene's longest still part (no judged block moves and the picture does not move as a whole)
     if one lasts `min_still` frames; else (the picture keeps moving: a zoom) a frame near the
-    middle of the scene. Only frames settled on both sides (`Candidate`) are chosen.
+    middle of the scene, as far from the transitions at both ends as can be.
 
     Frames come in order with `add`; a cut may come later than the frames after it (`cut`), but
     never before `final_before`: still parts that ended earlier are reduced to the longest.
@@ -905,9 +903,7 @@ class PictureChangeDetector(SceneDetector):
 
     def _note_calm(self, index: int, valid: np.ndarray) -> None:
         """Tell `CalmestPart` whether frame `index` is still (no judged block differs from the first
-        frame of the still part, unaligned: a slow drift ends it), with a candidate when it wants
-        one; the candidate is settled when the picture was steady up to it and stays so for
-        `settle` frames (`_steady`)."""
+        frame of the still part, unaligned: a slow drift ends it), with a candidate when it wants one."""
         frame = self._at(index)
         start = self._still_start
         level = STILL_PART_SHARE * self._still_level
@@ -916,10 +912,8 @@ class PictureChangeDetector(SceneDetector):
         self._still_start = start if still else frame
         candidate = None
         if self._calmest.wants(index, still):
-            later = min(index + self.settle, self._first + len(self._frames) - 1)
-            settled = self._steady(index, valid) and self._steady(later, valid, short=True)
             full = self.grab(frame.timecode) if self.grab is not None else None
-            candidate = Candidate(index, frame.timecode, frame.blocks.copy(), valid.copy(), full, settled)
+            candidate = Candidate(index, frame.timecode, frame.blocks.copy(), valid.copy(), full)
         self._calmest.add(index, still, candidate, final_before=self._first)
 
     def _still(self, candidates: list[Candidate]) -> None:

@@ -57,7 +57,8 @@ def small_yuv(frame: av.VideoFrame, step: int) -> np.ndarray:
 class AnalysisStream(VideoStreamAv):
     """PySceneDetect's PyAV backend, returning `small_yuv` pictures; it remembers every frame's time
     (for exact frame numbers, also in variable-frame-rate files), the small pictures of the last
-    `keep_small` frames and the full frames of the last `keep_full` ones."""
+    `keep_small` frames and the full frames of the last `keep_full` frames given to the detector
+    (the frames SceneManager skips are read with `decode=False`)."""
 
     def __init__(self, path: Path, keep_small: int, keep_full: int, progress: tqdm):
         super().__init__(str(path), threading_mode="AUTO", suppress_output=True)
@@ -84,7 +85,8 @@ class AnalysisStream(VideoStreamAv):
         small = small_yuv(frame, self.step)
         # deque.append and list.append are atomic: the detector thread may look meanwhile
         self._small.append((index, small))
-        self._full.append((index, frame))
+        if decode:
+            self._full.append((index, frame))
         self._progress.update(1)
         return small if decode else True
 
@@ -165,7 +167,7 @@ def scan(
     try:
         stream = AnalysisStream(
             info.path, keep_small=(detector.reach + QUEUE_FRAMES) * (skip + 1),
-            keep_full=(detector.picture_reach + QUEUE_FRAMES) * (skip + 1), progress=progress,
+            keep_full=detector.picture_reach + QUEUE_FRAMES, progress=progress,
         )
     except Exception as e:  # PySceneDetect raises several types for a file it cannot open
         progress.close()
