@@ -475,6 +475,43 @@ class _Frame:
     """Blocks that moved and had not moved at the previous frame."""
 
 
+class ActivityWindow:
+    """What `activity_mask` needs, summed over the frames of the activity window that moved
+    locally (`_Frame.local`): per channel and block |step| and step; per block the frames it moved
+    in (`moves`) and the separate runs of them (`starts`); and how many such frames there are."""
+
+    def __init__(self, shape: tuple[int, ...]):
+        self.sum_abs = np.zeros(shape, np.float32)
+        self.sum_signed = np.zeros(shape, np.float32)
+        self.moves = np.zeros(shape[1:], np.int32)
+        self.starts = np.zeros(shape[1:], np.int32)
+        self.local_frames = 0
+        self.start = 0
+        """The window's first frame."""
+
+    def add(self, frame: _Frame) -> None:
+        """The newest frame, if it moved locally."""
+        self._count(frame, 1)
+
+    def remove(self, index: int, frame: _Frame) -> None:
+        """Frame `index`, the window's first, leaves it."""
+        self.start = index + 1
+        self._count(frame, -1)
+
+    def mask(self, end: int) -> np.ndarray:
+        """`activity_mask` over the window up to frame `end` (excluded)."""
+        return activity_mask(self.sum_abs, self.sum_signed, self.moves, self.starts, self.local_frames,
+                             end - self.start)
+
+    def _count(self, frame: _Frame, sign: int) -> None:
+        if frame.local:
+            self.sum_abs += sign * np.abs(frame.step)
+            self.sum_signed += sign * frame.step
+            self.moves += sign * frame.moved
+            self.starts += sign * frame.started
+            self.local_frames += sign
+
+
 class _Tracker:
     """Measures motion against an anchor frame (renewed every ANCHOR_SECONDS of tracking, and
     after a cut), by ECC on grey pictures about TRACK_WIDTH wide."""
@@ -569,16 +606,7 @@ class PictureChangeDetector(SceneDetector):
         self._frames: deque[_Frame] = deque()
         self._first = 0
         """Index (count of frames seen) of `_frames[0]`."""
-        self._sum_abs: np.ndarray | None = None
-        self._sum_signed: np.ndarray | None = None
-        """Per channel and block: sums of |step| and step over the activity window."""
-        self._moves: np.ndarray | None = None
-        self._starts: np.ndarray | None = None
-        self._local_frames = 0
-        """Per block: frames in the activity window where it moved, and separate runs of them;
-        and the number of frames in the window with local moves."""
-        self._window_start = 0
-        """First frame in the activity sums."""
+        self._activity: ActivityWindow | None = None
         self._last_valid: np.ndarray | None = None
         """The latest activity mask (for frames read ahead of the judged one)."""
         self._steps: deque[float] = deque(maxlen=NOISE_FRAMES)
@@ -635,10 +663,7 @@ class PictureChangeDetector(SceneDetector):
             blocks = block_means(image)
             frame = _Frame(timecode, image, blocks, IDENTITY, np.zeros_like(blocks), False)
             self._tracker.start(frame)
-            self._sum_abs = np.zeros_like(blocks)
-            self._sum_signed = np.zeros_like(blocks)
-            self._moves = np.zeros(blocks.shape[1:], np.int32)
-            self._starts = np.zeros(blocks.shape[1:], np.int32)
+            self._activity = ActivityWindow(blocks.shape)
             self._last_valid = np.ones(blocks.shape[1:], bool)
         elif np.array_equal(image, previous.image):  # common in still videos: skip the maths
             frame = _Frame(timecode, previous.image, previous.blocks, previous.pose,
@@ -654,11 +679,7 @@ class PictureChangeDetector(SceneDetector):
             frame.local = frame.moving and np.count_nonzero(frame.moved) < GLOBAL_SHARE * frame.moved.size
             if frame.local:
                 frame.started = frame.moved if previous.moved is None else frame.moved & ~previous.moved
-                self._sum_abs += np.abs(frame.step)
-                self._sum_signed += frame.step
-                self._moves += frame.moved
-                self._starts += frame.started
-                self._local_frames += 1
+                self._activity.add(frame)
         count = self._first + len(self._frames)
         if count % 8 == 0 or count < 16:
             self._noise = float(np.median(self._steps)) if self._steps else 0.0
@@ -690,20 +711,10 @@ class PictureChangeDetector(SceneDetector):
         self._tracker.accept(frame)
         return frame
 
-    def _leave(self, index: int) -> None:
-        """Take frame `index` out of the activity sums (it left every window still judged)."""
-        if index >= self._first:
-            self._window_start = index + 1
-            frame = self._at(index)
-            if frame.local:
-                self._sum_abs -= np.abs(frame.step)
-                self._sum_signed -= frame.step
-                self._moves -= frame.moved
-                self._starts -= frame.started
-                self._local_frames -= 1
-
     def _trim(self, judged: int) -> None:
-        self._leave(judged - self.ahead)
+        leaving = judged - self.ahead  # it left every activity window still to be judged
+        if leaving >= self._first:
+            self._activity.remove(leaving, self._at(leaving))
         keep_from = judged + 1 - self.reach + self.ahead
         while self._first < min(keep_from, judged - self.ahead + 1):
             self._frames.popleft()
@@ -723,9 +734,7 @@ class PictureChangeDetector(SceneDetector):
 
     def _valid(self) -> np.ndarray:
         """Blocks that are not animated around the judged frame."""
-        window = self._first + len(self._frames) - self._window_start
-        self._last_valid = activity_mask(self._sum_abs, self._sum_signed, self._moves, self._starts,
-                                         self._local_frames, window)
+        self._last_valid = self._activity.mask(self._first + len(self._frames))
         return self._last_valid
 
     def _aligned(self, index: int, into: int | _Frame) -> tuple[np.ndarray, np.ndarray]:
