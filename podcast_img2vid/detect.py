@@ -339,9 +339,10 @@ def fade_extreme(brightness: np.ndarray, old: float, new: float) -> int | None:
 
 
 class Run:
-    """Consecutive frames (`start` to `end`), of which between RUN_SAMPLES and twice as many are
-    kept as candidates, evenly spread: the frames whose number is a multiple of `stride`, the stride
-    doubling as the run grows (so runs that overlap share the frames they keep)."""
+    """Consecutive frames (`start` to `end`) and candidates among them: every frame a cut may still
+    split the run at, and of the frames before, between RUN_SAMPLES and twice as many, evenly
+    spread: those whose number is a multiple of `stride`, the stride doubling as the run grows
+    (so runs that overlap share the frames they keep)."""
 
     def __init__(self, start: int):
         self.start = start
@@ -353,16 +354,10 @@ class Run:
     def length(self) -> int:
         return self.end - self.start + 1
 
-    def wants(self, index: int) -> bool:
-        """Whether frame `index` (the next one) would be kept."""
-        return index % self.stride == 0
-
-    def add(self, index: int, candidate: Candidate | None) -> None:
-        """Frame `index` (the next one; `candidate` given when the run `wants` it)."""
-        self.end = index
-        if candidate is not None and self.wants(index):
-            self.samples.append(candidate)
-            self._thin()
+    def add(self, candidate: Candidate) -> None:
+        """The next frame."""
+        self.end = candidate.index
+        self.samples.append(candidate)
 
     def split(self, cut: int) -> tuple[Run | None, Run | None]:
         """The parts of this run before frame `cut` and from it on (None where empty)."""
@@ -371,9 +366,8 @@ class Run:
         if cut > self.end:
             return self, None
         after = Run(cut)
-        after.end, after.stride = self.end, self.stride
+        after.end = self.end
         after.samples = [c for c in self.samples if c.index >= cut]
-        after._thin()
         self.end = cut - 1
         self.samples = [c for c in self.samples if c.index < cut]
         return self, after
@@ -385,10 +379,13 @@ class Run:
         nearest = sorted(self.samples, key=lambda c: abs(c.index - middle))
         return [c for c in nearest if abs(c.index - middle) <= self.length / 8] or nearest[:1]
 
-    def _thin(self) -> None:
-        while len(self.samples) >= 2 * RUN_SAMPLES:
+    def thin(self, final_before: int) -> None:
+        """Keep every frame from `final_before` on (a cut may still come there), and few before."""
+        kept = [c for c in self.samples if c.index < final_before and c.index % self.stride == 0]
+        while len(kept) >= 2 * RUN_SAMPLES:
             self.stride *= 2
-            self.samples = [c for c in self.samples if c.index % self.stride == 0]
+            kept = [c for c in kept if c.index % self.stride == 0]
+        self.samples = kept + [c for c in self.samples if c.index >= final_before]
 
 
 class CalmestPart:
@@ -398,7 +395,8 @@ class CalmestPart:
     middle of the scene, as far from the transitions at both ends as can be.
 
     Frames come in order with `add`; a cut may come later than the frames after it (`cut`), but
-    never before `final_before`: still parts that ended earlier are reduced to the longest.
+    never before `final_before`: still parts that ended earlier are reduced to the longest, and
+    the frames before it to a few evenly spread ones (`Run`).
     """
 
     def __init__(self, min_still: int):
@@ -409,25 +407,22 @@ class CalmestPart:
         ones; the last is open while `still_open`."""
         self.still_open = False
 
-    def wants(self, index: int, still: bool) -> bool:
-        """Whether frame `index` (the next one) would be kept as a candidate."""
-        if self.scene.wants(index):
-            return True
-        return still and (not self.still_open or self.still_runs[-1].wants(index))
-
-    def add(self, index: int, still: bool, candidate: Candidate | None, final_before: int) -> None:
-        self.scene.add(index, candidate)
+    def add(self, candidate: Candidate, still: bool, final_before: int) -> None:
+        """The next frame, and whether it is still."""
+        self.scene.add(candidate)
         if still:
             if not self.still_open:
-                self.still_runs.append(Run(index))
+                self.still_runs.append(Run(candidate.index))
                 self.still_open = True
-            self.still_runs[-1].add(index, candidate)
+            self.still_runs[-1].add(candidate)
         else:
             self.still_open = False
         closed = [run for run in self.still_runs if run.end < final_before]
         if len(closed) > 1:
             longest = max(closed, key=lambda run: run.length)
             self.still_runs = [run for run in self.still_runs if run is longest or run not in closed]
+        for run in [self.scene, *self.still_runs]:
+            run.thin(final_before)
 
     def cut(self, cut: int) -> list[Candidate]:
         """The scene ending before frame `cut` is done: its picture's candidates (see `Still`)."""
@@ -911,19 +906,17 @@ class PictureChangeDetector(SceneDetector):
     # The scene's picture.
 
     def _note_calm(self, index: int, valid: np.ndarray) -> None:
-        """Tell `CalmestPart` whether frame `index` is still (no judged block differs from the first
-        frame of the still part, unaligned: a slow drift ends it), with a candidate when it wants one."""
+        """Give `CalmestPart` frame `index` and whether it is still: no judged block differs from
+        the first frame of the still part (unaligned: a slow drift ends it)."""
         frame = self._at(index)
         start = self._still_start
         level = STILL_PART_SHARE * self._still_level
         still = start is not None and np.count_nonzero(
             (block_change(frame.blocks, start.blocks) > level) & valid) < MIN_BLOCKS
         self._still_start = start if still else frame
-        candidate = None
-        if self._calmest.wants(index, still):
-            full = self.grab(frame.timecode) if self.grab is not None else None
-            candidate = Candidate(index, frame.timecode, frame.blocks.copy(), valid.copy(), full)
-        self._calmest.add(index, still, candidate, final_before=self._first)
+        full = self.grab(frame.timecode) if self.grab is not None else None
+        candidate = Candidate(index, frame.timecode, frame.blocks, valid, full)
+        self._calmest.add(candidate, still, final_before=self._first)
 
     def _still(self, candidates: list[Candidate]) -> None:
         if candidates and self.on_still is not None:

@@ -34,8 +34,7 @@ def candidate(index: int, full: object = None) -> Candidate:
 def feed(chooser: CalmestPart, frames: range, still, late: int = 0) -> None:
     """Frames `frames` to `chooser`; `still(i)` says which are still; cuts may come `late` frames late."""
     for i in frames:
-        wanted = chooser.wants(i, still(i))
-        chooser.add(i, still(i), candidate(i) if wanted else None, final_before=i - late)
+        chooser.add(candidate(i), still(i), final_before=i - late)
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
@@ -75,8 +74,7 @@ def test_a_late_cut_splits_the_scenes_and_memory_stays_small():
     chooser = CalmestPart(min_still=10)
     cuts, kept = [12_000, 30_000], 0
     for i in range(50_000):
-        wanted = chooser.wants(i, still(i))
-        chooser.add(i, state["still"], candidate(i) if wanted else None, final_before=i - 40)
+        chooser.add(candidate(i), still(i), final_before=i - 40)
         for cut in cuts:
             if i == cut + 40:
                 chosen = chooser.cut(cut)
@@ -85,6 +83,17 @@ def test_a_late_cut_splits_the_scenes_and_memory_stays_small():
         kept = max(kept, len(held))
     assert all(c.index >= 30_000 for c in chooser.finish())
     assert kept <= 2 * RUN_SAMPLES * 8  # the scene, the longest still part and those of the last 40 frames
+
+
+@pytest.mark.parametrize("short", [1, 3, 12, 40])
+def test_a_short_moving_scene_after_a_long_one_gets_its_own_middle(short):
+    """The long scene keeps every 512th frame or so, but every frame a late cut may come before."""
+    chooser = CalmestPart(min_still=10)
+    feed(chooser, range(6000 + 30), lambda i: False, late=30)
+    assert {c.index for c in chooser.cut(6000)} <= set(range(2625, 3376))
+    feed(chooser, range(6030, 6000 + short + 30), lambda i: False, late=30)
+    ending = chooser.cut(6000 + short)
+    assert ending and all(abs(c.index - (6000 + (short - 1) / 2)) <= max(0.5, short / 8) for c in ending)
 
 
 def test_sharpest_prefers_the_sharp_frame_and_the_middle_on_a_tie():
@@ -139,6 +148,19 @@ def test_moving_scene_picture_is_from_its_middle(seed, tmp_path):
         frame, gap = best_match(saved[i], views)
         assert abs(frame - scene.frames / 2) <= 0.15 * scene.frames, (i, frame, scene.frames)
         assert gap < 8, (i, gap)  # one frame of the move, nothing of another picture
+
+
+def test_a_short_moving_scene_after_a_long_one_has_its_own_picture(tmp_path):
+    """40 s of zoom, then a 1 s zoom, then 3 s: each scene's picture is its own, near its middle."""
+    size, fps = (160, 90), 25
+    scenes = [Scene(photo(60 + i, (208, 117)), seconds * fps, (1.0, 1.2), (0.05, -0.05))
+              for i, seconds in enumerate((40, 1, 3))]
+    ep = Episode(scenes, [Transition("cut")] * 2, size, fps, crf=20)
+    saved = saved_pictures(encode_episode(ep, tmp_path / "long_short.mp4"), tmp_path / "work")
+    assert len(saved) == 3
+    for i, scene in enumerate(ep.scenes):
+        frame, gap = best_match(saved[i], [ep.view(i, f) for f in range(scene.frames)])
+        assert abs(frame - scene.frames / 2) <= max(3, 0.15 * scene.frames) and gap < 8, (i, frame, gap)
 
 
 @pytest.mark.parametrize("seed", [21, 22])
