@@ -508,8 +508,9 @@ class ActivityWindow:
 
 
 class _Tracker:
-    """Measures motion against an anchor frame (renewed every ANCHOR_SECONDS of tracking, and
-    after a cut), by ECC on grey pictures about TRACK_WIDTH wide."""
+    """Measures motion against an anchor frame (renewed every ANCHOR_SECONDS of tracking, when
+    it no longer explains the motion, and in a transition or after a cut), by ECC on grey
+    pictures about TRACK_WIDTH wide."""
 
     def __init__(self, rate: float):
         self.anchor_life = max(2, round(ANCHOR_SECONDS * rate))
@@ -519,14 +520,21 @@ class _Tracker:
         self.guess = IDENTITY
         """Motion from the anchor to the last tracked frame, in tracking pixels (the next guess)."""
 
-    def motion(self, image: np.ndarray) -> np.ndarray | None:
-        """Motion from the anchor to `image` in its pixels, or None when none explains the change."""
+    def motion(self, image: np.ndarray, start: _Frame | None = None) -> np.ndarray | None:
+        """Motion from the anchor (or from the frame `start`) to `image` in its pixels, or None
+        when none explains the change."""
         grey, factor = self._grey(image)
         self._latest_grey = grey
-        if self.anchor_grey is None or self.anchor_grey.shape != grey.shape:
-            return None
-        self._motion = track_motion(self.anchor_grey, grey, self.guess)
+        if start is None:
+            self._motion = track_motion(self.anchor_grey, grey, self.guess)
+        else:
+            self._motion = track_motion(self._grey(start.image)[0], grey, IDENTITY)
         return None if self._motion is None else rescale(self._motion, factor)
+
+    @property
+    def lost(self) -> bool:
+        """Whether the last `motion` found no motion at all (ECC did not match)."""
+        return self._motion is None
 
     def accept(self, frame: _Frame) -> None:
         """The last frame given to `motion` is `frame`, posed by the motion returned."""
@@ -684,27 +692,45 @@ class PictureChangeDetector(SceneDetector):
         """`frame` (posed like `previous`) with its pose and aligned step, if the picture moved.
 
         Motion is measured once some judged block drifted from the tracker's anchor frame, and is
-        used when it explains that drift: aligning the anchor with it must leave at most
-        MOTION_GAIN of the change (an overlay or a cut can fool ECC)."""
-        anchor = self._tracker.anchor
+        used when it explains that drift (`_explained_motion`). When it does not, it is measured
+        again from the previous frame, which then becomes the anchor (the anchor may be a frame of
+        a fade, or a fast move outran it). When neither explains it and ECC found no motion from
+        the anchor or most of the picture drifted, a transition or a cut is under way: tracking
+        starts again on this frame, to follow the picture it leads to. Otherwise the anchor stays
+        (a motion too small to measure yet, against the noise)."""
         judged = self._last_valid
-        drift = (block_change(frame.blocks, anchor.blocks) > self._still_level) & judged
-        if np.count_nonzero(drift) < MIN_BLOCKS:
+        anchor = self._tracker.anchor
+        drift = np.count_nonzero((block_change(frame.blocks, anchor.blocks) > self._still_level) & judged)
+        if drift < MIN_BLOCKS:
             return frame
-        motion = self._tracker.motion(frame.image)
+        motion = self._explained_motion(frame, anchor, judged)
+        lost = motion is None and (self._tracker.lost or drift >= GLOBAL_SHARE * np.count_nonzero(judged))
+        if motion is None and anchor is not previous:
+            motion = self._explained_motion(frame, previous, judged)
+            if motion is not None:
+                anchor = previous
+                self._tracker.start(previous)
         if motion is None:
-            self._tracker.restart(frame)
-            return frame
-        moved, covered = align(anchor.image, motion)
-        where = covered & judged
-        unexplained = _typical(frame.blocks - moved, where)
-        if unexplained >= MOTION_GAIN * _typical(frame.blocks - anchor.blocks, where):
+            if lost:
+                self._tracker.restart(frame)
             return frame
         frame.pose = motion @ anchor.pose
         before, covered = align(previous.image, frame.pose @ np.linalg.inv(previous.pose))
         frame.step = np.where(covered, frame.blocks - before, 0)
         self._tracker.accept(frame)
         return frame
+
+    def _explained_motion(self, frame: _Frame, start: _Frame, judged: np.ndarray) -> np.ndarray | None:
+        """The motion from `start` (the tracker's anchor or another frame) to `frame`, if aligning
+        `start` with it leaves at most MOTION_GAIN of the change on the judged blocks (an overlay
+        or a cut can fool ECC)."""
+        motion = self._tracker.motion(frame.image, None if start is self._tracker.anchor else start)
+        if motion is None:
+            return None
+        moved, covered = align(start.image, motion)
+        where = covered & judged
+        left = _typical(frame.blocks - moved, where)
+        return motion if left < MOTION_GAIN * _typical(frame.blocks - start.blocks, where) else None
 
     def _trim(self, judged: int) -> None:
         leaving = judged - self.ahead  # it left every activity window still to be judged

@@ -158,7 +158,10 @@ def encode(
 # Realistic families with seeded random parameters: photo-like pictures that may move (a Ken Burns
 # move in the source), with hard cuts, dissolves or fades between them, under animated overlays.
 
-FAMILIES = ("kenburns", "presenter", "audiogram", "logo", "dissolve", "fade", "combined")
+FAMILIES = ("kenburns", "presenter", "audiogram", "logo", "dissolve", "fade", "combined",
+            "kenburns_transitions")
+MOVING_FAMILIES = ("kenburns", "combined", "kenburns_transitions")
+TRANSITION_KINDS = ("cut", "dissolve", "black", "white")
 
 
 def photo(seed: int, size: tuple[int, int]) -> np.ndarray:
@@ -353,17 +356,25 @@ def random_logo(rng: np.random.Generator, size: tuple[int, int]):
     return draw
 
 
+def random_transition(rng: np.random.Generator, fps: int) -> Transition:
+    """A hard cut, or a dissolve or a fade through black or white of 0.2-2 s."""
+    kind = str(rng.choice(TRANSITION_KINDS))
+    return Transition(kind, 0 if kind == "cut" else max(2, int(rng.uniform(0.2, 2.0) * fps) // 2 * 2))
+
+
 def episode(family: str, seed: int, size: tuple[int, int] = (640, 360), fps: int | None = None,
             scenes: int = 4, seconds: tuple[float, float] = (1.5, 2.5)) -> Episode:
     """A random episode of one family (see FAMILIES); the same seed gives the same episode."""
     rng = np.random.default_rng(seed)
     fps = fps or int(rng.choice([24, 25, 30]))
-    moving = family in ("kenburns", "combined")
+    moving = family in MOVING_FAMILIES
     margin = 1.3 if moving else 1.0
     big = (int(size[0] * margin), int(size[1] * margin))
     kind = {"dissolve": "dissolve", "fade": str(rng.choice(["black", "white"]))}.get(family, "cut")
     transitions = [Transition(kind, int(rng.uniform(0.2, 2.0) * fps) // 2 * 2 if kind != "cut" else 0)
                    for _ in range(scenes - 1)]
+    if family == "kenburns_transitions":  # any mix of cuts, dissolves and fades between moving pictures
+        transitions = [random_transition(rng, fps) for _ in range(scenes - 1)]
     lengths = [0, *(t.frames for t in transitions), 0]
     parts = []
     for i in range(scenes):

@@ -11,7 +11,19 @@ import cv2
 import numpy as np
 import pytest
 from scenedetect import FrameTimecode
-from step1_media import Clip, encode, encode_episode, episode, photo, picture, presenter_box, with_object
+from step1_media import (
+    Clip,
+    Episode,
+    Scene,
+    Transition,
+    encode,
+    encode_episode,
+    episode,
+    photo,
+    picture,
+    presenter_box,
+    with_object,
+)
 
 from podcast_img2vid.detect import (
     IDENTITY,
@@ -216,3 +228,34 @@ def test_a_picture_that_moves_for_a_minute_is_one_scene(seed):
     cuts += detector.post_process(FrameTimecode(600, fps))
     assert cuts == []
     assert len(stills) == 1
+
+
+def detector_cuts(frames, fps: float) -> list[int]:
+    """Cuts the detector reports for RGB frames given straight to it (no encode, no frame skip)."""
+    detector = PictureChangeDetector(fps)
+    cuts = []
+    for index, image in enumerate(frames):
+        yuv = cv2.cvtColor(image, cv2.COLOR_RGB2YUV)
+        cuts += detector.process_frame(FrameTimecode(index, float(fps)), yuv)
+    cuts += detector.post_process(FrameTimecode(index + 1, float(fps)))
+    return [cut.frame_num for cut in cuts]
+
+
+@pytest.mark.parametrize(("kind", "seed"), [("black", 1), ("white", 2), ("dissolve", 3), ("black", 4)])
+def test_transition_between_moving_pictures_is_found_at_its_middle(kind, seed):
+    """Two zooming, drifting pictures with a 0.8-2 s fade or dissolve between them: the tracker,
+    left on a frame of the transition, must start again on the new picture (or the new picture is
+    never aligned, never still, and the change is lost)."""
+    rng = np.random.default_rng(seed)
+    fps = 10
+    length = int(rng.uniform(0.8, 2.0) * fps) // 2 * 2
+    scenes = []
+    for i in range(2):
+        zoom = (1.0, rng.uniform(1.1, 1.2)) if rng.random() < 0.5 else (rng.uniform(1.1, 1.2), 1.0)
+        pan = tuple(float(v) for v in rng.uniform(-0.08, 0.08, 2))
+        frames = int(rng.uniform(4, 6) * fps) + length // 2
+        scenes.append(Scene(photo(seed * 10 + i, (208, 117)), frames, zoom, pan))
+    ep = Episode(scenes, [Transition(kind, length)], (160, 90), fps, crf=0)
+    cuts = detector_cuts(ep.frames(), fps)
+    described = f"{kind} of {length} frames: {cuts}, not {ep.cuts}"
+    assert len(cuts) == 1 and abs(cuts[0] - ep.cuts[0]) <= 1, described
