@@ -84,6 +84,9 @@ HARD_LEVEL, whatever the threshold) than the HARD_WINDOW frames on each side of 
 FADE_DEPTH = 24.0
 """A transition is a fade when its darkest (brightest) frame is this much darker (brighter)
 than both pictures."""
+FADE_FLOOR = 2.0
+"""Frames within this many levels of the darkest (brightest) one are the fade's floor (black
+or white clipped by the codec); the cut is the floor's middle, weighted by depth."""
 NOISE_FRAMES = 63
 TRACK_WIDTH = 80
 """Motion is estimated on a grey picture about this wide."""
@@ -328,14 +331,13 @@ def fade_extreme(brightness: np.ndarray, old: float, new: float) -> int | None:
     brightness of each frame of a transition and of the pictures on both sides; None if no fade."""
     darkest, brightest = int(np.argmin(brightness)), int(np.argmax(brightness))
     if brightness[darkest] < min(old, new) - FADE_DEPTH:
-        extreme = brightness[darkest]
-        lows = np.flatnonzero(brightness <= extreme + 2)
+        depth = brightness[darkest] + FADE_FLOOR - brightness
     elif brightness[brightest] > max(old, new) + FADE_DEPTH:
-        extreme = brightness[brightest]
-        lows = np.flatnonzero(brightness >= extreme - 2)
+        depth = brightness - (brightness[brightest] - FADE_FLOOR)
     else:
         return None
-    return int(lows[len(lows) // 2])
+    frames = np.flatnonzero(depth > 0)
+    return int(np.round(np.average(frames, weights=depth[frames])))
 
 
 class Run:
@@ -900,7 +902,8 @@ class PictureChangeDetector(SceneDetector):
         self, cut: int, old: np.ndarray, new: np.ndarray, changed: np.ndarray, fade: bool
     ) -> FrameTimecode:
         """The cut's timecode; with skipped frames, the first of them already half way from `old`
-        to `new` (block means) on the `changed` blocks, or in a fade the darkest/brightest of them."""
+        to `new` (the pictures' block means) on the `changed` blocks, or in a fade the
+        darkest/brightest of them."""
         frame = self._at(cut)
         if self.frames_between is None or cut - 1 < self._first:
             return frame.timecode
@@ -910,8 +913,8 @@ class PictureChangeDetector(SceneDetector):
             after = self._at(cut + 1) if cut + 1 < self._first + len(self._frames) else frame
             skipped += [(frame.timecode, frame.image)] + self.frames_between(frame.timecode, after.timecode)
             levels = [float(image[:, :, 0].mean()) for _, image in skipped]
-            extreme = fade_extreme(np.array(levels), float(before.image[:, :, 0].mean()),
-                                   float(after.image[:, :, 0].mean()))
+            # compared with the pictures on both sides (the analysed neighbours are mid-fade)
+            extreme = fade_extreme(np.array(levels), float(old[0].mean()), float(new[0].mean()))
             return skipped[extreme][0] if extreme is not None else frame.timecode
         if np.count_nonzero(changed) < MIN_BLOCKS:
             return frame.timecode

@@ -184,6 +184,7 @@ def test_fade_extreme_is_the_darkest_or_brightest_frame():
     assert fade_extreme(np.array([100, 70, 30, 5, 40, 80, 110.0]), 100, 110) == 3
     assert fade_extreme(np.array([100, 180, 250, 250, 250, 160, 90.0]), 100, 90) == 3
     assert fade_extreme(np.array([100, 98, 95, 92, 90.0]), 100, 90) is None  # a dissolve
+    assert fade_extreme(np.array([60, 30, 4, 0, 1.2, 20.0]), 100, 100) == 3  # not the next, nearly as dark
 
 
 def test_same_picture_is_strict():
