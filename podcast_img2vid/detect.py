@@ -779,7 +779,9 @@ class PictureChangeDetector(SceneDetector):
         if index > 0 and self._is_hard_cut(index, valid):
             before = self._at(index - 1).blocks
             changed = (block_change(self._at(index).blocks, before) > self._change_level) & valid
-            return self._cut(index, index, valid, before, changed)
+            # a short dissolve may span two analysed frames: place it against the settled picture
+            settled = min(self._first + len(self._frames) - 1, index + self.settle)
+            return self._cut(index, index, valid, before, changed, after=settled)
         if self._pending is None:
             blocks, changed = self._against_reference(index, valid)
             count = np.count_nonzero(changed)
@@ -884,15 +886,17 @@ class PictureChangeDetector(SceneDetector):
         return self._cut(cut, index, valid, self._ref_blocks, changed, fade=fade is not None)
 
     def _cut(
-        self, cut: int, new: int, valid: np.ndarray, old: np.ndarray, changed: np.ndarray, fade: bool = False
+        self, cut: int, new: int, valid: np.ndarray, old: np.ndarray, changed: np.ndarray, fade: bool = False,
+        after: int | None = None,
     ) -> list[FrameTimecode]:
         """Report a cut at frame `cut` from the picture `old` (block means) to frame `new`'s, judged
-        on the `changed` blocks, unless it comes too soon after the last one."""
+        on the `changed` blocks, unless it comes too soon after the last one. The exact frame is
+        placed between `old` and frame `after`'s picture (default `new`)."""
         if cut - self._last_cut < self.min_scene_len:
             self._set_reference(max(cut, new), valid)
             return []
         self._still(self._calmest.cut(cut))
-        timecode = self._exact(cut, old, self._at(new).blocks, changed, fade)
+        timecode = self._exact(cut, old, self._at(new if after is None else after).blocks, changed, fade)
         self._last_cut = cut
         self._pending = None
         self._set_reference(max(cut, new), valid)

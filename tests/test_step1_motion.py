@@ -60,13 +60,17 @@ def test_family_cuts_never_worse_than_content_detector(family, seed, tmp_path):
     assert all(near(cut, found) for cut in ep.cuts if near(cut, anchor)), described
 
 
-@pytest.mark.parametrize("seed", [21, 22])
-def test_fades_at_50_fps_cut_on_the_darkest_frame(seed, tmp_path):
-    """At 50 fps the detector sees every fifth frame; the cut goes to the darkest (brightest) of
-    the frames in between, judged against the pictures on both sides, not the mid-fade frames
-    next to it."""
-    ep = episode("fade", seed, size=(320, 180), fps=50, scenes=4, seconds=(1.0, 1.5))
-    found = step1_cuts(encode_episode(ep, tmp_path / "fades.mp4"), tmp_path / "work")
+FIFTY_FPS = [("fade", 21), ("fade", 22), ("dissolve", 25)]
+
+
+@pytest.mark.parametrize(("family", "seed"), FIFTY_FPS, ids=[f"{f}-{s}" for f, s in FIFTY_FPS])
+def test_transitions_at_50_fps_cut_on_their_middle(family, seed, tmp_path):
+    """At 50 fps the detector sees every fifth frame; the cut goes to the frame in between that
+    is a fade's darkest (brightest), judged against the pictures on both sides, not the mid-fade
+    frames next to it; or the middle of a short dissolve that looks like a hard cut between two
+    analysed frames (placed against the settled picture, not the mid-dissolve analysed frame)."""
+    ep = episode(family, seed, size=(320, 180), fps=50, scenes=4, seconds=(1.0, 1.5))
+    found = step1_cuts(encode_episode(ep, tmp_path / "episode.mp4"), tmp_path / "work")
     assert len(found) == len(ep.cuts) and all(abs(f - c) <= 1 for f, c in zip(found, ep.cuts, strict=True)), (
         f"{[t.kind + str(t.frames) for t in ep.transitions]}: truth {ep.cuts}, step 1 {found}")
 
