@@ -787,8 +787,11 @@ class PictureChangeDetector(SceneDetector):
             count = np.count_nonzero(changed)
             if count >= MIN_BLOCKS:
                 self._pending = index
-            elif self._steady(index, valid) and (count or index - self._ref >= self._refresh_after(index)):
-                self._set_reference(index, valid)  # a small change, or an old reference
+            elif self._steady(index, valid):
+                if count or index - self._ref >= self._refresh_after(index):
+                    self._set_reference(index, valid)  # a small change, or an old reference
+            elif not count and index - self._ref >= self.refresh:
+                self._set_reference(index, valid)  # never still: aligning errors must not add up
             return []
         return self._settled(index)
 
