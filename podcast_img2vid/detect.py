@@ -137,10 +137,6 @@ class Still:
     def frame(self) -> FrameTimecode:
         return self.candidates[0].frame
 
-    @property
-    def valid(self) -> np.ndarray:
-        return self.candidates[0].valid
-
 
 def block_means(image: np.ndarray) -> np.ndarray:
     """Mean colour of each block of a small frame: (channels, rows, cols) float32."""
@@ -406,19 +402,15 @@ class CalmestPart:
         self.scene = Run(0)
         self.still_runs: list[Run] = []
         """The scene's still parts: the longest that can no longer be split by a cut, and the later
-        ones; the last is open while `still_open`."""
-        self.still_open = False
+        ones; the last goes on while the frames added are still."""
 
     def add(self, candidate: Candidate, still: bool, final_before: int) -> None:
         """The next frame, and whether it is still."""
         self.scene.add(candidate)
         if still:
-            if not self.still_open:
+            if not (self.still_runs and self.still_runs[-1].end == candidate.index - 1):
                 self.still_runs.append(Run(candidate.index))
-                self.still_open = True
             self.still_runs[-1].add(candidate)
-        else:
-            self.still_open = False
         closed = [run for run in self.still_runs if run.end < final_before]
         if len(closed) > 1:
             longest = max(closed, key=lambda run: run.length)
@@ -435,7 +427,6 @@ class CalmestPart:
             before += [head] if head else []
             after += [tail] if tail else []
         self.still_runs = after
-        self.still_open = self.still_open and bool(after)
         if self.scene is None:
             self.scene = Run(cut)
         return self._choose(ending, before)
@@ -863,9 +854,7 @@ class PictureChangeDetector(SceneDetector):
         valid = self._valid()
         span = index - max(self._pending, self._first)
         if span < self.settle or not self._steady(index, valid, final):
-            if span < self.still_wait + self.lookback:
-                return []
-            # Never still: decide now (a moving picture that slowly changed).
+            return []
         self._pending = None
         blocks, changed = self._against_reference(index, valid)
         if np.count_nonzero(changed) < MIN_BLOCKS:  # back to the old picture: a flash
