@@ -261,10 +261,11 @@ def hard_cut(shares: np.ndarray, middle: int, share_at_threshold: float) -> bool
     """Whether frame `middle` is a hard cut, from the share of blocks that changed by HARD_LEVEL
     at each frame of a window (`shares`) and the share that changed by the threshold there.
 
-    Like PySceneDetect's AdaptiveDetector: the change must stand far out of its neighbours'.
+    Like PySceneDetect's AdaptiveDetector: the change must stand far out of its neighbours' on
+    either side (the last frame of a fade in stands out of the still frames after it only).
     """
-    around = np.delete(shares, middle)
-    level = float(around.mean()) if around.size else 0.0
+    before, after = shares[:middle], shares[middle + 1 :]
+    level = max(float(side.mean()) for side in (before, after) if side.size) if shares.size > 1 else 0.0
     return share_at_threshold >= HARD_SHARE and shares[middle] >= max(HARD_RATIO * level, HARD_SHARE / 2)
 
 

@@ -106,6 +106,7 @@ def test_hard_cut_stands_out_of_its_neighbours():
     assert not hard_cut(np.array([0.5, 0.6, 0.6, 0.55, 0.5]), 2, 0.6)  # a dissolve, or shaking
     assert not hard_cut(np.array([0.0, 0.0, 0.9, 0.0, 0.0]), 2, 0.1)  # too few blocks at this threshold
     assert hard_cut(np.array([0.2, 0.1, 0.95, 0.15, 0.1]), 2, 0.95)  # among moving parts
+    assert not hard_cut(np.array([0.21, 0.17, 0.31, 0.0, 0.0]), 2, 0.31)  # the end of a fade in
 
 
 def ramp(frames: int, start: int, length: int, blocks: int, noise: float = 0.0, seed: int = 0) -> np.ndarray:
