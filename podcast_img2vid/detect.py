@@ -92,6 +92,9 @@ TRACK_WIDTH = 80
 """Motion is estimated on a grey picture about this wide."""
 ANCHOR_SECONDS = 1.0
 MIN_TRACK_CORRELATION = 0.9
+REFINE_SHARE = 0.1
+"""A direct alignment of two analysed pictures may correct the tracked motion by this share of the
+width (the tracked motion is measured on smaller pictures and chained: it may be a few pixels off)."""
 MOTION_GAIN = 0.7
 """A measured motion is used when aligning with it leaves at most 70 % of the change."""
 RUN_SAMPLES = 6
@@ -179,6 +182,25 @@ def track_motion(anchor: np.ndarray, grey: np.ndarray, guess: np.ndarray) -> np.
     return np.vstack([warp.astype(np.float64), [0, 0, 1]])
 
 
+def refine_motion(template: np.ndarray, image: np.ndarray, guess: np.ndarray) -> np.ndarray | None:
+    """Affine motion (3x3) mapping `template` onto `image` (grey pictures of one size), by ECC from
+    `guess` on the pictures themselves; None when they do not show the same picture, or the motion
+    strays from `guess` by more than REFINE_SHARE of the width (it then matched something else)."""
+    warp = np.ascontiguousarray(guess[:2], dtype=np.float32)
+    criteria = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 30, 1e-4)
+    try:
+        correlation, warp = cv2.findTransformECC(template.astype(np.float32), image.astype(np.float32), warp,
+                                                 cv2.MOTION_AFFINE, criteria, None, 3)
+    except cv2.error:
+        return None
+    motion = np.vstack([warp.astype(np.float64), [0, 0, 1]])
+    height, width = image.shape[:2]
+    corners = np.array([[0, width, 0, width], [0, 0, height, height], [1, 1, 1, 1]])
+    if correlation < MIN_TRACK_CORRELATION or np.abs((motion - guess) @ corners).max() > REFINE_SHARE * width:
+        return None
+    return motion
+
+
 def rescale(motion: np.ndarray, factor: float) -> np.ndarray:
     """The same motion in pixels `factor` times larger."""
     scale = np.diag([factor, factor, 1.0])
@@ -223,6 +245,18 @@ def block_texture(image: np.ndarray) -> np.ndarray:
 def _typical(step: np.ndarray, where: np.ndarray) -> float:
     """The typical size of a block step (mean of the largest channel change) over `where`."""
     return float(np.abs(step).max(axis=0)[where].mean()) if where.any() else 0.0
+
+
+def fitted(blocks: np.ndarray, target: np.ndarray, where: np.ndarray) -> np.ndarray:
+    """`blocks` with each channel scaled and offset to match `target` best over `where` (least
+    squares): a fade changes a picture's contrast, not where things are."""
+    result = np.empty_like(blocks)
+    for channel, (values, goal) in enumerate(zip(blocks, target)):
+        x, y = values[where], goal[where]
+        spread = float(x.var()) if x.size > 1 else 0.0
+        gain = float(((x - x.mean()) * (y - y.mean())).mean()) / spread if spread > 1e-6 else 1.0
+        result[channel] = (values - x.mean()) * gain + y.mean() if x.size else values
+    return result
 
 
 # Policies, each a small function of arrays.
@@ -723,8 +757,9 @@ class PictureChangeDetector(SceneDetector):
             return None
         moved, covered = align(start.image, motion)
         where = covered & judged
-        left = _typical(frame.blocks - moved, where)
-        return motion if left < MOTION_GAIN * _typical(frame.blocks - start.blocks, where) else None
+        left = _typical(frame.blocks - fitted(moved, frame.blocks, where), where)
+        before = _typical(frame.blocks - fitted(start.blocks, frame.blocks, where), where)
+        return motion if left < MOTION_GAIN * before else None
 
     def _trim(self, judged: int) -> None:
         leaving = judged - self.ahead  # it left every activity window still to be judged
@@ -769,11 +804,12 @@ class PictureChangeDetector(SceneDetector):
                 self._set_reference(index, valid)
             return []
         if index > 0 and self._is_hard_cut(index, valid):
-            before = self._at(index - 1).blocks
-            changed = (block_change(self._at(index).blocks, before) > self._change_level) & valid
+            before = self._at(index - 1)
+            changed = (block_change(self._at(index).blocks, before.blocks) > self._change_level) & valid
             # a short dissolve may span two analysed frames: place it against the settled picture
             settled = min(self._first + len(self._frames) - 1, index + self.settle)
-            return self._cut(index, index, valid, before, changed, after=settled)
+            after = self._aligned(settled, before)[0]
+            return self._cut(index, index, valid, before, before.blocks, after, changed)
         if self._pending is None:
             blocks, changed = self._against_reference(index, valid)
             count = np.count_nonzero(changed)
@@ -802,6 +838,20 @@ class PictureChangeDetector(SceneDetector):
                 self._ref_texture = block_texture(self._ref_frame.image)
             level = level + MOTION_SLACK * self._ref_texture
         return blocks, (block_change(blocks, self._ref_blocks) > level) & valid & covered
+
+    def _changed_once_realigned(self, index: int, valid: np.ndarray) -> np.ndarray:
+        """The judged blocks of frame `index` that differ from the reference once the reference is
+        aligned with it directly (ECC on the analysed pictures, from the tracked motion): the
+        tracked poses are measured on smaller pictures and chained, so over a long motion they may
+        be a pixel off, which sharp edges turn into a change."""
+        frame, ref = self._at(index), self._ref_frame
+        guess = frame.pose @ np.linalg.inv(ref.pose)
+        motion = refine_motion(ref.image[:, :, 0], frame.image[:, :, 0], guess)
+        if motion is None:
+            return np.ones(valid.shape, bool)
+        blocks, covered = align(frame.image, np.linalg.inv(motion))
+        level = self._change_level + MOTION_SLACK * self._ref_texture
+        return (block_change(blocks, self._ref_blocks) > level) & valid & covered
 
     def _refresh_after(self, index: int) -> int:
         """Age at which an unchanged reference is renewed: sooner when the picture moves, as
@@ -850,14 +900,21 @@ class PictureChangeDetector(SceneDetector):
         return True
 
     def _settled(self, index: int, final: bool = False) -> list[FrameTimecode]:
-        """While a change is pending: once the picture is still again, decide whether it was a cut.
-        At the end of the video (`final`) the picture only needs to be still over `settle`."""
+        """While a change is pending: once the picture is still again, decide whether it was a cut;
+        also when it never stands still (a zoom), before the change's first frame is forgotten,
+        and at the end of the video (`final`)."""
         valid = self._valid()
         span = index - max(self._pending, self._first)
-        if span < self.settle or not self._steady(index, valid, final):
+        if span < self.settle:
             return []
-        self._pending = None
         blocks, changed = self._against_reference(index, valid)
+        if not final and self._pending > self._first and not self._steady(index, valid):
+            if np.count_nonzero(changed) < MIN_BLOCKS:
+                self._pending = None  # the change went away again while the picture moves
+            return []  # not still yet, and the change's first frame is still kept
+        self._pending = None
+        if np.count_nonzero(changed) >= MIN_BLOCKS and blocks is not self._at(index).blocks:
+            changed &= self._changed_once_realigned(index, valid)
         if np.count_nonzero(changed) < MIN_BLOCKS:  # back to the old picture: a flash
             self._set_reference(index, valid)
             return []
@@ -876,31 +933,32 @@ class PictureChangeDetector(SceneDetector):
             self._set_reference(index, valid)
             return []
         cut = start + found
-        return self._cut(cut, index, valid, self._ref_blocks, changed, fade=fade is not None)
+        return self._cut(cut, index, valid, self._ref_frame, self._ref_blocks, blocks, changed, fade is not None)
 
     def _cut(
-        self, cut: int, new: int, valid: np.ndarray, old: np.ndarray, changed: np.ndarray, fade: bool = False,
-        after: int | None = None,
+        self, cut: int, new: int, valid: np.ndarray, space: _Frame, old: np.ndarray, settled: np.ndarray,
+        changed: np.ndarray, fade: bool = False,
     ) -> list[FrameTimecode]:
-        """Report a cut at frame `cut` from the picture `old` (block means) to frame `new`'s, judged
-        on the `changed` blocks, unless it comes too soon after the last one. The exact frame is
-        placed between `old` and frame `after`'s picture (default `new`)."""
+        """Report a cut at frame `cut` from the picture `old` to the `settled` one (block means in
+        the pixels of frame `space`), judged on the `changed` blocks, unless it comes too soon after
+        the last one; the reference becomes frame `new`."""
         if cut - self._last_cut < self.min_scene_len:
             self._set_reference(max(cut, new), valid)
             return []
         self._still(self._calmest.cut(cut))
-        timecode = self._exact(cut, old, self._at(new if after is None else after).blocks, changed, fade)
+        timecode = self._exact(cut, space, old, settled, changed, fade)
         self._last_cut = cut
         self._pending = None
         self._set_reference(max(cut, new), valid)
         return [timecode]
 
     def _exact(
-        self, cut: int, old: np.ndarray, new: np.ndarray, changed: np.ndarray, fade: bool
+        self, cut: int, space: _Frame, old: np.ndarray, new: np.ndarray, changed: np.ndarray, fade: bool
     ) -> FrameTimecode:
         """The cut's timecode; with skipped frames, the first of them already half way from `old`
-        to `new` (the pictures' block means) on the `changed` blocks, or in a fade the
-        darkest/brightest of them."""
+        to `new` (the pictures' block means in frame `space`'s pixels) on the `changed` blocks, or
+        in a fade the darkest/brightest of them. A skipped frame is posed between its analysed
+        neighbours' poses."""
         frame = self._at(cut)
         if self.frames_between is None or cut - 1 < self._first:
             return frame.timecode
@@ -918,7 +976,11 @@ class PictureChangeDetector(SceneDetector):
         old, delta = old[:, changed], new[:, changed] - old[:, changed]
         half = 0.5 * (delta * delta).sum(axis=0)
         for timecode, image in skipped:
-            past = ((block_means(image)[:, changed] - old) * delta).sum(axis=0) >= half
+            share = (timecode.frame_num - before.timecode.frame_num) / (frame.timecode.frame_num
+                                                                       - before.timecode.frame_num)
+            pose = before.pose + share * (frame.pose - before.pose)
+            blocks = align(image, space.pose @ np.linalg.inv(pose))[0]
+            past = ((blocks[:, changed] - old) * delta).sum(axis=0) >= half
             if 2 * np.count_nonzero(past) >= past.size:
                 return timecode
         return frame.timecode
