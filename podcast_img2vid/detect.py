@@ -196,9 +196,8 @@ def refine_motion(template: np.ndarray, image: np.ndarray, guess: np.ndarray) ->
     motion = np.vstack([warp.astype(np.float64), [0, 0, 1]])
     height, width = image.shape[:2]
     corners = np.array([[0, width, 0, width], [0, 0, height, height], [1, 1, 1, 1]])
-    if correlation < MIN_TRACK_CORRELATION or np.abs((motion - guess) @ corners).max() > REFINE_SHARE * width:
-        return None
-    return motion
+    strays = np.abs((motion - guess) @ corners).max() > REFINE_SHARE * width
+    return None if correlation < MIN_TRACK_CORRELATION or strays else motion
 
 
 def rescale(motion: np.ndarray, factor: float) -> np.ndarray:
@@ -251,7 +250,7 @@ def fitted(blocks: np.ndarray, target: np.ndarray, where: np.ndarray) -> np.ndar
     """`blocks` with each channel scaled and offset to match `target` best over `where` (least
     squares): a fade changes a picture's contrast, not where things are."""
     result = np.empty_like(blocks)
-    for channel, (values, goal) in enumerate(zip(blocks, target)):
+    for channel, (values, goal) in enumerate(zip(blocks, target, strict=True)):
         x, y = values[where], goal[where]
         spread = float(x.var()) if x.size > 1 else 0.0
         gain = float(((x - x.mean()) * (y - y.mean())).mean()) / spread if spread > 1e-6 else 1.0
@@ -932,8 +931,8 @@ class PictureChangeDetector(SceneDetector):
         if found is None:
             self._set_reference(index, valid)
             return []
-        cut = start + found
-        return self._cut(cut, index, valid, self._ref_frame, self._ref_blocks, blocks, changed, fade is not None)
+        return self._cut(start + found, index, valid, self._ref_frame, self._ref_blocks, blocks, changed,
+                         fade is not None)
 
     def _cut(
         self, cut: int, new: int, valid: np.ndarray, space: _Frame, old: np.ndarray, settled: np.ndarray,
