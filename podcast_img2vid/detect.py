@@ -157,6 +157,16 @@ def block_size(width: int, height: int) -> int:
     return max(1, round(max(height, width) / BLOCKS_ACROSS))
 
 
+def pixel_mask(blocks: np.ndarray, image: np.ndarray) -> np.ndarray:
+    """A (rows, cols) mask of blocks as a uint8 mask of the pixels of `image` (0 outside the blocks)."""
+    height, width = image.shape[:2]
+    size = block_size(width, height)
+    rows, cols = blocks.shape
+    mask = np.zeros((height, width), np.uint8)
+    mask[: rows * size, : cols * size] = np.kron(blocks.astype(np.uint8), np.ones((size, size), np.uint8))
+    return mask
+
+
 def block_change(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Largest per-channel difference of two block-mean images: (rows, cols)."""
     return np.abs(a - b).max(axis=0)
@@ -182,19 +192,29 @@ def track_motion(anchor: np.ndarray, grey: np.ndarray, guess: np.ndarray) -> np.
     return np.vstack([warp.astype(np.float64), [0, 0, 1]])
 
 
-def refine_motion(template: np.ndarray, image: np.ndarray, guess: np.ndarray) -> np.ndarray | None:
+def refine_motion(
+    template: np.ndarray, image: np.ndarray, guess: np.ndarray, mask: np.ndarray | None = None
+) -> np.ndarray | None:
     """Affine motion (3x3) mapping `template` onto `image` (grey pictures of one size), by ECC from
-    `guess` on the pictures themselves; None when they do not show the same picture, or the motion
+    `guess` on the pixels of `image` where `mask` is set (uint8), on pictures half the size first,
+    then on the pictures themselves; None when they do not show the same picture, or the motion
     strays from `guess` by more than REFINE_SHARE of the width (it then matched something else)."""
-    warp = np.ascontiguousarray(guess[:2], dtype=np.float32)
-    criteria = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 30, 1e-4)
-    try:
-        correlation, warp = cv2.findTransformECC(template.astype(np.float32), image.astype(np.float32), warp,
-                                                 cv2.MOTION_AFFINE, criteria, None, 3)
-    except cv2.error:
-        return None
-    motion = np.vstack([warp.astype(np.float64), [0, 0, 1]])
     height, width = image.shape[:2]
+    half = (max(8, width // 2), max(8, height // 2))
+    motion = guess
+    criteria = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 30, 1e-4)
+    for size in (half, (width, height)):
+        factor = width / size[0]
+        warp = np.ascontiguousarray(rescale(motion, 1 / factor)[:2], dtype=np.float32)
+        try:
+            correlation, warp = cv2.findTransformECC(
+                cv2.resize(template, size, interpolation=cv2.INTER_AREA).astype(np.float32),
+                cv2.resize(image, size, interpolation=cv2.INTER_AREA).astype(np.float32),
+                warp, cv2.MOTION_AFFINE, criteria,
+                None if mask is None else cv2.resize(mask, size, interpolation=cv2.INTER_NEAREST), 3)
+        except cv2.error:
+            return None
+        motion = rescale(np.vstack([warp.astype(np.float64), [0, 0, 1]]), factor)
     corners = np.array([[0, width, 0, width], [0, 0, height, height], [1, 1, 1, 1]])
     strays = np.abs((motion - guess) @ corners).max() > REFINE_SHARE * width
     return None if correlation < MIN_TRACK_CORRELATION or strays else motion
@@ -845,10 +865,13 @@ class PictureChangeDetector(SceneDetector):
         be a pixel off, which sharp edges turn into a change."""
         frame, ref = self._at(index), self._ref_frame
         guess = frame.pose @ np.linalg.inv(ref.pose)
-        motion = refine_motion(ref.image[:, :, 0], frame.image[:, :, 0], guess)
+        mask = pixel_mask(valid, frame.image)
+        motion = refine_motion(ref.image[:, :, 0], frame.image[:, :, 0], guess, mask)
         if motion is None:
             return np.ones(valid.shape, bool)
         blocks, covered = align(frame.image, np.linalg.inv(motion))
+        if self._ref_texture is None:
+            self._ref_texture = block_texture(ref.image)
         level = self._change_level + MOTION_SLACK * self._ref_texture
         return (block_change(blocks, self._ref_blocks) > level) & valid & covered
 
@@ -912,7 +935,7 @@ class PictureChangeDetector(SceneDetector):
                 self._pending = None  # the change went away again while the picture moves
             return []  # not still yet, and the change's first frame is still kept
         self._pending = None
-        if np.count_nonzero(changed) >= MIN_BLOCKS and blocks is not self._at(index).blocks:
+        if np.count_nonzero(changed) >= MIN_BLOCKS:
             changed &= self._changed_once_realigned(index, valid)
         if np.count_nonzero(changed) < MIN_BLOCKS:  # back to the old picture: a flash
             self._set_reference(index, valid)
