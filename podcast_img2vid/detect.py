@@ -17,10 +17,13 @@ motion between them (a slow zoom, a pan, a shake) has been taken out:
 * Hard cuts (`hard_cut`): most blocks change between two analysed frames, far more than around
   them, and the new picture stays (not a flash). Found at once, even if nothing is ever still.
 * Dissolves, fades and small edits: once the reference differs and the picture has stopped
-  changing (no block moves for `SETTLE_SECONDS`, nor much over `SETTLE_LONG_SECONDS`), the
-  transition is located (`locate_transition`): per changed block, the frame where it gets half
-  way; the cut is their median, and a fade through black or white goes to its darkest/brightest
-  frame. Changes that creep across the frame (a progress bar) never agree on a frame.
+  changing (no block moves for `SETTLE_SECONDS`, nor much over `SETTLE_LONG_SECONDS`), or, in a
+  picture that never stops moving, before the change's first frame is forgotten, the reference
+  is aligned with the frame directly (`refine_motion`: the tracked poses are chained, so they
+  drift) and the blocks still changed decide. The transition is located (`locate_transition`):
+  per changed block, the frame where it gets half way; the cut is their median, and a fade
+  through black or white goes to its darkest/brightest frame. Changes that creep across the
+  frame (a progress bar) never agree on a frame.
 
 `threshold` only decides which blocks count as changed: what moves, what is animated and what is a
 hard cut do not depend on it, so a lower threshold finds every change a higher one finds.
@@ -69,12 +72,12 @@ REFRESH_SECONDS = 2.5
 """An unchanged reference is renewed after this long (so slow drifts never add up to a change)."""
 REFRESH_MOVING_SECONDS = 0.5
 MOVING_PIXELS = 1.0
+"""When the picture moved by more than this (analysis pixels) since the reference, it is renewed
+after REFRESH_MOVING_SECONDS: a dissolve still changes by a quarter within that time."""
 MOTION_SLACK = 1.0
 """Once the picture moved, a block may change by this many times its texture (`block_texture`)
 without counting: the analysed picture keeps every few pixels, so fine texture does not move
 with the picture."""
-"""When the picture moved by more than this (analysis pixels) since the reference, it is renewed
-after REFRESH_MOVING_SECONDS: a dissolve still changes by a quarter within that time."""
 HARD_LEVEL = 10.0
 HARD_SHARE = 0.3
 HARD_RATIO = 3.0
@@ -101,9 +104,9 @@ RUN_SAMPLES = 6
 """A run of frames keeps 6 to 11 of them as picture candidates: one within a twelfth of its length
 from its middle."""
 MIN_STILL_SECONDS = 1.0
+"""A scene's picture comes from its longest still part when it lasts this long (see `CalmestPart`)."""
 STILL_PART_SHARE = 0.5
 """In a still part no judged block differs from its first frame by half the level of a move."""
-"""A scene's picture comes from its longest still part when it lasts this long (see `CalmestPart`)."""
 NEAR_ACTIVITY_BLOCKS = 5
 SUDDEN_SECONDS = 0.1
 NEAR_ACTIVITY_SHARE = 0.005
