@@ -917,9 +917,13 @@ class PictureChangeDetector(SceneDetector):
         if not backs and index > 0:
             return False
         frame = self._at(index)
+        texture = None
         for back in backs:
             blocks, covered = self._aligned(index - back, index)
             level = self._still_level * (2 if back > self.settle else 1)
+            if blocks is not self._at(index - back).blocks:
+                texture = block_texture(frame.image) if texture is None else texture
+                level = level + MOTION_SLACK * texture
             if np.count_nonzero((block_change(blocks, frame.blocks) > level) & valid & covered) >= MIN_BLOCKS:
                 return False
         return True
