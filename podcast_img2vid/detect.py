@@ -84,6 +84,8 @@ HARD_RATIO = 3.0
 HARD_WINDOW = 2
 """A hard cut changes HARD_SHARE of the judged blocks, and HARD_RATIO times more blocks (by
 HARD_LEVEL, whatever the threshold) than the HARD_WINDOW frames on each side of it do."""
+RAMP_FRAMES = 3
+"""A transition seen half way on this many analysed frames is placed by a line fitted to them."""
 FADE_DEPTH = 24.0
 """A transition is a fade when its darkest (brightest) frame is this much darker (brighter)
 than both pictures."""
@@ -345,6 +347,25 @@ def locate_transition(seen: np.ndarray, old: np.ndarray, new: np.ndarray, longes
     if agree < MIN_BLOCKS or 2 * agree < frames.size:
         return None
     return cut
+
+
+def ramp_middle(frames: np.ndarray, progress: np.ndarray, found: int) -> float | None:
+    """The frame number where a slow transition is half way, from its median `progress` (0 to 1) at
+    the analysed `frames` and the index where it first gets half way (`found`): a straight line
+    fitted to the ramp, from the last frame below a tenth of the way before `found` to the first
+    above nine tenths after it. A codec holds a slow dissolve still for a few frames now and then,
+    so the first frame past half way may come late. None when the ramp has fewer than RAMP_FRAMES
+    analysed frames (a step: the frames in between tell more)."""
+    low = found - 1
+    while low >= 0 and progress[low] > 0.1:
+        low -= 1
+    high = found
+    while high < len(progress) and progress[high] < 0.9:
+        high += 1
+    if high - low - 1 < RAMP_FRAMES:
+        return None
+    slope, offset = np.polyfit(frames[low + 1 : high], progress[low + 1 : high], 1)
+    return float((0.5 - offset) / slope) if slope > 0 else None
 
 
 def is_sudden(seen: np.ndarray, old: np.ndarray, new: np.ndarray, frames: int) -> bool:
@@ -961,38 +982,48 @@ class PictureChangeDetector(SceneDetector):
         if found is None:
             self._set_reference(index, valid)
             return []
+        middle = None
+        if fade is None:
+            frames = np.array([self._at(i).timecode.frame_num for i in range(start, index + 1)])
+            middle = ramp_middle(frames, np.median(_progress(seen, old, new), axis=1), found)
+            if middle is not None:
+                found = int(np.clip(np.searchsorted(frames, middle), 1, len(frames) - 1))
         return self._cut(start + found, index, valid, self._ref_frame, self._ref_blocks, blocks, changed,
-                         fade is not None)
+                         fade is not None, middle)
 
     def _cut(
         self, cut: int, new: int, valid: np.ndarray, space: _Frame, old: np.ndarray, settled: np.ndarray,
-        changed: np.ndarray, fade: bool = False,
+        changed: np.ndarray, fade: bool = False, middle: float | None = None,
     ) -> list[FrameTimecode]:
         """Report a cut at frame `cut` from the picture `old` to the `settled` one (block means in
         the pixels of frame `space`), judged on the `changed` blocks, unless it comes too soon after
-        the last one; the reference becomes frame `new`."""
+        the last one; the reference becomes frame `new`. A slow dissolve's `middle` (a frame
+        number, see `ramp_middle`) places it exactly."""
         if cut - self._last_cut < self.min_scene_len:
             self._set_reference(max(cut, new), valid)
             return []
         self._still(self._calmest.cut(cut))
-        timecode = self._exact(cut, space, old, settled, changed, fade)
+        timecode = self._exact(cut, space, old, settled, changed, fade, middle)
         self._last_cut = cut
         self._pending = None
         self._set_reference(max(cut, new), valid)
         return [timecode]
 
     def _exact(
-        self, cut: int, space: _Frame, old: np.ndarray, new: np.ndarray, changed: np.ndarray, fade: bool
+        self, cut: int, space: _Frame, old: np.ndarray, new: np.ndarray, changed: np.ndarray, fade: bool,
+        middle: float | None,
     ) -> FrameTimecode:
-        """The cut's timecode; with skipped frames, the first of them already half way from `old`
-        to `new` (the pictures' block means in frame `space`'s pixels) on the `changed` blocks, or
-        in a fade the darkest/brightest of them. A skipped frame is posed between its analysed
-        neighbours' poses."""
+        """The cut's timecode; with skipped frames, the first of them at or after a slow dissolve's
+        `middle`, else the first already half way from `old` to `new` (the pictures' block means
+        in frame `space`'s pixels) on the `changed` blocks, or in a fade the darkest/brightest of
+        them. A skipped frame is posed between its analysed neighbours' poses."""
         frame = self._at(cut)
         if self.frames_between is None or cut - 1 < self._first:
             return frame.timecode
         before = self._at(cut - 1)
         skipped = self.frames_between(before.timecode, frame.timecode)
+        if middle is not None:
+            return next((timecode for timecode, _ in skipped if timecode.frame_num >= middle), frame.timecode)
         if fade:
             after = self._at(cut + 1) if cut + 1 < self._first + len(self._frames) else frame
             skipped += [(frame.timecode, frame.image)] + self.frames_between(frame.timecode, after.timecode)
