@@ -260,10 +260,10 @@ def align(image: np.ndarray, motion: np.ndarray) -> tuple[np.ndarray, np.ndarray
 def block_texture(image: np.ndarray) -> np.ndarray:
     """Mean absolute difference between neighbouring pixels in each block (largest channel):
     how much a block's mean changes when the picture moves by one pixel."""
-    picture = image.astype(np.float32)
-    across = np.abs(np.diff(picture, axis=1, append=picture[:, -1:]))
-    down = np.abs(np.diff(picture, axis=0, append=picture[-1:]))
-    return block_means(np.maximum(across, down)).max(axis=0)
+    texture = np.zeros(image.shape, np.uint8)
+    texture[:, :-1] = cv2.absdiff(image[:, 1:], image[:, :-1])
+    np.maximum(texture[:-1], cv2.absdiff(image[1:], image[:-1]), out=texture[:-1])
+    return block_means(texture.astype(np.float32)).max(axis=0)
 
 
 def _typical(step: np.ndarray, where: np.ndarray) -> float:
@@ -355,7 +355,9 @@ def ramp_middle(frames: np.ndarray, progress: np.ndarray, found: int) -> float |
     fitted to the ramp, from the last frame below a tenth of the way before `found` to the first
     above nine tenths after it. A codec holds a slow dissolve still for a few frames now and then,
     so the first frame past half way may come late. None when the ramp has fewer than RAMP_FRAMES
-    analysed frames (a step: the frames in between tell more)."""
+    analysed frames (a step: the frames in between tell more). Only for still pictures: between
+    moving pictures the new one is aligned by its own later motion, so its share is measured low
+    early in the dissolve and the whole ramp would lean late."""
     low = found - 1
     while low >= 0 and progress[low] > 0.1:
         low -= 1
@@ -983,7 +985,7 @@ class PictureChangeDetector(SceneDetector):
             self._set_reference(index, valid)
             return []
         middle = None
-        if fade is None:
+        if fade is None and blocks is self._at(index).blocks:  # a still picture (see ramp_middle)
             frames = np.array([self._at(i).timecode.frame_num for i in range(start, index + 1)])
             middle = ramp_middle(frames, np.median(_progress(seen, old, new), axis=1), found)
             if middle is not None:

@@ -36,6 +36,8 @@ from podcast_img2vid.detect import (
     is_sudden,
     locate_transition,
     near_activity,
+    ramp_middle,
+    refine_motion,
     track_motion,
 )
 from podcast_img2vid.layout import WorkDir
@@ -63,6 +65,30 @@ def test_track_motion_recovers_zoom_and_shift(seed):
     assert np.abs((found - motion) @ corners).max() < 0.2  # no pixel off by a fifth of a pixel
     other = cv2.cvtColor(photo(seed + 50, (80, 45)), cv2.COLOR_RGB2GRAY).astype(np.float32)
     assert track_motion(grey, other, IDENTITY) is None  # a cut: no motion explains it
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_refine_motion_corrects_a_chained_motion_a_few_pixels_off(seed):
+    """Tracked poses are measured on 80-pixel pictures and chained, so after a long zoom they may be
+    a few pixels off: the direct alignment of the analysed pictures finds the true motion again,
+    also with an animated box covering part of the frame when that part is masked out."""
+    rng = np.random.default_rng(seed)
+    image = photo(seed, (160, 90))
+    zoom, dx, dy = rng.uniform(1.05, 1.15), *rng.uniform(-6, 6, 2)
+    target, motion = moved(image, zoom, dx, dy)
+    mask = np.full((90, 160), 255, np.uint8)
+    box = rng.integers(0, 255, (30, 50, 3), dtype=np.uint8)  # the presenter box: unrelated pixels
+    target[55:85, 100:150] = box
+    mask[51:90, 96:160] = 0
+    guess = motion.copy()
+    guess[:2, 2] += rng.uniform(2, 5, 2) * rng.choice([-1, 1], 2)
+    grey = [cv2.cvtColor(p, cv2.COLOR_RGB2GRAY) for p in (image, target)]
+    found = refine_motion(*grey, guess, mask)
+    assert found is not None
+    corners = np.array([[0, 160, 0, 160], [0, 0, 90, 90], [1, 1, 1, 1]])
+    assert np.abs((found - motion) @ corners).max() < 0.5
+    other = cv2.cvtColor(photo(seed + 50, (160, 90)), cv2.COLOR_RGB2GRAY)
+    assert refine_motion(grey[0], other, guess, mask) is None  # another picture: nothing to correct
 
 
 def test_align_moves_blocks_and_marks_uncovered_ones():
@@ -121,6 +147,25 @@ def test_locate_transition_finds_the_middle(start, length):
     seen = ramp(24, start, length, 30, noise=2.0, seed=length)
     found = locate_transition(seen, np.zeros((1, 30)), np.full((1, 30), 100.0), longest=15)
     assert abs(found - (start + length // 2)) <= 1
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_ramp_middle_is_half_way_along_the_ramp_even_when_the_codec_holds_frames(seed):
+    """A slow dissolve seen every 6th frame, where the codec held the picture for a few frames
+    around half way (progress stays just under 0.5): the fitted line is half way within a frame
+    of the truth; the first analysed frame past half way is later."""
+    rng = np.random.default_rng(seed)
+    length, start = int(rng.integers(60, 110)), int(rng.integers(20, 40))
+    frames = np.arange(0, start + length + 40, 6)
+    true = np.clip((frames - start + 0.5) / length, 0, 1)
+    middle = start + length / 2 - 0.5
+    held = (frames > middle - 6) & (frames < middle + 4)
+    progress = np.where(held, np.minimum(true, 0.49), true) + rng.normal(0, 0.01, frames.size)
+    first_past = int(np.argmax(progress >= 0.5))
+    assert frames[first_past] - middle >= 2
+    found = ramp_middle(frames, progress, first_past)
+    assert found is not None and abs(found - middle) < 1.0
+    assert ramp_middle(np.array([0, 6, 12, 18]), np.array([0.0, 0.05, 0.97, 1.0]), 2) is None  # a step
 
 
 def test_locate_transition_rejects_creeping_and_drifting_changes():

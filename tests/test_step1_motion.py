@@ -60,6 +60,27 @@ def test_family_cuts_never_worse_than_content_detector(family, seed, tmp_path):
     assert all(near(cut, found) for cut in ep.cuts if near(cut, anchor)), described
 
 
+LARGE = [("kenburns_transitions", 4, (960, 540), 50, (1.5, 2.5)),
+         ("kenburns_transitions", 5, (960, 540), 50, (1.5, 2.5)),
+         ("combined", 2, (960, 540), 60, (3.0, 5.0))]
+"""Moving pictures at sizes and rates where fine texture never stands still once aligned: fades
+between them must still be decided in time (before the next transition), and 3-5 s of zoom under
+an audiogram and a presenter box must not add up to a change."""
+
+
+@pytest.mark.parametrize(("family", "seed", "size", "fps", "seconds"), LARGE,
+                         ids=[f"{f}-{s}-{z[1]}p{r}" for f, s, z, r, _ in LARGE])
+def test_moving_pictures_at_high_resolution_and_rate(family, seed, size, fps, seconds, tmp_path):
+    ep = episode(family, seed, size=size, fps=fps, seconds=seconds)
+    video = encode_episode(ep, tmp_path / "episode.mp4")
+    found = step1_cuts(video, tmp_path / "work")
+    anchor = content_detector_cuts(video)
+    described = (f"{[t.kind + str(t.frames) for t in ep.transitions]}: truth {ep.cuts}, step 1 {found}, "
+                 f"ContentDetector {anchor}")
+    assert len(found) == len(ep.cuts) and all(near(cut, found) for cut in ep.cuts), described
+    assert all(near(cut, found) for cut in ep.cuts if near(cut, anchor)), described
+
+
 FIFTY_FPS = [("fade", 21), ("fade", 22), ("dissolve", 25)]
 
 
