@@ -931,9 +931,12 @@ class PictureChangeDetector(SceneDetector):
         stays = (block_change(blocks, self._at(index - 1).blocks) > self._change_level) & valid & covered
         return np.count_nonzero(stays) >= HARD_SHARE / 2 * np.count_nonzero(valid)
 
-    def _steady(self, index: int, valid: np.ndarray, short: bool = False) -> bool:
+    def _steady(self, index: int, valid: np.ndarray, short: bool = False, slack: bool = False) -> bool:
         """Whether no judged block moved over the last `settle` frames, nor (unless `short`) twice
-        as much over `settle_long` (a slow dissolve)."""
+        as much over `settle_long` (a slow dissolve). With `slack`, a block of a moving picture may
+        change by MOTION_SLACK times its texture more (the analysed picture keeps every few pixels,
+        so fine texture does not move with the picture): enough to decide a pending change, not to
+        renew the reference (the first frames of a dissolve between moving pictures pass it)."""
         backs = [*range(1, min(self.settle, index - self._first) + 1)]
         if index - self._first >= self.settle_long and not short:
             backs.append(self.settle_long)
@@ -944,7 +947,7 @@ class PictureChangeDetector(SceneDetector):
         for back in backs:
             blocks, covered = self._aligned(index - back, index)
             level = self._still_level * (2 if back > self.settle else 1)
-            if blocks is not self._at(index - back).blocks:
+            if slack and blocks is not self._at(index - back).blocks:
                 texture = block_texture(frame.image) if texture is None else texture
                 level = level + MOTION_SLACK * texture
             if np.count_nonzero((block_change(blocks, frame.blocks) > level) & valid & covered) >= MIN_BLOCKS:
@@ -960,7 +963,7 @@ class PictureChangeDetector(SceneDetector):
         if span < self.settle:
             return []
         blocks, changed = self._against_reference(index, valid)
-        if not final and self._pending > self._first and not self._steady(index, valid):
+        if not final and self._pending > self._first and not self._steady(index, valid, slack=True):
             if np.count_nonzero(changed) < MIN_BLOCKS:
                 self._pending = None  # the change went away again while the picture moves
             return []  # not still yet, and the change's first frame is still kept
