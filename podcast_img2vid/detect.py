@@ -271,18 +271,6 @@ def _typical(step: np.ndarray, where: np.ndarray) -> float:
     return float(np.abs(step).max(axis=0)[where].mean()) if where.any() else 0.0
 
 
-def fitted(blocks: np.ndarray, target: np.ndarray, where: np.ndarray) -> np.ndarray:
-    """`blocks` with each channel scaled and offset to match `target` best over `where` (least
-    squares): a fade changes a picture's contrast, not where things are."""
-    result = np.empty_like(blocks)
-    for channel, (values, goal) in enumerate(zip(blocks, target, strict=True)):
-        x, y = values[where], goal[where]
-        spread = float(x.var()) if x.size > 1 else 0.0
-        gain = float(((x - x.mean()) * (y - y.mean())).mean()) / spread if spread > 1e-6 else 1.0
-        result[channel] = (values - x.mean()) * gain + y.mean() if x.size else values
-    return result
-
-
 # Policies, each a small function of arrays.
 
 def activity_mask(
@@ -802,9 +790,8 @@ class PictureChangeDetector(SceneDetector):
             return None
         moved, covered = align(start.image, motion)
         where = covered & judged
-        left = _typical(frame.blocks - fitted(moved, frame.blocks, where), where)
-        before = _typical(frame.blocks - fitted(start.blocks, frame.blocks, where), where)
-        return motion if left < MOTION_GAIN * before else None
+        left = _typical(frame.blocks - moved, where)
+        return motion if left < MOTION_GAIN * _typical(frame.blocks - start.blocks, where) else None
 
     def _trim(self, judged: int) -> None:
         leaving = judged - self.ahead  # it left every activity window still to be judged
