@@ -37,6 +37,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 
 import cv2
 import numpy as np
@@ -531,6 +532,22 @@ class _Frame:
     """Blocks that moved and had not moved at the previous frame."""
 
 
+@dataclass
+class _Reference:
+    """The picture a scene is compared with: frame `index` itself (a picture that keeps moving may
+    hold it longer than the window of recent frames does) and its block means (updated where
+    blocks were animated or changed a little)."""
+
+    index: int
+    frame: _Frame
+    blocks: np.ndarray
+
+    @cached_property
+    def texture(self) -> np.ndarray:
+        """`block_texture` of the frame (needed once the picture moves)."""
+        return block_texture(self.frame.image)
+
+
 class ActivityWindow:
     """What `activity_mask` needs, summed over the frames of the activity window that moved
     locally (`_Frame.local`): per channel and block |step| and step; per block the frames it moved
@@ -676,15 +693,7 @@ class PictureChangeDetector(SceneDetector):
         self._steps: deque[float] = deque(maxlen=NOISE_FRAMES)
         self._noise = 0.0
         """Noise level: the median of `_steps` (the typical block step of recent frames)."""
-        self._ref: int | None = None
-        """Frame whose picture the scene is compared with; `_ref_blocks` holds its block means
-        (updated where blocks were animated or changed a little)."""
-        self._ref_frame: _Frame | None = None
-        """The reference frame itself: a picture that keeps moving may hold it longer than the
-        window of recent frames does."""
-        self._ref_blocks: np.ndarray | None = None
-        self._ref_texture: np.ndarray | None = None
-        """`block_texture` of the reference (computed once the picture moves)."""
+        self._ref: _Reference | None = None
         self._pending: int | None = None
         """First frame that differed from the reference, while waiting for the picture to settle."""
         self._last_cut = 0
@@ -833,7 +842,7 @@ class PictureChangeDetector(SceneDetector):
         self._note_calm(index, valid)
         if self._ref is None:
             if self._steady(index, valid) or index >= self.still_wait:
-                self._set_reference(index, valid)
+                self._set_reference(index)
             return []
         if index > 0 and self._is_hard_cut(index, valid):
             before = self._at(index - 1)
@@ -848,10 +857,10 @@ class PictureChangeDetector(SceneDetector):
             if count >= MIN_BLOCKS:
                 self._pending = index
             elif self._steady(index, valid):
-                if count or index - self._ref >= self._refresh_after(index):
-                    self._set_reference(index, valid)  # a small change, or an old reference
-            elif not count and index - self._ref >= self.refresh:
-                self._set_reference(index, valid)  # never still: aligning errors must not add up
+                if count or index - self._ref.index >= self._refresh_after(index):
+                    self._set_reference(index)  # a small change, or an old reference
+            elif not count and index - self._ref.index >= self.refresh:
+                self._set_reference(index)  # never still: aligning errors must not add up
             return []
         return self._settled(index)
 
@@ -862,36 +871,32 @@ class PictureChangeDetector(SceneDetector):
         count once judged again). When the picture moved, a block must change by MOTION_SLACK times
         its texture more.
         """
-        blocks, covered = self._aligned(index, self._ref_frame)
-        np.copyto(self._ref_blocks, blocks, where=~(valid & covered))
+        blocks, covered = self._aligned(index, self._ref.frame)
+        np.copyto(self._ref.blocks, blocks, where=~(valid & covered))
         level = self._change_level
         if blocks is not self._at(index).blocks:
-            if self._ref_texture is None:
-                self._ref_texture = block_texture(self._ref_frame.image)
-            level = level + MOTION_SLACK * self._ref_texture
-        return blocks, (block_change(blocks, self._ref_blocks) > level) & valid & covered
+            level = level + MOTION_SLACK * self._ref.texture
+        return blocks, (block_change(blocks, self._ref.blocks) > level) & valid & covered
 
     def _changed_once_realigned(self, index: int, valid: np.ndarray) -> np.ndarray:
         """The judged blocks of frame `index` that differ from the reference once the reference is
         aligned with it directly (ECC on the analysed pictures, from the tracked motion): the
         tracked poses are measured on smaller pictures and chained, so over a long motion they may
         be a pixel off, which sharp edges turn into a change."""
-        frame, ref = self._at(index), self._ref_frame
+        frame, ref = self._at(index), self._ref.frame
         guess = frame.pose @ np.linalg.inv(ref.pose)
         mask = pixel_mask(valid, frame.image)
         motion = refine_motion(ref.image[:, :, 0], frame.image[:, :, 0], guess, mask)
         if motion is None:
             return np.ones(valid.shape, bool)
         blocks, covered = align(frame.image, np.linalg.inv(motion))
-        if self._ref_texture is None:
-            self._ref_texture = block_texture(ref.image)
-        level = self._change_level + MOTION_SLACK * self._ref_texture
-        return (block_change(blocks, self._ref_blocks) > level) & valid & covered
+        level = self._change_level + MOTION_SLACK * self._ref.texture
+        return (block_change(blocks, self._ref.blocks) > level) & valid & covered
 
     def _refresh_after(self, index: int) -> int:
         """Age at which an unchanged reference is renewed: sooner when the picture moves, as
         aligning over a large motion leaves more error than a change of the threshold's size."""
-        motion = self._at(index).pose @ np.linalg.inv(self._ref_frame.pose)
+        motion = self._at(index).pose @ np.linalg.inv(self._ref.frame.pose)
         height, width = self._at(index).image.shape[:2]
         corners = np.array([[0, width, 0, width], [0, 0, height, height], [1, 1, 1, 1]])
         moved = np.abs((motion - IDENTITY) @ corners).max()
@@ -958,21 +963,21 @@ class PictureChangeDetector(SceneDetector):
         if np.count_nonzero(changed) >= MIN_BLOCKS:
             changed &= self._changed_once_realigned(index, valid)
         if np.count_nonzero(changed) < MIN_BLOCKS:  # back to the old picture: a flash
-            self._set_reference(index, valid)
+            self._set_reference(index)
             return []
-        start = max(self._first + 1, self._ref + 1, index - span - self.lookback)
-        seen = np.stack([self._aligned(i, self._ref_frame)[0][:, changed] for i in range(start, index + 1)])
+        start = max(self._first + 1, self._ref.index + 1, index - span - self.lookback)
+        seen = np.stack([self._aligned(i, self._ref.frame)[0][:, changed] for i in range(start, index + 1)])
         brightness = seen[:, 0].mean(axis=1)
-        fade = fade_extreme(brightness, float(self._ref_blocks[0, changed].mean()),
+        fade = fade_extreme(brightness, float(self._ref.blocks[0, changed].mean()),
                             float(blocks[0, changed].mean()))
-        old, new = self._ref_blocks[:, changed], blocks[:, changed]
+        old, new = self._ref.blocks[:, changed], blocks[:, changed]
         found = fade if fade is not None else locate_transition(seen, old, new, self.longest)
         if found is not None and fade is None and near_activity(changed, valid) and (
                 np.count_nonzero(changed) < NEAR_ACTIVITY_SHARE * np.count_nonzero(valid)
                 or not is_sudden(seen, old, new, self.sudden)):
             found = None  # the edge of an animated box, or its drifting background
         if found is None:
-            self._set_reference(index, valid)
+            self._set_reference(index)
             return []
         middle = None
         if fade is None and blocks is self._at(index).blocks:  # a still picture (see ramp_middle)
@@ -980,7 +985,7 @@ class PictureChangeDetector(SceneDetector):
             middle = ramp_middle(frames, np.median(_progress(seen, old, new), axis=1), found)
             if middle is not None:
                 found = int(np.clip(np.searchsorted(frames, middle), 1, len(frames) - 1))
-        return self._cut(start + found, index, valid, self._ref_frame, self._ref_blocks, blocks, changed,
+        return self._cut(start + found, index, valid, self._ref.frame, self._ref.blocks, blocks, changed,
                          fade is not None, middle)
 
     def _cut(
@@ -992,13 +997,13 @@ class PictureChangeDetector(SceneDetector):
         the last one; the reference becomes frame `new`. A slow dissolve's `middle` (a frame
         number, see `ramp_middle`) places it exactly."""
         if cut - self._last_cut < self.min_scene_len:
-            self._set_reference(max(cut, new), valid)
+            self._set_reference(max(cut, new))
             return []
         self._still(self._calmest.cut(cut))
         timecode = self._exact(cut, space, old, settled, changed, fade, middle)
         self._last_cut = cut
         self._pending = None
-        self._set_reference(max(cut, new), valid)
+        self._set_reference(max(cut, new))
         return [timecode]
 
     def _exact(
@@ -1037,11 +1042,8 @@ class PictureChangeDetector(SceneDetector):
                 return timecode
         return frame.timecode
 
-    def _set_reference(self, index: int, valid: np.ndarray) -> None:
-        self._ref = index
-        self._ref_frame = self._at(index)
-        self._ref_texture = None
-        self._ref_blocks = self._at(index).blocks.copy()
+    def _set_reference(self, index: int) -> None:
+        self._ref = _Reference(index, self._at(index), self._at(index).blocks.copy())
 
     # The scene's picture.
 
