@@ -101,6 +101,11 @@ MIN_TRACK_CORRELATION = 0.9
 REFINE_SHARE = 0.1
 """A direct alignment of two analysed pictures may correct the tracked motion by this share of the
 width (the tracked motion is measured on smaller pictures and chained: it may be a few pixels off)."""
+STILL_PIXELS = 0.25
+REALIGNED_SLACK = 2.0
+"""Once aligned directly, a picture that moved by STILL_PIXELS or more may still be half a pixel
+off (the analysed pictures keep every few pixels, so sharp edges do not quite line up at another
+zoom): a block must change by REALIGNED_SLACK times its texture more to count."""
 MOTION_GAIN = 0.7
 """A measured motion is used when aligning with it leaves at most 70 % of the change."""
 RUN_SAMPLES = 6
@@ -221,9 +226,14 @@ def refine_motion(
         except cv2.error:
             return None
         motion = rescale(np.vstack([warp.astype(np.float64), [0, 0, 1]]), factor)
-    corners = np.array([[0, width, 0, width], [0, 0, height, height], [1, 1, 1, 1]])
-    strays = np.abs((motion - guess) @ corners).max() > REFINE_SHARE * width
+    strays = displacement(motion - guess, width, height) > REFINE_SHARE * width
     return None if correlation < MIN_TRACK_CORRELATION or strays else motion
+
+
+def displacement(change: np.ndarray, width: int, height: int) -> float:
+    """How far (pixels) the difference `change` of two motions moves a corner of the picture."""
+    corners = np.array([[0, width, 0, width], [0, 0, height, height], [1, 1, 1, 1]])
+    return float(np.abs(change @ corners).max())
 
 
 def rescale(motion: np.ndarray, factor: float) -> np.ndarray:
@@ -887,10 +897,11 @@ class PictureChangeDetector(SceneDetector):
         guess = frame.pose @ np.linalg.inv(ref.pose)
         mask = pixel_mask(valid, frame.image)
         motion = refine_motion(ref.image[:, :, 0], frame.image[:, :, 0], guess, mask)
-        if motion is None:
-            return np.ones(valid.shape, bool)
+        height, width = frame.image.shape[:2]
+        if motion is None or displacement(motion - IDENTITY, width, height) < STILL_PIXELS:
+            return np.ones(valid.shape, bool)  # no picture to align, or nothing moved
         blocks, covered = align(frame.image, np.linalg.inv(motion))
-        level = self._change_level + MOTION_SLACK * self._ref.texture
+        level = self._change_level + REALIGNED_SLACK * self._ref.texture
         return (block_change(blocks, self._ref.blocks) > level) & valid & covered
 
     def _refresh_after(self, index: int) -> int:
@@ -898,9 +909,8 @@ class PictureChangeDetector(SceneDetector):
         aligning over a large motion leaves more error than a change of the threshold's size."""
         motion = self._at(index).pose @ np.linalg.inv(self._ref.frame.pose)
         height, width = self._at(index).image.shape[:2]
-        corners = np.array([[0, width, 0, width], [0, 0, height, height], [1, 1, 1, 1]])
-        moved = np.abs((motion - IDENTITY) @ corners).max()
-        return self.refresh_moving if moved > MOVING_PIXELS else self.refresh
+        moved = displacement(motion - IDENTITY, width, height) > MOVING_PIXELS
+        return self.refresh_moving if moved else self.refresh
 
     def _is_hard_cut(self, index: int, valid: np.ndarray) -> bool:
         frame = self._at(index)
