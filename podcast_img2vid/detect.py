@@ -102,10 +102,8 @@ REFINE_SHARE = 0.1
 """A direct alignment of two analysed pictures may correct the tracked motion by this share of the
 width (the tracked motion is measured on smaller pictures and chained: it may be a few pixels off)."""
 STILL_PIXELS = 0.25
-REALIGNED_SLACK = 2.0
-"""Once aligned directly, a picture that moved by STILL_PIXELS or more may still be half a pixel
-off (the analysed pictures keep every few pixels, so sharp edges do not quite line up at another
-zoom): a block must change by REALIGNED_SLACK times its texture more to count."""
+"""A picture whose direct alignment moves it by less than this (analysis pixels) did not move: its
+plain comparison stands (no slack for texture, so a subtle edit in a textured picture counts)."""
 MOTION_GAIN = 0.7
 """A measured motion is used when aligning with it leaves at most 70 % of the change."""
 RUN_SAMPLES = 6
@@ -901,7 +899,7 @@ class PictureChangeDetector(SceneDetector):
         if motion is None or displacement(motion - IDENTITY, width, height) < STILL_PIXELS:
             return np.ones(valid.shape, bool)  # no picture to align, or nothing moved
         blocks, covered = align(frame.image, np.linalg.inv(motion))
-        level = self._change_level + REALIGNED_SLACK * self._ref.texture
+        level = self._change_level + MOTION_SLACK * self._ref.texture
         return (block_change(blocks, self._ref.blocks) > level) & valid & covered
 
     def _refresh_after(self, index: int) -> int:
