@@ -350,8 +350,11 @@ def ramp_middle(frames: np.ndarray, progress: np.ndarray, found: int) -> float |
     """The frame number where a slow transition is half way, from its median `progress` (0 to 1) at
     the analysed `frames` and the index where it first gets half way (`found`): a straight line
     fitted to the ramp, from the last frame below a tenth of the way before `found` to the first
-    above nine tenths after it. A codec holds a slow dissolve still for a few frames now and then,
-    so the first frame past half way may come late. None when the ramp has fewer than RAMP_FRAMES
+    above nine tenths after it, where it is half way between the levels before and after the ramp
+    (the lowest before it, the highest after it: the reference may have been taken in the first
+    frames of the dissolve, and the frames before it are then below 0). A codec holds a slow
+    dissolve still for a few frames now and then, so the first frame past half way may come late.
+    None when the ramp has fewer than RAMP_FRAMES
     analysed frames (a step: the frames in between tell more). Only for still pictures: between
     moving pictures the new one is aligned by its own later motion, so its share is measured low
     early in the dissolve and the whole ramp would lean late."""
@@ -364,7 +367,9 @@ def ramp_middle(frames: np.ndarray, progress: np.ndarray, found: int) -> float |
     if high - low - 1 < RAMP_FRAMES:
         return None
     slope, offset = np.polyfit(frames[low + 1 : high], progress[low + 1 : high], 1)
-    return float((0.5 - offset) / slope) if slope > 0 else None
+    before = min(0.0, float(progress[: low + 1].min())) if low >= 0 else 0.0
+    after = max(1.0, float(progress[high:].max())) if high < len(progress) else 1.0
+    return float(((before + after) / 2 - offset) / slope) if slope > 0 else None
 
 
 def is_sudden(seen: np.ndarray, old: np.ndarray, new: np.ndarray, frames: int) -> bool:
@@ -987,13 +992,17 @@ class PictureChangeDetector(SceneDetector):
         if found is None:
             self._set_reference(index)
             return []
-        middle = None
+        cut, middle = start + found, None
         if fade is None and blocks is self._at(index).blocks:  # a still picture (see ramp_middle)
-            frames = np.array([self._at(i).timecode.frame_num for i in range(start, index + 1)])
-            middle = ramp_middle(frames, np.median(_progress(seen, old, new), axis=1), found)
+            # also the frames of this scene before the reference: it may lie inside the dissolve
+            since = max(self._first + 1, self._last_cut + 1, index - span - self.lookback)
+            kept = range(since, index + 1)
+            ramp = np.stack([self._aligned(i, self._ref.frame)[0][:, changed] for i in kept])
+            frames = np.array([self._at(i).timecode.frame_num for i in kept])
+            middle = ramp_middle(frames, np.median(_progress(ramp, old, new), axis=1), cut - since)
             if middle is not None:
-                found = int(np.clip(np.searchsorted(frames, middle), 1, len(frames) - 1))
-        return self._cut(start + found, index, valid, self._ref.frame, self._ref.blocks, blocks, changed,
+                cut = since + int(np.clip(np.searchsorted(frames, middle), 1, len(frames) - 1))
+        return self._cut(cut, index, valid, self._ref.frame, self._ref.blocks, blocks, changed,
                          fade is not None, middle)
 
     def _cut(
