@@ -149,11 +149,13 @@ def test_locate_transition_finds_the_middle(start, length):
     assert abs(found - (start + length // 2)) <= 1
 
 
-@pytest.mark.parametrize("seed", [1, 2, 3])
-def test_ramp_middle_is_half_way_along_the_ramp_even_when_the_codec_holds_frames(seed):
+@pytest.mark.parametrize(("seed", "reference"), [(1, 0.0), (2, 0.0), (3, 0.0), (4, 0.08), (5, 0.12)])
+def test_ramp_middle_is_half_way_along_the_ramp_even_when_the_codec_holds_frames(seed, reference):
     """A slow dissolve seen every 6th frame, where the codec held the picture for a few frames
     around half way (progress stays just under 0.5): the fitted line is half way within a frame
-    of the truth; the first analysed frame past half way is later."""
+    of the truth; the first analysed frame past half way is later. Also when the reference was
+    taken `reference` of the way into the dissolve (progress measured from there: the frames
+    before it are below 0)."""
     rng = np.random.default_rng(seed)
     length, start = int(rng.integers(60, 110)), int(rng.integers(20, 40))
     frames = np.arange(0, start + length + 40, 6)
@@ -161,6 +163,7 @@ def test_ramp_middle_is_half_way_along_the_ramp_even_when_the_codec_holds_frames
     middle = start + length / 2 - 0.5
     held = (frames > middle - 6) & (frames < middle + 4)
     progress = np.where(held, np.minimum(true, 0.49), true) + rng.normal(0, 0.01, frames.size)
+    progress = (progress - reference) / (1 - reference)
     first_past = int(np.argmax(progress >= 0.5))
     assert frames[first_past] - middle >= 2
     found = ramp_middle(frames, progress, first_past)
