@@ -354,8 +354,8 @@ def ramp_middle(frames: np.ndarray, progress: np.ndarray, found: int) -> float |
     (the lowest before it, the highest after it: the reference may have been taken in the first
     frames of the dissolve, and the frames before it are then below 0). A codec holds a slow
     dissolve still for a few frames now and then, so the first frame past half way may come late.
-    None when the ramp has fewer than RAMP_FRAMES
-    analysed frames (a step: the frames in between tell more). Only for still pictures: between
+    None when the ramp has fewer than RAMP_FRAMES analysed frames (a step: the frames in between
+    tell more). Only for still pictures: between
     moving pictures the new one is aligned by its own later motion, so its share is measured low
     early in the dissolve and the whole ramp would lean late."""
     low = found - 1
@@ -544,6 +544,19 @@ class _Frame:
     started: np.ndarray | None = None
     """Blocks that moved and had not moved at the previous frame."""
 
+    @cached_property
+    def grey(self) -> np.ndarray:
+        """The luma about TRACK_WIDTH wide, float32: what motion is measured on."""
+        height, width = self.image.shape[:2]
+        factor = max(1.0, width / TRACK_WIDTH)
+        size = (max(8, round(width / factor)), max(8, round(height / factor)))
+        return cv2.resize(self.image[:, :, 0], size, interpolation=cv2.INTER_AREA).astype(np.float32)
+
+    @cached_property
+    def texture(self) -> np.ndarray:
+        """`block_texture` of the picture (needed once the picture moves)."""
+        return block_texture(self.image)
+
 
 @dataclass
 class _Reference:
@@ -554,11 +567,6 @@ class _Reference:
     index: int
     frame: _Frame
     blocks: np.ndarray
-
-    @cached_property
-    def texture(self) -> np.ndarray:
-        """`block_texture` of the frame (needed once the picture moves)."""
-        return block_texture(self.frame.image)
 
 
 class ActivityWindow:
@@ -606,20 +614,16 @@ class _Tracker:
     def __init__(self, rate: float):
         self.anchor_life = max(2, round(ANCHOR_SECONDS * rate))
         self.anchor: _Frame | None = None
-        self.anchor_grey: np.ndarray | None = None
         self.anchor_age = 0
         self.guess = IDENTITY
         """Motion from the anchor to the last tracked frame, in tracking pixels (the next guess)."""
 
-    def motion(self, image: np.ndarray, start: _Frame | None = None) -> np.ndarray | None:
-        """Motion from the anchor (or from the frame `start`) to `image` in its pixels, or None
+    def motion(self, frame: _Frame, start: _Frame | None = None) -> np.ndarray | None:
+        """Motion from the anchor (or from the frame `start`) to `frame` in its pixels, or None
         when none explains the change."""
-        grey, factor = self._grey(image)
-        self._latest_grey = grey
-        if start is None:
-            self._motion = track_motion(self.anchor_grey, grey, self.guess)
-        else:
-            self._motion = track_motion(self._grey(start.image)[0], grey, IDENTITY)
+        origin, guess = (self.anchor, self.guess) if start is None else (start, IDENTITY)
+        self._motion = track_motion(origin.grey, frame.grey, guess)
+        factor = frame.image.shape[1] / frame.grey.shape[1]
         return None if self._motion is None else rescale(self._motion, factor)
 
     @property
@@ -634,21 +638,10 @@ class _Tracker:
         if self.anchor_age >= self.anchor_life:
             self.restart(frame)
 
-    def restart(self, frame: _Frame, grey: np.ndarray | None = None) -> None:
-        """Make `frame` the anchor (the first frame, or after a cut)."""
+    def restart(self, frame: _Frame) -> None:
+        """Make `frame` the anchor (the first frame, after a cut, or when it explains the motion
+        better)."""
         self.anchor, self.anchor_age, self.guess = frame, 0, IDENTITY
-        self.anchor_grey = self._latest_grey if grey is None else grey
-
-    def start(self, frame: _Frame) -> None:
-        self.restart(frame, self._grey(frame.image)[0])
-
-    @staticmethod
-    def _grey(image: np.ndarray) -> tuple[np.ndarray, float]:
-        height, width = image.shape[:2]
-        factor = max(1.0, width / TRACK_WIDTH)
-        size = (max(8, round(width / factor)), max(8, round(height / factor)))
-        grey = cv2.resize(image[:, :, 0], size, interpolation=cv2.INTER_AREA).astype(np.float32)
-        return grey, width / size[0]
 
 
 class PictureChangeDetector(SceneDetector):
@@ -748,7 +741,7 @@ class PictureChangeDetector(SceneDetector):
         if previous is None:
             blocks = block_means(image)
             frame = _Frame(timecode, image, blocks, IDENTITY, np.zeros_like(blocks), False)
-            self._tracker.start(frame)
+            self._tracker.restart(frame)
             self._activity = ActivityWindow(blocks.shape)
             self._last_valid = np.ones(blocks.shape[1:], bool)
         elif np.array_equal(image, previous.image):  # common in still videos: skip the maths
@@ -792,7 +785,7 @@ class PictureChangeDetector(SceneDetector):
             motion = self._explained_motion(frame, previous, judged)
             if motion is not None:
                 anchor = previous
-                self._tracker.start(previous)
+                self._tracker.restart(previous)
         if motion is None:
             if lost:
                 self._tracker.restart(frame)
@@ -807,7 +800,7 @@ class PictureChangeDetector(SceneDetector):
         """The motion from `start` (the tracker's anchor or another frame) to `frame`, if aligning
         `start` with it leaves at most MOTION_GAIN of the change on the judged blocks (an overlay
         or a cut can fool ECC)."""
-        motion = self._tracker.motion(frame.image, None if start is self._tracker.anchor else start)
+        motion = self._tracker.motion(frame, None if start is self._tracker.anchor else start)
         if motion is None:
             return None
         moved, covered = align(start.image, motion)
@@ -888,7 +881,7 @@ class PictureChangeDetector(SceneDetector):
         np.copyto(self._ref.blocks, blocks, where=~(valid & covered))
         level = self._change_level
         if blocks is not self._at(index).blocks:
-            level = level + MOTION_SLACK * self._ref.texture
+            level = level + MOTION_SLACK * self._ref.frame.texture
         return blocks, (block_change(blocks, self._ref.blocks) > level) & valid & covered
 
     def _changed_once_realigned(self, index: int, valid: np.ndarray) -> np.ndarray:
@@ -904,7 +897,7 @@ class PictureChangeDetector(SceneDetector):
         if motion is None or displacement(motion - IDENTITY, width, height) < STILL_PIXELS:
             return np.ones(valid.shape, bool)  # no picture to align, or nothing moved
         blocks, covered = align(frame.image, np.linalg.inv(motion))
-        level = self._change_level + MOTION_SLACK * self._ref.texture
+        level = self._change_level + MOTION_SLACK * self._ref.frame.texture
         return (block_change(blocks, self._ref.blocks) > level) & valid & covered
 
     def _refresh_after(self, index: int) -> int:
@@ -948,13 +941,11 @@ class PictureChangeDetector(SceneDetector):
         if not backs and index > 0:
             return False
         frame = self._at(index)
-        texture = None
         for back in backs:
             blocks, covered = self._aligned(index - back, index)
             level = self._still_level * (2 if back > self.settle else 1)
             if slack and blocks is not self._at(index - back).blocks:
-                texture = block_texture(frame.image) if texture is None else texture
-                level = level + MOTION_SLACK * texture
+                level = level + MOTION_SLACK * frame.texture
             if np.count_nonzero((block_change(blocks, frame.blocks) > level) & valid & covered) >= MIN_BLOCKS:
                 return False
         return True
@@ -979,7 +970,13 @@ class PictureChangeDetector(SceneDetector):
             self._set_reference(index)
             return []
         start = max(self._first + 1, self._ref.index + 1, index - span - self.lookback)
-        seen = np.stack([self._aligned(i, self._ref.frame)[0][:, changed] for i in range(start, index + 1)])
+        still = blocks is self._at(index).blocks
+        # a still picture's dissolve is also fitted on this scene's frames before the reference
+        # (`ramp_middle`: the reference may lie inside the dissolve); aligning them is free
+        since = max(self._first + 1, self._last_cut + 1, index - span - self.lookback) if still else start
+        kept = range(since, index + 1)
+        aligned = np.stack([self._aligned(i, self._ref.frame)[0][:, changed] for i in kept])
+        seen = aligned[start - since :]
         brightness = seen[:, 0].mean(axis=1)
         fade = fade_extreme(brightness, float(self._ref.blocks[0, changed].mean()),
                             float(blocks[0, changed].mean()))
@@ -993,13 +990,9 @@ class PictureChangeDetector(SceneDetector):
             self._set_reference(index)
             return []
         cut, middle = start + found, None
-        if fade is None and blocks is self._at(index).blocks:  # a still picture (see ramp_middle)
-            # also the frames of this scene before the reference: it may lie inside the dissolve
-            since = max(self._first + 1, self._last_cut + 1, index - span - self.lookback)
-            kept = range(since, index + 1)
-            ramp = np.stack([self._aligned(i, self._ref.frame)[0][:, changed] for i in kept])
+        if fade is None and still:
             frames = np.array([self._at(i).timecode.frame_num for i in kept])
-            middle = ramp_middle(frames, np.median(_progress(ramp, old, new), axis=1), cut - since)
+            middle = ramp_middle(frames, np.median(_progress(aligned, old, new), axis=1), cut - since)
             if middle is not None:
                 cut = since + int(np.clip(np.searchsorted(frames, middle), 1, len(frames) - 1))
         return self._cut(cut, index, valid, self._ref.frame, self._ref.blocks, blocks, changed,
