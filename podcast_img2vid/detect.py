@@ -98,6 +98,9 @@ TRACK_WIDTH = 80
 """Motion is estimated on a grey picture about this wide."""
 ANCHOR_SECONDS = 1.0
 MIN_TRACK_CORRELATION = 0.9
+DETAIL_SCALE = 2
+"""A change in a moving picture is checked on pictures this many times the analysed size, area-averaged
+(`detail`): the analysed picture keeps every few pixels, so a sharp edge that moves flickers there."""
 REFINE_SHARE = 0.1
 """A direct alignment of two analysed pictures may correct the tracked motion by this share of the
 width (the tracked motion is measured on smaller pictures and chained: it may be a few pixels off)."""
@@ -561,12 +564,13 @@ class _Frame:
 @dataclass
 class _Reference:
     """The picture a scene is compared with: frame `index` itself (a picture that keeps moving may
-    hold it longer than the window of recent frames does) and its block means (updated where
-    blocks were animated or changed a little)."""
+    hold it longer than the window of recent frames does), its block means (updated where
+    blocks were animated or changed a little) and what `grab` gave for it (or None)."""
 
     index: int
     frame: _Frame
     blocks: np.ndarray
+    full: object = None
 
 
 class ActivityWindow:
@@ -658,6 +662,9 @@ class PictureChangeDetector(SceneDetector):
     When SceneManager skips frames (`frame_skip`), `frames_between(a, b)` must give the skipped
     frames between two given ones, as (timecode, small picture): the cut is then placed on the
     exact frame among them.
+
+    `detail(grabbed, size)` gives a frame `grab` returned as a YUV picture of `size` (width, height),
+    area-averaged, (height, width, 3) uint8: a change in a moving picture is checked on it.
     """
 
     def __init__(
@@ -669,6 +676,7 @@ class PictureChangeDetector(SceneDetector):
         grab: Callable[[FrameTimecode], object] | None = None,
         frames_between: Callable[[FrameTimecode, FrameTimecode], list[tuple[FrameTimecode, np.ndarray]]]
         | None = None,
+        detail: Callable[[object, tuple[int, int]], np.ndarray] | None = None,
     ):
         super().__init__()
         if threshold <= 0:
@@ -678,6 +686,7 @@ class PictureChangeDetector(SceneDetector):
         self.on_still = on_still
         self.grab = grab
         self.frames_between = frames_between
+        self.detail = detail
         self.settle = max(2, round(SETTLE_SECONDS * fps))
         self.settle_long = max(self.settle + 1, round(SETTLE_LONG_SECONDS * fps))
         self.ahead = max(2, round(ACTIVITY_SECONDS * fps))
@@ -705,6 +714,8 @@ class PictureChangeDetector(SceneDetector):
         self._last_cut = 0
         self._still_start: _Frame | None = None
         """The first frame of the still part the last frame judged belongs to."""
+        self._grabbed: tuple[int, object] = (-1, None)
+        """The last frame judged and what `grab` gave for it."""
 
     @property
     def reach(self) -> int:
@@ -878,7 +889,8 @@ class PictureChangeDetector(SceneDetector):
         its texture more.
         """
         blocks, covered = self._aligned(index, self._ref.frame)
-        np.copyto(self._ref.blocks, blocks, where=~(valid & covered))
+        if self._pending is None:  # a change under way keeps the picture it started from
+            np.copyto(self._ref.blocks, blocks, where=~(valid & covered))
         level = self._change_level
         if blocks is not self._at(index).blocks:
             level = level + MOTION_SLACK * self._ref.frame.texture
@@ -886,19 +898,31 @@ class PictureChangeDetector(SceneDetector):
 
     def _changed_once_realigned(self, index: int, valid: np.ndarray) -> np.ndarray:
         """The judged blocks of frame `index` that differ from the reference once the reference is
-        aligned with it directly (ECC on the analysed pictures, from the tracked motion): the
-        tracked poses are measured on smaller pictures and chained, so over a long motion they may
-        be a pixel off, which sharp edges turn into a change."""
-        frame, ref = self._at(index), self._ref.frame
-        guess = frame.pose @ np.linalg.inv(ref.pose)
-        mask = pixel_mask(valid, frame.image)
-        motion = refine_motion(ref.image[:, :, 0], frame.image[:, :, 0], guess, mask)
-        height, width = frame.image.shape[:2]
-        if motion is None or displacement(motion - IDENTITY, width, height) < STILL_PIXELS:
+        aligned with it directly (ECC from the tracked motion): the tracked poses are measured on
+        smaller pictures and chained, so over a long motion they may be a pixel off, which sharp
+        edges turn into a change. Where both frames were grabbed, this is measured on their
+        `detail` pictures (DETAIL_SCALE times larger, area-averaged), compared at the analysed size."""
+        frame = self._at(index)
+        old, new = self._ref.frame.image, frame.image
+        height, width = new.shape[:2]
+        scale = 1
+        grabbed, full = self._grabbed
+        if self.detail is not None and self._ref.full is not None and grabbed == index and full is not None:
+            scale, size = DETAIL_SCALE, (DETAIL_SCALE * width, DETAIL_SCALE * height)
+            old, new = self.detail(self._ref.full, size), self.detail(full, size)
+        guess = rescale(frame.pose @ np.linalg.inv(self._ref.frame.pose), scale)
+        mask = cv2.resize(pixel_mask(valid, frame.image), new.shape[1::-1], interpolation=cv2.INTER_NEAREST)
+        motion = refine_motion(old[:, :, 0], new[:, :, 0], guess, mask)
+        if motion is None:  # the judged blocks may be too flat to align on: the whole picture
+            motion = refine_motion(old[:, :, 0], new[:, :, 0], guess)
+        if motion is None or displacement(motion - IDENTITY, *new.shape[1::-1]) < STILL_PIXELS * scale:
             return np.ones(valid.shape, bool)  # no picture to align, or nothing moved
-        blocks, covered = align(frame.image, np.linalg.inv(motion))
-        level = self._change_level + MOTION_SLACK * self._ref.frame.texture
-        return (block_change(blocks, self._ref.blocks) > level) & valid & covered
+        if scale != 1:
+            old, new = (cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA) for image in (old, new))
+            motion = rescale(motion, 1 / scale)
+        blocks, covered = align(new, np.linalg.inv(motion))
+        level = self._change_level + MOTION_SLACK * block_texture(old)
+        return (block_change(blocks, block_means(old)) > level) & valid & covered
 
     def _refresh_after(self, index: int) -> int:
         """Age at which an unchanged reference is renewed: sooner when the picture moves, as
@@ -1053,7 +1077,9 @@ class PictureChangeDetector(SceneDetector):
         return frame.timecode
 
     def _set_reference(self, index: int) -> None:
-        self._ref = _Reference(index, self._at(index), self._at(index).blocks.copy())
+        grabbed, full = self._grabbed
+        self._ref = _Reference(index, self._at(index), self._at(index).blocks.copy(),
+                               full if grabbed == index else None)
 
     # The scene's picture.
 
@@ -1067,6 +1093,7 @@ class PictureChangeDetector(SceneDetector):
             (block_change(frame.blocks, start.blocks) > level) & valid) < MIN_BLOCKS
         self._still_start = start if still else frame
         full = self.grab(frame.timecode) if self.grab is not None else None
+        self._grabbed = (index, full)
         candidate = Candidate(index, frame.timecode, frame.blocks, valid, full)
         self._calmest.add(candidate, still, final_before=self._first)
 

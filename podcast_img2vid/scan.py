@@ -54,6 +54,13 @@ def small_yuv(frame: av.VideoFrame, step: int) -> np.ndarray:
     return np.dstack([p[:rows, :cols] for p in planes])
 
 
+def detail_yuv(frame: av.VideoFrame, size: tuple[int, int]) -> np.ndarray:
+    """The frame area-averaged to `size` (width, height): Y, U and V as one (h, w, 3) uint8 picture."""
+    width, height = size
+    planes = frame.reformat(width=width, height=height, format="yuv444p", interpolation="AREA").to_ndarray()
+    return np.ascontiguousarray(planes.transpose(1, 2, 0))
+
+
 class AnalysisStream(VideoStreamAv):
     """PySceneDetect's PyAV backend, returning `small_yuv` pictures; it remembers every frame's time
     (for exact frame numbers, also in variable-frame-rate files), the small pictures of the last
@@ -160,7 +167,7 @@ def scan(
     rate = fps / (skip + 1)
     detector = PictureChangeDetector(
         rate, threshold=threshold, min_scene_len=round(min_scene_seconds * rate),
-        on_still=take_picture, grab=grab,
+        on_still=take_picture, grab=grab, detail=detail_yuv,
         frames_between=lambda after, before: stream.frames_between(after, before),
     )
     progress = tqdm(total=info.frame_count, unit="frames", desc="Step 1", dynamic_ncols=True)

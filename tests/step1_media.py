@@ -9,6 +9,7 @@ logo, film grain.
 from __future__ import annotations
 
 import bisect
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -18,7 +19,7 @@ import cv2
 import numpy as np
 from PIL import Image, ImageDraw
 
-from podcast_img2vid.media import write_video
+from podcast_img2vid.media import run_ffmpeg, write_video
 
 SIZE = (320, 180)
 DARK = (14, 16, 28)
@@ -159,8 +160,8 @@ def encode(
 # move in the source), with hard cuts, dissolves or fades between them, under animated overlays.
 
 FAMILIES = ("kenburns", "presenter", "audiogram", "logo", "dissolve", "fade", "combined",
-            "kenburns_transitions")
-MOVING_FAMILIES = ("kenburns", "combined", "kenburns_transitions")
+            "kenburns_transitions", "zoompan")
+MOVING_FAMILIES = ("kenburns", "combined", "kenburns_transitions", "zoompan")
 TRANSITION_KINDS = ("cut", "dissolve", "black", "white")
 
 
@@ -188,6 +189,26 @@ def photo(seed: int, size: tuple[int, int]) -> np.ndarray:
     return np.clip(soft + 14 * texture[:, :, None] + rng.normal(0, 3, soft.shape), 0, 255).astype(np.uint8)
 
 
+def illustration(seed: int, size: tuple[int, int]) -> np.ndarray:
+    """A drawing-like RGB picture: flat colours, hard-edged shapes with dark outlines, no texture."""
+    rng = np.random.default_rng(seed)
+    width, height = size
+    field = rng.integers(0, 256, (4, 6, 3), dtype=np.uint8)
+    image = Image.fromarray(cv2.resize(field, size, interpolation=cv2.INTER_CUBIC))
+    draw = ImageDraw.Draw(image)
+    outline = max(1, height // int(rng.integers(120, 400)))
+    for _ in range(int(rng.integers(6, 14))):
+        x, y = int(rng.integers(0, width)), int(rng.integers(0, height))
+        rx, ry = (int(rng.integers(height // 20, height // 5)) for _ in range(2))
+        colour = tuple(int(c) for c in rng.integers(0, 256, 3))
+        box = (x - rx, y - ry, x + rx, y + ry)
+        if rng.random() < 0.5:
+            draw.ellipse(box, fill=colour, outline=(20, 20, 20), width=outline)
+        else:
+            draw.rectangle(box, fill=colour, outline=(20, 20, 20), width=outline)
+    return np.asarray(image).copy()
+
+
 @dataclass
 class Scene:
     picture: np.ndarray
@@ -196,7 +217,8 @@ class Scene:
     zoom: tuple[float, float] = (1.0, 1.0)
     """Zoom at the start and the end of the scene (1 shows the whole picture)."""
     pan: tuple[float, float] = (0.0, 0.0)
-    """Drift of the centre over the scene, in fractions of the frame."""
+    """Drift of the centre over the scene, in fractions of the frame (with zoompan: of the room
+    the zoom leaves)."""
 
 
 @dataclass
@@ -373,7 +395,7 @@ def episode(family: str, seed: int, size: tuple[int, int] = (640, 360), fps: int
     kind = {"dissolve": "dissolve", "fade": str(rng.choice(["black", "white"]))}.get(family, "cut")
     transitions = [Transition(kind, int(rng.uniform(0.2, 2.0) * fps) // 2 * 2 if kind != "cut" else 0)
                    for _ in range(scenes - 1)]
-    if family == "kenburns_transitions":  # any mix of cuts, dissolves and fades between moving pictures
+    if family in ("kenburns_transitions", "zoompan"):  # any mix of cuts, dissolves and fades
         transitions = [random_transition(rng, fps) for _ in range(scenes - 1)]
     lengths = [0, *(t.frames for t in transitions), 0]
     parts = []
@@ -386,7 +408,11 @@ def episode(family: str, seed: int, size: tuple[int, int] = (640, 360), fps: int
             pan = tuple(float(v) for v in rng.uniform(-0.08, 0.08, 2))
         still = int(rng.uniform(*seconds) * fps)  # the picture stands (or moves) alone this long
         frames = still + (lengths[i] + lengths[i + 1]) // 2
-        parts.append(Scene(photo(seed * 100 + i, big), frames, zoom, pan))
+        if family == "zoompan":
+            pan = tuple(float(v) for v in rng.uniform(-1, 1, 2))
+            parts.append(Scene(illustration(seed * 100 + i, size), frames, zoom, pan))
+        else:
+            parts.append(Scene(photo(seed * 100 + i, big), frames, zoom, pan))
     overlays = []
     if family in ("presenter", "combined"):
         overlays.append(presenter_box(rng, size))
@@ -402,5 +428,46 @@ def episode(family: str, seed: int, size: tuple[int, int] = (640, 360), fps: int
 
 
 def encode_episode(ep: Episode, path: Path) -> Path:
+    if ep.family == "zoompan":
+        return encode_zoompan(ep, path)
     write_video(ep.frames(), path, ep.fps, crf=ep.crf)
+    return path
+
+
+def encode_zoompan(ep: Episode, path: Path) -> Path:
+    """The episode made by ffmpeg alone, as slideshow scripts make them: each picture zoomed and
+    moved by the zoompan filter (a crop at whole pixels of the picture, magnified to the frame, so
+    sharp edges jitter), joined by hard cuts, xfade dissolves or fades out to black (white) and in."""
+    width, height = ep.size
+    overlaps = [0, *(t.frames // 2 if t.kind == "dissolve" else 0 for t in ep.transitions), 0]
+    with tempfile.TemporaryDirectory() as folder:
+        inputs, graph = [], []
+        for i, scene in enumerate(ep.scenes):
+            picture = Path(folder) / f"picture_{i}.png"
+            Image.fromarray(scene.picture).save(picture)
+            inputs += ["-i", str(picture)]
+            length = scene.frames + overlaps[i] + overlaps[i + 1]
+            t = f"on/{max(1, length - 1)}"
+            (z0, z1), (px, py) = scene.zoom, scene.pan
+            chain = (f"zoompan=z='{z0}+{z1 - z0}*{t}':x='(iw-iw/zoom)*(0.5+{px / 2}*(2*{t}-1))'"
+                     f":y='(ih-ih/zoom)*(0.5+{py / 2}*(2*{t}-1))':d={length}:s={width}x{height}:fps={ep.fps}")
+            if i > 0 and ep.transitions[i - 1].kind in ("black", "white"):
+                into = ep.transitions[i - 1]
+                chain += f",fade=t=in:s=0:n={into.frames // 2}:c={into.kind}"
+            if i < len(ep.transitions) and ep.transitions[i].kind in ("black", "white"):
+                out = ep.transitions[i]
+                chain += f",fade=t=out:s={length - out.frames // 2}:n={out.frames // 2}:c={out.kind}"
+            graph.append(f"[{i}:v]{chain},format=yuv420p[v{i}]")
+        joined = "v0"
+        for k, (transition, boundary) in enumerate(zip(ep.transitions, ep.boundaries), start=1):
+            if transition.kind == "dissolve":
+                start = (boundary - transition.frames // 2) / ep.fps
+                graph.append(f"[{joined}][v{k}]xfade=transition=fade:duration={transition.frames / ep.fps}"
+                             f":offset={start}[j{k}]")
+            else:
+                graph.append(f"[{joined}][v{k}]concat=n=2:v=1:a=0,settb=1/{ep.fps}[j{k}]")
+            joined = f"j{k}"
+        run_ffmpeg([*inputs, "-filter_complex", ";".join(graph), "-map", f"[{joined}]",
+                    "-frames:v", str(ep.frame_count), "-c:v", "libx264", "-crf", str(ep.crf),
+                    "-pix_fmt", "yuv420p", str(path)])
     return path
