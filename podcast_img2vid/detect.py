@@ -918,7 +918,8 @@ class PictureChangeDetector(SceneDetector):
         if motion is None or displacement(motion - IDENTITY, *new.shape[1::-1]) < STILL_PIXELS * scale:
             return np.ones(valid.shape, bool)  # no picture to align, or nothing moved
         if scale != 1:
-            old, new = (cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA) for image in (old, new))
+            old, new = (cv2.resize(picture, (width, height), interpolation=cv2.INTER_AREA)
+                        for picture in (old, new))
             motion = rescale(motion, 1 / scale)
         blocks, covered = align(new, np.linalg.inv(motion))
         level = self._change_level + MOTION_SLACK * block_texture(old)

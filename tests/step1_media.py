@@ -459,7 +459,7 @@ def encode_zoompan(ep: Episode, path: Path) -> Path:
                 chain += f",fade=t=out:s={length - out.frames // 2}:n={out.frames // 2}:c={out.kind}"
             graph.append(f"[{i}:v]{chain},format=yuv420p[v{i}]")
         joined = "v0"
-        for k, (transition, boundary) in enumerate(zip(ep.transitions, ep.boundaries), start=1):
+        for k, (transition, boundary) in enumerate(zip(ep.transitions, ep.boundaries, strict=True), start=1):
             if transition.kind == "dissolve":
                 start = (boundary - transition.frames // 2) / ep.fps
                 graph.append(f"[{joined}][v{k}]xfade=transition=fade:duration={transition.frames / ep.fps}"

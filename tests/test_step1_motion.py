@@ -3,10 +3,10 @@
 Each family (tests/step1_media.py) draws random variants: photo-like pictures, Ken Burns moves in
 the source, presenter boxes, audiograms, blinking logos, dissolves and fades of 0.2-2 s (also
 between moving pictures), heavy compression, and slideshows made by ffmpeg alone (zoompan: sharp
-drawings magnified from a crop at whole pixels, so their edges jitter). Step 1 must find every true cut (a hard cut's first
-frame, a dissolve's middle, a fade's darkest frame; within one frame) and nothing else, and every
-true cut that PySceneDetect's ContentDetector (`detect-content -t 30`, what the original script
-used) finds.
+drawings magnified from a crop at whole pixels, so their edges jitter). Step 1 must find every
+true cut (a hard cut's first frame, a dissolve's middle, a fade's darkest frame; within one frame)
+and nothing else, and every true cut that PySceneDetect's ContentDetector (`detect-content -t 30`,
+what the original script used) finds.
 """
 
 from __future__ import annotations
