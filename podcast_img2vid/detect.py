@@ -20,7 +20,9 @@ motion between them (a slow zoom, a pan, a shake) has been taken out:
   changing (no block moves for `SETTLE_SECONDS`, nor much over `SETTLE_LONG_SECONDS`), or, in a
   picture that never stops moving, before the change's first frame is forgotten, the reference
   is aligned with the frame directly (`refine_motion`: the tracked poses are chained, so they
-  drift) and the blocks still changed decide. The transition is located (`locate_transition`):
+  drift; in a moving picture on area-averaged `detail` pictures, where sharp edges do not
+  flicker) and the blocks still changed decide; while a change is pending, the reference's
+  blocks stay as they were. The transition is located (`locate_transition`):
   per changed block, the frame where it gets half way; the cut is their median, and a fade
   through black or white goes to its darkest/brightest frame. Changes that creep across the
   frame (a progress bar) never agree on a frame.
