@@ -59,8 +59,9 @@ ACTIVITY_STARTS = 3
 ACTIVITY_SHARE = 0.25
 """What makes a block animated: see `activity_mask`."""
 ACTIVITY_MARGIN = 2
-"""Blocks within this many blocks of an animated one are not judged either: an overlay moves
-only now and then at its edges (a presenter leaning into a corner of the box)."""
+"""Blocks within this many blocks of an animated area (at least 2x2 animated blocks) are not judged
+either: an overlay moves only now and then at its edges (a presenter leaning into a corner of the
+box)."""
 GLOBAL_SHARE = 0.5
 """A frame where this share of the blocks moves is a cut, a dissolve or a fade: no animation."""
 SETTLING = 0.25
@@ -303,14 +304,18 @@ def activity_mask(
     ACTIVITY_NOISE a frame), and does so often: in ACTIVITY_STARTS separate runs or on
     ACTIVITY_SHARE of the frames. A small edit goes one way, with only the codec settling after
     it; a picture that shows up and leaves again moves twice. The blocks next to an animated one
-    are left out too (the edge of an overlay moves less).
+    are left out too, and ACTIVITY_MARGIN blocks around an animated area (the edge of an overlay
+    moves less); a thin line of animated blocks (the outline of a moving drawing, which flickers on
+    the analysed picture) is no overlay, and a margin around it would leave little to judge.
     """
     net = np.abs(sum_signed)
     rest = (sum_abs - net - SETTLING * net).max(axis=0)
     often = (starts >= ACTIVITY_STARTS) | (moves >= ACTIVITY_SHARE * max(frames, 1))
     animated = (rest > ACTIVITY_LEVEL + ACTIVITY_NOISE * local) & often
+    cells, square = animated.astype(np.uint8), np.ones((2, 2), np.uint8)
+    areas = cv2.dilate(cv2.erode(cells, square, anchor=(0, 0)), square, anchor=(1, 1))  # 2x2 squares
     margin = np.ones((2 * ACTIVITY_MARGIN + 1, 2 * ACTIVITY_MARGIN + 1), np.uint8)
-    valid = ~cv2.dilate(animated.astype(np.uint8), margin).astype(bool)
+    valid = ~(cv2.dilate(areas, margin) | cv2.dilate(cells, np.ones((3, 3), np.uint8))).astype(bool)
     least = int(np.ceil(MIN_VALID_SHARE * valid.size))
     if np.count_nonzero(valid) < least:
         valid = rest <= np.partition(rest.ravel(), least - 1)[least - 1]

@@ -127,6 +127,28 @@ def test_activity_mask_ignores_back_and_forth_but_never_a_one_way_change():
     assert np.count_nonzero(everything) >= 0.3 * 144  # some blocks are always judged
 
 
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_activity_mask_leaves_a_wide_margin_only_around_animated_areas(seed):
+    """A presenter box or a logo is an area: the blocks up to two away are left out too (its edges
+    move only now and then). The jittering outlines of a zoompan'd drawing are thin lines of
+    animated blocks: only the blocks touching them are left out, so most of the picture is judged."""
+    rng = np.random.default_rng(seed)
+    steps = rng.normal(0, 1.0, (21, 3, 16, 16)).astype(np.float32)
+    flicker = 20 * np.where(np.arange(21) % 4 < 2, 1, -1).astype(np.float32)
+    top, left = (int(v) for v in rng.integers(2, 5, 2))
+    steps[:, 0, top : top + 3, left : left + 3] += flicker[:, None, None]  # a box of 3x3 blocks
+    row, start = int(rng.integers(11, 14)), int(rng.integers(3, 6))
+    steps[:, 1, row, start : start + 8] += flicker[:, None]  # an outline along a row
+    for k in range(4):  # and a diagonal one
+        steps[:, 2, 2 + k, 11 + k] -= flicker
+    valid = mask_of(steps)
+    assert not valid[top - 2 : top + 5, left - 2 : left + 5].any()
+    assert not valid[row - 1 : row + 2, start - 1 : start + 9].any()
+    assert valid[row - 2, start : start + 8].all() and valid[row + 2, start : start + 8].all()
+    assert not any(valid[1 + k : 4 + k, 10 + k : 13 + k].any() for k in range(4))
+    assert valid[5, 11] and valid[2, 14]
+
+
 def test_hard_cut_stands_out_of_its_neighbours():
     assert hard_cut(np.array([0.0, 0.01, 0.9, 0.0, 0.02]), 2, 0.9)
     assert not hard_cut(np.array([0.5, 0.6, 0.6, 0.55, 0.5]), 2, 0.6)  # a dissolve, or shaking

@@ -43,12 +43,14 @@ def near(cut: int, cuts: list[int]) -> bool:
 
 VARIANTS = [(family, seed) for family in ("kenburns", "presenter", "audiogram", "logo", "dissolve", "fade",
                                           "combined") for seed in (1, 2)]
-VARIANTS += [("kenburns_transitions", seed) for seed in (1, 2, 5, 9)] + [("zoompan", seed) for seed in (1, 6)]
+VARIANTS += [("kenburns_transitions", seed) for seed in (1, 2, 5, 9)]
+VARIANTS += [("zoompan", seed) for seed in (1, 2, 4, 6)]
 """Ken Burns sources with transitions. Seeds 1 and 9 need the tracker to start again in a fade;
 seed 5 has a zoom fast enough to outrun the tracker's anchor, seed 9 leaves the anchor on a frame
-late in a fade (both need motion measured again from the previous frame). Zoompan seed 1 got a
-false cut at 179 from jittering edges, seed 6 lost a dissolve whose reference blocks were
-overwritten by its own frames as the activity mask flickered (both on 7211695)."""
+late in a fade (both need motion measured again from the previous frame). On 7211695 zoompan
+seed 1 got a false cut from jittering edges, and seeds 2, 4 and 6 lost a dissolve or placed it
+10 frames late: the jittering outlines looked animated and, with the margin around them, left a
+third of the picture to judge."""
 
 
 @pytest.mark.parametrize(("family", "seed"), VARIANTS, ids=[f"{f}-{s}" for f, s in VARIANTS])
@@ -63,18 +65,19 @@ def test_family_cuts_never_worse_than_content_detector(family, seed, tmp_path):
     assert all(near(cut, found) for cut in ep.cuts if near(cut, anchor)), described
 
 
-@pytest.mark.parametrize("seed", [2, 3, 4, 5])
+@pytest.mark.parametrize("seed", [9, 10, 11, 14])
 def test_zoompan_slideshows_never_worse_than_content_detector(seed, tmp_path):
-    """Dissolves between zoompan'd drawings are the family's weak spot (sharp edges that jitter
-    look animated, so few blocks are judged): here one dissolve comes 2 frames late and one is
-    missed; ContentDetector misses every dissolve here. Nothing it finds may be lost, and no cut
-    may be invented."""
+    """Dissolves between zoompan'd drawings are the family's weak spot (the jittering outlines
+    look animated, so fewer blocks are judged): here one dissolve comes 3 frames late, one 2 frames
+    late and one is missed (ContentDetector misses all three). Nothing ContentDetector finds may be
+    lost, and no cut may be invented: each one lies inside a true transition."""
     ep = episode("zoompan", seed)
     video = encode_episode(ep, tmp_path / "episode.mp4")
     found = step1_cuts(video, tmp_path / "work")
     anchor = content_detector_cuts(video)
     described = f"zoompan seed {seed}: truth {ep.cuts}, step 1 {found}, ContentDetector {anchor}"
-    assert all(any(abs(cut - c) <= 2 for c in ep.cuts) for cut in found), described
+    spans = [(cut, t.frames // 2 + 1) for cut, t in zip(ep.cuts, ep.transitions, strict=True)]
+    assert all(any(abs(cut - c) <= reach for c, reach in spans) for cut in found), described
     assert all(near(cut, found) for cut in ep.cuts if near(cut, anchor)), described
 
 
