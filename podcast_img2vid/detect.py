@@ -312,10 +312,13 @@ def activity_mask(
     rest = (sum_abs - net - SETTLING * net).max(axis=0)
     often = (starts >= ACTIVITY_STARTS) | (moves >= ACTIVITY_SHARE * max(frames, 1))
     animated = (rest > ACTIVITY_LEVEL + ACTIVITY_NOISE * local) & often
-    cells, square = animated.astype(np.uint8), np.ones((2, 2), np.uint8)
-    areas = cv2.dilate(cv2.erode(cells, square, anchor=(0, 0)), square, anchor=(1, 1))  # 2x2 squares
+    cells = animated.astype(np.uint8)
+    squares = cv2.erode(cells, np.ones((2, 2), np.uint8), anchor=(0, 0), borderType=cv2.BORDER_CONSTANT,
+                        borderValue=0).astype(bool)  # the top left corners of 2x2 animated blocks
+    _, groups = cv2.connectedComponents(cells, connectivity=8)
+    overlays = np.isin(groups, groups[squares]).astype(np.uint8) & cells
     margin = np.ones((2 * ACTIVITY_MARGIN + 1, 2 * ACTIVITY_MARGIN + 1), np.uint8)
-    valid = ~(cv2.dilate(areas, margin) | cv2.dilate(cells, np.ones((3, 3), np.uint8))).astype(bool)
+    valid = ~(cv2.dilate(overlays, margin) | cv2.dilate(cells, np.ones((3, 3), np.uint8))).astype(bool)
     least = int(np.ceil(MIN_VALID_SHARE * valid.size))
     if np.count_nonzero(valid) < least:
         valid = rest <= np.partition(rest.ravel(), least - 1)[least - 1]
