@@ -316,7 +316,7 @@ def activity_mask(
     squares = cv2.erode(cells, np.ones((2, 2), np.uint8), anchor=(0, 0), borderType=cv2.BORDER_CONSTANT,
                         borderValue=0).astype(bool)  # the top left corners of 2x2 animated blocks
     _, groups = cv2.connectedComponents(cells, connectivity=8)
-    overlays = np.isin(groups, groups[squares]).astype(np.uint8) & cells
+    overlays = np.isin(groups, groups[squares]).astype(np.uint8)  # label 0 (still blocks) is never in squares
     margin = np.ones((2 * ACTIVITY_MARGIN + 1, 2 * ACTIVITY_MARGIN + 1), np.uint8)
     valid = ~(cv2.dilate(overlays, margin) | cv2.dilate(cells, np.ones((3, 3), np.uint8))).astype(bool)
     least = int(np.ceil(MIN_VALID_SHARE * valid.size))
@@ -580,7 +580,7 @@ class _Reference:
     index: int
     frame: _Frame
     blocks: np.ndarray
-    full: object = None
+    full: object | None = None
 
 
 class ActivityWindow:
@@ -724,7 +724,7 @@ class PictureChangeDetector(SceneDetector):
         self._last_cut = 0
         self._still_start: _Frame | None = None
         """The first frame of the still part the last frame judged belongs to."""
-        self._grabbed: tuple[int, object] = (-1, None)
+        self._grabbed: tuple[int, object | None] = (-1, None)
         """The last frame judged and what `grab` gave for it."""
 
     @property
@@ -895,11 +895,12 @@ class PictureChangeDetector(SceneDetector):
         """Frame `index`'s block means in the reference's pixels, and the judged blocks that changed.
 
         Animated and uncovered blocks take the frame's values in the reference (so they never
-        count once judged again). When the picture moved, a block must change by MOTION_SLACK times
-        its texture more.
+        count once judged again); not while a change is pending, so a dissolve is never measured
+        against its own frames (where the judged blocks change as it goes). When the picture moved,
+        a block must change by MOTION_SLACK times its texture more.
         """
         blocks, covered = self._aligned(index, self._ref.frame)
-        if self._pending is None:  # a change under way keeps the picture it started from
+        if self._pending is None:
             np.copyto(self._ref.blocks, blocks, where=~(valid & covered))
         level = self._change_level
         if blocks is not self._at(index).blocks:
@@ -923,7 +924,7 @@ class PictureChangeDetector(SceneDetector):
         guess = rescale(frame.pose @ np.linalg.inv(self._ref.frame.pose), scale)
         mask = cv2.resize(pixel_mask(valid, frame.image), new.shape[1::-1], interpolation=cv2.INTER_NEAREST)
         motion = refine_motion(old[:, :, 0], new[:, :, 0], guess, mask)
-        if motion is None:  # the judged blocks may be too flat to align on: the whole picture
+        if motion is None:  # no alignment on the judged blocks (too flat, or changed): the whole picture
             motion = refine_motion(old[:, :, 0], new[:, :, 0], guess)
         if motion is None or displacement(motion - IDENTITY, *new.shape[1::-1]) < STILL_PIXELS * scale:
             return np.ones(valid.shape, bool)  # no picture to align, or nothing moved

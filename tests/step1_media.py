@@ -193,8 +193,8 @@ def illustration(seed: int, size: tuple[int, int]) -> np.ndarray:
     """A drawing-like RGB picture: flat colours, hard-edged shapes with dark outlines, no texture."""
     rng = np.random.default_rng(seed)
     width, height = size
-    field = rng.integers(0, 256, (4, 6, 3), dtype=np.uint8)
-    image = Image.fromarray(cv2.resize(field, size, interpolation=cv2.INTER_CUBIC))
+    backdrop = rng.integers(0, 256, (4, 6, 3), dtype=np.uint8)
+    image = Image.fromarray(cv2.resize(backdrop, size, interpolation=cv2.INTER_CUBIC))
     draw = ImageDraw.Draw(image)
     outline = max(1, height // int(rng.integers(120, 400)))
     for _ in range(int(rng.integers(6, 14))):
@@ -438,6 +438,8 @@ def encode_zoompan(ep: Episode, path: Path) -> Path:
     """The episode made by ffmpeg alone, as slideshow scripts make them: each picture zoomed and
     moved by the zoompan filter (a crop at whole pixels of the picture, magnified to the frame, so
     sharp edges jitter), joined by hard cuts, xfade dissolves or fades out to black (white) and in."""
+    if ep.overlays:
+        raise ValueError("zoompan episodes have no overlays")
     width, height = ep.size
     overlaps = [0, *(t.frames // 2 if t.kind == "dissolve" else 0 for t in ep.transitions), 0]
     with tempfile.TemporaryDirectory() as folder:
