@@ -368,9 +368,9 @@ def ramp_middle(frames: np.ndarray, progress: np.ndarray, found: int) -> float |
     frames of the dissolve, and the frames before it are then below 0). A codec holds a slow
     dissolve still for a few frames now and then, so the first frame past half way may come late.
     None when the ramp has fewer than RAMP_FRAMES analysed frames (a step: the frames in between
-    tell more). Only for still pictures: between
-    moving pictures the new one is aligned by its own later motion, so its share is measured low
-    early in the dissolve and the whole ramp would lean late."""
+    tell more). Only for still pictures: between moving pictures the new one is aligned by its own
+    later motion, so its share is measured low early in the dissolve and the whole ramp would lean
+    late."""
     low = found - 1
     while low >= 0 and progress[low] > 0.1:
         low -= 1
