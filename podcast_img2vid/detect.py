@@ -261,15 +261,44 @@ def align(image: np.ndarray, motion: np.ndarray) -> tuple[np.ndarray, np.ndarray
     moved = cv2.warpAffine(image, motion[:2], (width, height), flags=cv2.INTER_LINEAR,
                            borderMode=cv2.BORDER_REPLICATE)
     blocks = block_means(moved)
+    return blocks, coverage(motion, width, height)
+
+
+def coverage(motion: np.ndarray, width: int, height: int) -> np.ndarray:
+    """Which blocks of a `width` x `height` picture moved by `motion` are covered completely."""
     size = block_size(width, height)
-    inverse = np.linalg.inv(motion)
-    rows, cols = blocks.shape[1:]
+    rows, cols = max(1, height // size), max(1, width // size)
     ys, xs = np.meshgrid(np.arange(rows + 1) * size, np.arange(cols + 1) * size, indexing="ij")
     corners = np.stack([xs.ravel(), ys.ravel(), np.ones(xs.size)])
-    source = (inverse @ corners)[:2].reshape(2, rows + 1, cols + 1)
+    source = (np.linalg.inv(motion) @ corners)[:2].reshape(2, rows + 1, cols + 1)
     inside = (source[0] >= 0) & (source[0] <= width) & (source[1] >= 0) & (source[1] <= height)
-    covered = inside[:-1, :-1] & inside[1:, :-1] & inside[:-1, 1:] & inside[1:, 1:]
-    return blocks, covered
+    return inside[:-1, :-1] & inside[1:, :-1] & inside[:-1, 1:] & inside[1:, 1:]
+
+
+def layered_change(
+    old: np.ndarray, new: np.ndarray, motion: np.ndarray, size: tuple[int, int], still_level: float,
+) -> np.ndarray:
+    """Block change (as `block_change`, blocks of a picture of `size`) from `old` to `new` (pictures
+    of one size, uint8) where `motion` maps `old` onto `new`, with still layers over the moving
+    picture (a presenter's box, a caption, a logo) taken out pixel by pixel.
+
+    Aligning `new` moves such a layer, so a block beside its edge holds part layer, part picture.
+    Per pixel, the smaller of the change after alignment and the change in place counts; and none
+    where the aligned pixel comes from the still layer (no channel changed by more than
+    `still_level` in place): it tells nothing about the picture it covers. A new picture changes
+    both ways."""
+    height, width = new.shape[:2]
+    inverse = np.linalg.inv(motion)[:2]
+    moved = cv2.warpAffine(new, inverse, (width, height), flags=cv2.INTER_LINEAR,
+                           borderMode=cv2.BORDER_REPLICATE)
+    aligned = moved.astype(np.float32) - old
+    in_place = new.astype(np.float32) - old
+    change = np.where(np.abs(aligned) <= np.abs(in_place), aligned, in_place)
+    still = (np.abs(in_place).max(axis=2) <= still_level).astype(np.uint8)
+    from_still = cv2.warpAffine(still, inverse, (width, height), flags=cv2.INTER_NEAREST,
+                                borderMode=cv2.BORDER_REPLICATE).astype(bool)
+    change[from_still] = 0
+    return np.abs(block_means(cv2.resize(change, size, interpolation=cv2.INTER_AREA))).max(axis=0)
 
 
 def block_texture(image: np.ndarray) -> np.ndarray:
@@ -928,13 +957,11 @@ class PictureChangeDetector(SceneDetector):
             motion = refine_motion(old[:, :, 0], new[:, :, 0], guess)
         if motion is None or displacement(motion - IDENTITY, *new.shape[1::-1]) < STILL_PIXELS * scale:
             return np.ones(valid.shape, bool)  # no picture to align, or nothing moved
-        if scale != 1:
-            old, new = (cv2.resize(picture, (width, height), interpolation=cv2.INTER_AREA)
-                        for picture in (old, new))
-            motion = rescale(motion, 1 / scale)
-        blocks, covered = align(new, np.linalg.inv(motion))
-        level = self._change_level + MOTION_SLACK * block_texture(old)
-        return (block_change(blocks, block_means(old)) > level) & valid & covered
+        change = layered_change(old, new, motion, (width, height), self._still_level)
+        covered = coverage(np.linalg.inv(rescale(motion, 1 / scale)), width, height)
+        level = self._change_level + MOTION_SLACK * block_texture(cv2.resize(old, (width, height),
+                                                                             interpolation=cv2.INTER_AREA))
+        return (change > level) & valid & covered
 
     def _refresh_after(self, index: int) -> int:
         """Age at which an unchanged reference is renewed: sooner when the picture moves, as
@@ -1019,9 +1046,10 @@ class PictureChangeDetector(SceneDetector):
         old, new = self._ref.blocks[:, changed], blocks[:, changed]
         found = fade if fade is not None else locate_transition(seen, old, new, self.longest)
         if found is not None and fade is None and near_activity(changed, valid) and (
-                np.count_nonzero(changed) < NEAR_ACTIVITY_SHARE * np.count_nonzero(valid)
+                final or np.count_nonzero(changed) < NEAR_ACTIVITY_SHARE * np.count_nonzero(valid)
                 or not is_sudden(seen, old, new, self.sudden)):
-            found = None  # the edge of an animated box, or its drifting background
+            found = None  # the edge of an animated box, its drifting background, or (at the end,
+            # with no frames after it to show which blocks are animated) the box reaching new blocks
         if found is None:
             self._set_reference(index)
             return []

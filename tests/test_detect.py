@@ -30,10 +30,14 @@ from podcast_img2vid.detect import (
     PictureChangeDetector,
     activity_mask,
     align,
+    block_change,
     block_means,
+    block_size,
+    coverage,
     fade_extreme,
     hard_cut,
     is_sudden,
+    layered_change,
     locate_transition,
     near_activity,
     ramp_middle,
@@ -99,6 +103,37 @@ def test_align_moves_blocks_and_marks_uncovered_ones():
     assert not covered[:, :1].any() and covered[:, 2:].all()  # the left edge came from outside
     same, everywhere = align(image, IDENTITY)
     assert everywhere.all() and np.array_equal(same, block_means(image))
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 4, 5, 6])
+def test_layered_change_explains_a_still_box_over_a_moving_picture(seed):
+    """A still box (a presenter's frame, a caption) over a zooming picture: after alignment its edge
+    moves through the blocks beside it, which then hold part box, part picture. Pixel by pixel one
+    of the two comparisons explains them; a new picture, or an edit beside the box, is still seen."""
+    rng = np.random.default_rng(seed)
+    width, height = 320, 180
+    size = block_size(width, height)
+    image = photo(seed, (width, height))
+    target, motion = moved(image, rng.uniform(1.02, 1.06), *rng.uniform(-3, 3, 2))
+    box_w, box_h = (int(v) for v in rng.integers(8, 14, 2) * size)  # its edges on block boundaries
+    x = int(rng.choice([0, width - box_w])) + int(rng.integers(0, 2)) * size // 2  # or half way
+    y = int(rng.choice([0, height - box_h]))
+    box = photo(seed + 100, (box_w, box_h))[: height - y, : width - x]
+    for frame in (image, target):
+        frame[y : y + box_h, x : x + box_w] = box
+    level = 10.0
+    covered = coverage(np.linalg.inv(motion), width, height)  # the frame's edge came from outside
+    aligned_only = block_change(align(target, np.linalg.inv(motion))[0], block_means(image))
+    assert (aligned_only > level)[covered].any()  # the hard case: the box's edge moved when aligned
+    assert (layered_change(image, target, motion, (width, height), 4.0) <= level)[covered].all()
+    edited = target.copy()
+    side = 3 * size  # about 1.4 % of the frame, right beside the box
+    ex = x + box_w + size if x == 0 else x - side - size
+    ey = y + box_h + size if y == 0 else y - side - size
+    edited[ey : ey + side, ex : ex + side] = (250, 210, 40)
+    assert (layered_change(image, edited, motion, (width, height), 4.0) > level).sum() >= 4
+    other = photo(seed + 50, (width, height))
+    assert (layered_change(image, other, motion, (width, height), 4.0) > level).mean() > 0.5
 
 
 def mask_of(steps: np.ndarray, still: float = 4.0) -> np.ndarray:
