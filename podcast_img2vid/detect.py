@@ -21,11 +21,13 @@ motion between them (a slow zoom, a pan, a shake) has been taken out:
   picture that never stops moving, before the change's first frame is forgotten, the reference
   is aligned with the frame directly (`refine_motion`: the tracked poses are chained, so they
   drift; in a moving picture on area-averaged `detail` pictures, where sharp edges do not
-  flicker) and the blocks still changed decide; while a change is pending, the reference's
-  blocks stay as they were. The transition is located (`locate_transition`):
-  per changed block, the frame where it gets half way; the cut is their median, and a fade
-  through black or white goes to its darkest/brightest frame. Changes that creep across the
-  frame (a progress bar) never agree on a frame.
+  flicker, and with still layers over it, such as a presenter's box, taken out pixel by pixel:
+  `layered_change`) and the blocks still changed decide; while a change is pending, the
+  reference's blocks stay as they were. At the end of the video no later frames show which
+  blocks are animated: a change there near an animated area is no cut. The transition is
+  located (`locate_transition`): per changed block, the frame where it gets half way; the cut
+  is their median, and a fade through black or white goes to its darkest/brightest frame.
+  Changes that creep across the frame (a progress bar) never agree on a frame.
 
 `threshold` only decides which blocks count as changed: what moves, what is animated and what is a
 hard cut do not depend on it, so a lower threshold finds every change a higher one finds.
@@ -941,7 +943,8 @@ class PictureChangeDetector(SceneDetector):
         aligned with it directly (ECC from the tracked motion): the tracked poses are measured on
         smaller pictures and chained, so over a long motion they may be a pixel off, which sharp
         edges turn into a change. Where both frames were grabbed, this is measured on their
-        `detail` pictures (DETAIL_SCALE times larger, area-averaged), compared at the analysed size."""
+        `detail` pictures (DETAIL_SCALE times larger, area-averaged), compared at the analysed size;
+        still layers over the moving picture are taken out (`layered_change`)."""
         frame = self._at(index)
         old, new = self._ref.frame.image, frame.image
         height, width = new.shape[:2]
@@ -959,8 +962,8 @@ class PictureChangeDetector(SceneDetector):
             return np.ones(valid.shape, bool)  # no picture to align, or nothing moved
         change = layered_change(old, new, motion, (width, height), self._still_level)
         covered = coverage(np.linalg.inv(rescale(motion, 1 / scale)), width, height)
-        level = self._change_level + MOTION_SLACK * block_texture(cv2.resize(old, (width, height),
-                                                                             interpolation=cv2.INTER_AREA))
+        texture = block_texture(cv2.resize(old, (width, height), interpolation=cv2.INTER_AREA))
+        level = self._change_level + MOTION_SLACK * texture
         return (change > level) & valid & covered
 
     def _refresh_after(self, index: int) -> int:
