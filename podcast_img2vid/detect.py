@@ -651,6 +651,52 @@ class ActivityWindow:
             self.local_frames += sign
 
 
+class RecentFrames:
+    """The frames the detector still holds, by index (the count of frames seen before them): from
+    `first` to `end` (excluded)."""
+
+    def __init__(self):
+        self._frames: deque[_Frame] = deque()
+        self.first = 0
+
+    @property
+    def end(self) -> int:
+        return self.first + len(self._frames)
+
+    @property
+    def newest(self) -> _Frame | None:
+        return self._frames[-1] if self._frames else None
+
+    def __getitem__(self, index: int) -> _Frame:
+        return self._frames[index - self.first]
+
+    def append(self, frame: _Frame) -> None:
+        self._frames.append(frame)
+
+    def drop_before(self, index: int) -> None:
+        while self.first < index:
+            self._frames.popleft()
+            self.first += 1
+
+
+class NoiseLevel:
+    """The typical block step of recent frames (grain, compression noise): the median over the last
+    NOISE_FRAMES frames, renewed every 8 frames (and at each of the first 16)."""
+
+    def __init__(self):
+        self._steps: deque[float] = deque(maxlen=NOISE_FRAMES)
+        self._seen = 0
+        self.level = 0.0
+
+    def add(self, step: float | None) -> None:
+        """The next frame's typical block step against the previous frame (None for the first)."""
+        if step is not None:
+            self._steps.append(step)
+        if self._seen % 8 == 0 or self._seen < 16:
+            self.level = float(np.median(self._steps)) if self._steps else 0.0
+        self._seen += 1
+
+
 class _Tracker:
     """Measures motion against an anchor frame (renewed every ANCHOR_SECONDS of tracking, when
     it no longer explains the motion, and in a transition or after a cut), by ECC on grey
@@ -740,15 +786,11 @@ class PictureChangeDetector(SceneDetector):
         """How long after a cut the reference is taken even if the picture never stands still."""
         self._calmest = CalmestPart(max(self.settle_long, round(MIN_STILL_SECONDS * fps)))
         self._tracker = _Tracker(fps)
-        self._frames: deque[_Frame] = deque()
-        self._first = 0
-        """Index (count of frames seen) of `_frames[0]`."""
+        self._recent = RecentFrames()
         self._activity: ActivityWindow | None = None
         self._last_valid: np.ndarray | None = None
         """The latest activity mask (for frames read ahead of the judged one)."""
-        self._steps: deque[float] = deque(maxlen=NOISE_FRAMES)
-        self._noise = 0.0
-        """Noise level: the median of `_steps` (the typical block step of recent frames)."""
+        self._noise = NoiseLevel()
         self._ref: _Reference | None = None
         self._pending: int | None = None
         """First frame that differed from the reference, while waiting for the picture to settle."""
@@ -770,14 +812,14 @@ class PictureChangeDetector(SceneDetector):
 
     def process_frame(self, timecode: FrameTimecode, frame_img: np.ndarray) -> list[FrameTimecode]:
         self._add(timecode, frame_img)
-        judged = self._first + len(self._frames) - 1 - self.ahead
+        judged = self._recent.end - 1 - self.ahead
         cuts = self._judge(judged) if judged >= 0 else []
         self._trim(judged)
         return cuts
 
     def post_process(self, timecode: FrameTimecode) -> list[FrameTimecode]:
         cuts = []
-        end = self._first + len(self._frames)
+        end = self._recent.end
         for index in range(max(0, end - self.ahead), end):  # the activity window keeps its past
             cuts += self._judge(index)
         if self._pending is not None and end > 1:  # the last picture came less than a second ago
@@ -789,32 +831,31 @@ class PictureChangeDetector(SceneDetector):
     # Reading frames: blocks, pose, aligned step, activity sums.
 
     def _add(self, timecode: FrameTimecode, image: np.ndarray) -> None:
-        previous = self._frames[-1] if self._frames else None
+        previous = self._recent.newest
         if previous is None:
             blocks = block_means(image)
             frame = _Frame(timecode, image, blocks, IDENTITY, np.zeros_like(blocks), False)
             self._tracker.restart(frame)
             self._activity = ActivityWindow(blocks.shape)
             self._last_valid = np.ones(blocks.shape[1:], bool)
+            step = None
         elif np.array_equal(image, previous.image):  # common in still videos: skip the maths
             frame = _Frame(timecode, previous.image, previous.blocks, previous.pose,
                            np.zeros_like(previous.blocks), False)
-            self._steps.append(0.0)
+            step = 0.0
         else:
             blocks = block_means(image)
             unmoved = _Frame(timecode, image, blocks, previous.pose, blocks - previous.blocks, False)
             frame = self._follow(unmoved, previous)
-            self._steps.append(float(np.median(np.abs(frame.step).max(axis=0))))
+            step = float(np.median(np.abs(frame.step).max(axis=0)))
             frame.moved = np.abs(frame.step).max(axis=0) > self._still_level
             frame.moving = bool(frame.moved.any())
             frame.local = frame.moving and np.count_nonzero(frame.moved) < GLOBAL_SHARE * frame.moved.size
             if frame.local:
                 frame.started = frame.moved if previous.moved is None else frame.moved & ~previous.moved
                 self._activity.add(frame)
-        count = self._first + len(self._frames)
-        if count % 8 == 0 or count < 16:
-            self._noise = float(np.median(self._steps)) if self._steps else 0.0
-        self._frames.append(frame)
+        self._noise.add(step)
+        self._recent.append(frame)
 
     def _follow(self, frame: _Frame, previous: _Frame) -> _Frame:
         """`frame` (posed like `previous`) with its pose and aligned step, if the picture moved.
@@ -862,28 +903,26 @@ class PictureChangeDetector(SceneDetector):
 
     def _trim(self, judged: int) -> None:
         leaving = judged - self.ahead  # it left every activity window still to be judged
-        if leaving >= self._first:
+        if leaving >= self._recent.first:
             self._activity.remove(leaving, self._at(leaving))
         keep_from = judged + 1 - self.reach + self.ahead
-        while self._first < min(keep_from, judged - self.ahead + 1):
-            self._frames.popleft()
-            self._first += 1
+        self._recent.drop_before(min(keep_from, judged - self.ahead + 1))
 
     def _at(self, index: int) -> _Frame:
-        return self._frames[index - self._first]
+        return self._recent[index]
 
     @property
     def _change_level(self) -> float:
         """A block change must exceed the threshold and stand well out of the noise (grain)."""
-        return max(self.level, 8 * self._noise)
+        return max(self.level, 8 * self._noise.level)
 
     @property
     def _still_level(self) -> float:
-        return max(STILL_LEVEL, 6 * self._noise)
+        return max(STILL_LEVEL, 6 * self._noise.level)
 
     def _valid(self) -> np.ndarray:
         """Blocks that are not animated around the judged frame."""
-        self._last_valid = self._activity.mask(self._first + len(self._frames))
+        self._last_valid = self._activity.mask(self._recent.end)
         return self._last_valid
 
     def _aligned(self, index: int, into: int | _Frame) -> tuple[np.ndarray, np.ndarray]:
@@ -906,7 +945,7 @@ class PictureChangeDetector(SceneDetector):
             before = self._at(index - 1)
             changed = (block_change(self._at(index).blocks, before.blocks) > self._change_level) & valid
             # a short dissolve may span two analysed frames: place it against the settled picture
-            settled = min(self._first + len(self._frames) - 1, index + self.settle)
+            settled = min(self._recent.end - 1, index + self.settle)
             after = self._aligned(settled, before)[0]
             return self._cut(index, index, valid, before, before.blocks, after, changed)
         if self._pending is None:
@@ -982,8 +1021,8 @@ class PictureChangeDetector(SceneDetector):
         share = np.count_nonzero(step > self._change_level) / max(1, step.size)
         if share < HARD_SHARE:
             return False
-        hard_level = max(HARD_LEVEL, 8 * self._noise)
-        start, end = max(self._first, index - HARD_WINDOW), self._first + len(self._frames)
+        hard_level = max(HARD_LEVEL, 8 * self._noise.level)
+        start, end = max(self._recent.first, index - HARD_WINDOW), self._recent.end
         shares = np.array([
             np.count_nonzero(np.abs(self._at(i).step).max(axis=0)[valid] > hard_level) / max(1, step.size)
             for i in range(start, min(end, index + HARD_WINDOW + 1))
@@ -1001,8 +1040,8 @@ class PictureChangeDetector(SceneDetector):
         change by MOTION_SLACK times its texture more (the analysed picture keeps every few pixels,
         so fine texture does not move with the picture): enough to decide a pending change, not to
         renew the reference (the first frames of a dissolve between moving pictures pass it)."""
-        backs = [*range(1, min(self.settle, index - self._first) + 1)]
-        if index - self._first >= self.settle_long and not short:
+        backs = [*range(1, min(self.settle, index - self._recent.first) + 1)]
+        if index - self._recent.first >= self.settle_long and not short:
             backs.append(self.settle_long)
         if not backs and index > 0:
             return False
@@ -1021,11 +1060,11 @@ class PictureChangeDetector(SceneDetector):
         also when it never stands still (a zoom), before the change's first frame is forgotten,
         and at the end of the video (`final`)."""
         valid = self._valid()
-        span = index - max(self._pending, self._first)
+        span = index - max(self._pending, self._recent.first)
         if span < self.settle:
             return []
         blocks, changed = self._against_reference(index, valid)
-        if not final and self._pending > self._first and not self._steady(index, valid, slack=True):
+        if not final and self._pending > self._recent.first and not self._steady(index, valid, slack=True):
             if np.count_nonzero(changed) < MIN_BLOCKS:
                 self._pending = None  # the change went away again while the picture moves
             return []  # not still yet, and the change's first frame is still kept
@@ -1035,11 +1074,12 @@ class PictureChangeDetector(SceneDetector):
         if np.count_nonzero(changed) < MIN_BLOCKS:  # back to the old picture: a flash
             self._set_reference(index)
             return []
-        start = max(self._first + 1, self._ref.index + 1, index - span - self.lookback)
+        start = max(self._recent.first + 1, self._ref.index + 1, index - span - self.lookback)
         still = blocks is self._at(index).blocks
-        # a still picture's dissolve is also fitted on this scene's frames before the reference
-        # (`ramp_middle`: the reference may lie inside the dissolve); aligning them is free
-        since = max(self._first + 1, self._last_cut + 1, index - span - self.lookback) if still else start
+        since = start
+        if still:  # a still picture's dissolve is also fitted on this scene's frames before the
+            # reference (`ramp_middle`: the reference may lie inside the dissolve); aligning them is free
+            since = max(self._recent.first + 1, self._last_cut + 1, index - span - self.lookback)
         kept = range(since, index + 1)
         aligned = np.stack([self._aligned(i, self._ref.frame)[0][:, changed] for i in kept])
         seen = aligned[start - since :]
@@ -1092,14 +1132,14 @@ class PictureChangeDetector(SceneDetector):
         in frame `space`'s pixels) on the `changed` blocks, or in a fade the darkest/brightest of
         them. A skipped frame is posed between its analysed neighbours' poses."""
         frame = self._at(cut)
-        if self.frames_between is None or cut - 1 < self._first:
+        if self.frames_between is None or cut - 1 < self._recent.first:
             return frame.timecode
         before = self._at(cut - 1)
         skipped = self.frames_between(before.timecode, frame.timecode)
         if middle is not None:
             return next((timecode for timecode, _ in skipped if timecode.frame_num >= middle), frame.timecode)
         if fade:
-            after = self._at(cut + 1) if cut + 1 < self._first + len(self._frames) else frame
+            after = self._at(cut + 1) if cut + 1 < self._recent.end else frame
             skipped += [(frame.timecode, frame.image)] + self.frames_between(frame.timecode, after.timecode)
             levels = [float(image[:, :, 0].mean()) for _, image in skipped]
             # compared with the pictures on both sides (the analysed neighbours are mid-fade)
@@ -1138,7 +1178,7 @@ class PictureChangeDetector(SceneDetector):
         full = self.grab(frame.timecode) if self.grab is not None else None
         self._grabbed = (index, full)
         candidate = Candidate(index, frame.timecode, frame.blocks, valid, full)
-        self._calmest.add(candidate, still, final_before=self._first)
+        self._calmest.add(candidate, still, final_before=self._recent.first)
 
     def _still(self, candidates: list[Candidate]) -> None:
         if candidates and self.on_still is not None:
