@@ -1068,7 +1068,7 @@ class PictureChangeDetector(SceneDetector):
             if np.count_nonzero(changed) < MIN_BLOCKS:
                 self._pending = None  # the change went away again while the picture moves
             return []  # not still yet, and the change's first frame is still kept
-        self._pending = None
+        pending, self._pending = self._pending, None
         if np.count_nonzero(changed) >= MIN_BLOCKS:
             changed &= self._changed_once_realigned(index, valid)
         if np.count_nonzero(changed) < MIN_BLOCKS:  # back to the old picture: a flash
@@ -1086,6 +1086,10 @@ class PictureChangeDetector(SceneDetector):
         brightness = seen[:, 0].mean(axis=1)
         fade = fade_extreme(brightness, float(self._ref.blocks[0, changed].mean()),
                             float(blocks[0, changed].mean()))
+        if fade is not None and not final and len(brightness) > self.settle and (
+                abs(brightness[-1] - brightness[-1 - self.settle]) > self._still_level):
+            self._pending = pending  # still fading in: the next picture's reference would lie in the fade
+            return []
         old, new = self._ref.blocks[:, changed], blocks[:, changed]
         found = fade if fade is not None else locate_transition(seen, old, new, self.longest)
         if found is not None and fade is None and near_activity(changed, valid) and (
