@@ -104,12 +104,16 @@ def test_moving_pictures_at_high_resolution_and_rate(family, seed, size, fps, se
     assert all(near(cut, found) for cut in ep.cuts if near(cut, anchor)), described
 
 
-SWEPT = [("combined", 2601, (640, 360), 25), ("presenter", 1102, (960, 540), 30)]
+SWEPT = [("combined", 2601, (640, 360), 25), ("presenter", 1102, (960, 540), 30),
+         ("kenburns_transitions", 4703, (1280, 720), 50)]
 """Videos of the accuracy sweeps (`benchmarks/accuracy_step1.py`: 5 scenes of 2.5-5 s) that once
 went wrong. Combined 2601: the presenter's box ends on a block boundary beside a zooming picture,
 and aligning the picture moved the box's edge into the blocks beside it (a false cut at 20 on
 121842b). Presenter 1102: at the very end the presenter leans into blocks the activity mask has
-not seen move, with no later frames to show it (a false cut at 488 while the first fix was made)."""
+not seen move, with no later frames to show it (a false cut at 488 while the first fix was made).
+Ken Burns 4703: a white fade between moving pictures was decided while still fading in, and the
+rest of the fade made a second cut (551 on 2585bf9); its last dissolve (74 frames at 50 fps) comes
+6 frames late, which ContentDetector misses altogether."""
 
 
 @pytest.mark.parametrize(("family", "seed", "size", "fps"), SWEPT, ids=[f"{f}-{s}" for f, s, _, _ in SWEPT])
@@ -119,7 +123,10 @@ def test_swept_videos_that_once_went_wrong(family, seed, size, fps, tmp_path):
     found = step1_cuts(video, tmp_path / "work")
     anchor = content_detector_cuts(video)
     described = f"{family} seed {seed}: truth {ep.cuts}, step 1 {found}, ContentDetector {anchor}"
-    assert len(found) == len(ep.cuts) and all(near(cut, found) for cut in ep.cuts), described
+    spans = [(cut, t.frames // 2 + 1) for cut, t in zip(ep.cuts, ep.transitions, strict=True)]
+    assert len(found) == len(ep.cuts), described
+    inside = all(any(abs(cut - c) <= reach for c, reach in spans) for cut in found)  # each in a transition
+    assert inside, described
     assert all(near(cut, found) for cut in ep.cuts if near(cut, anchor)), described
 
 
