@@ -26,7 +26,8 @@ motion between them (a slow zoom, a pan, a shake) has been taken out:
   reference's blocks stay as they were. At the end of the video no later frames show which
   blocks are animated: a change there near an animated area is no cut. The transition is
   located (`locate_transition`): per changed block, the frame where it gets half way; the cut
-  is their median, and a fade through black or white goes to its darkest/brightest frame.
+  is their median, and a fade through black or white goes to its darkest/brightest frame (once
+  the fade is over, so that the next picture's reference does not lie in it).
   Changes that creep across the frame (a progress bar) never agree on a frame.
 
 `threshold` only decides which blocks count as changed: what moves, what is animated and what is a
