@@ -130,6 +130,9 @@ part of a presenter box, whose background drifts a pixel at a time) must be a st
 blocks go from a fifth to four fifths of the way within SUDDEN_SECONDS (at least 2 frames),
 and it must cover NEAR_ACTIVITY_SHARE of the judged blocks (the box's edge, where the presenter
 leans in now and then, changes a few blocks; a 1 % edit covers twice as many)."""
+ANIMATED_MEMORY_SECONDS = 5.0
+"""Nor is it a cut when every block of it was animated (or next to animation) within this long: a
+slow presenter sways across the box in more time than the activity window sees."""
 
 
 @dataclass(frozen=True)
@@ -783,6 +786,7 @@ class PictureChangeDetector(SceneDetector):
         self.refresh_moving = max(self.settle + 1, round(REFRESH_MOVING_SECONDS * fps))
         self.longest = max(2, round(LONGEST_TRANSITION_SECONDS * fps))
         self.sudden = max(2, round(SUDDEN_SECONDS * fps))
+        self.animated_memory = round(ANIMATED_MEMORY_SECONDS * fps)
         self.still_wait = self.settle_long + self.lookback
         """How long after a cut the reference is taken even if the picture never stands still."""
         self._calmest = CalmestPart(max(self.settle_long, round(MIN_STILL_SECONDS * fps)))
@@ -790,6 +794,8 @@ class PictureChangeDetector(SceneDetector):
         self._recent = RecentFrames()
         self._activity: ActivityWindow | None = None
         self._last_valid: np.ndarray | None = None
+        self._animated_at: np.ndarray | None = None
+        """Per block, the last time (frames read) it was not valid."""
         """The latest activity mask (for frames read ahead of the judged one)."""
         self._noise = NoiseLevel()
         self._ref: _Reference | None = None
@@ -839,6 +845,7 @@ class PictureChangeDetector(SceneDetector):
             self._tracker.restart(frame)
             self._activity = ActivityWindow(blocks.shape)
             self._last_valid = np.ones(blocks.shape[1:], bool)
+            self._animated_at = np.full(blocks.shape[1:], -(1 << 30))
             step = None
         elif np.array_equal(image, previous.image):  # common in still videos: skip the maths
             frame = _Frame(timecode, previous.image, previous.blocks, previous.pose,
@@ -924,6 +931,7 @@ class PictureChangeDetector(SceneDetector):
     def _valid(self) -> np.ndarray:
         """Blocks that are not animated around the judged frame."""
         self._last_valid = self._activity.mask(self._recent.end)
+        self._animated_at[~self._last_valid] = self._recent.end
         return self._last_valid
 
     def _aligned(self, index: int, into: int | _Frame) -> tuple[np.ndarray, np.ndarray]:
@@ -1095,6 +1103,7 @@ class PictureChangeDetector(SceneDetector):
         found = fade if fade is not None else locate_transition(seen, old, new, self.longest)
         if found is not None and fade is None and near_activity(changed, valid) and (
                 final or np.count_nonzero(changed) < NEAR_ACTIVITY_SHARE * np.count_nonzero(valid)
+                or (self._recent.end - self._animated_at[changed] <= self.animated_memory).all()
                 or not is_sudden(seen, old, new, self.sudden)):
             found = None  # the edge of an animated box, its drifting background, or (at the end,
             # with no frames after it to show which blocks are animated) the box reaching new blocks
