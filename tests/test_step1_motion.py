@@ -105,7 +105,7 @@ def test_moving_pictures_at_high_resolution_and_rate(family, seed, size, fps, se
 
 
 SWEPT = [("combined", 2601, (640, 360), 25), ("presenter", 1102, (960, 540), 30),
-         ("kenburns_transitions", 4703, (1280, 720), 50)]
+         ("kenburns_transitions", 4703, (1280, 720), 50), ("presenter", 10103, (1280, 720), 30)]
 """Videos of the accuracy sweeps (`benchmarks/accuracy_step1.py`: 5 scenes of 2.5-5 s) that once
 went wrong. Combined 2601: the presenter's box ends on a block boundary beside a zooming picture,
 and aligning the picture moved the box's edge into the blocks beside it (a false cut at 20 on
@@ -113,7 +113,9 @@ and aligning the picture moved the box's edge into the blocks beside it (a false
 not seen move, with no later frames to show it (a false cut at 488 while the first fix was made).
 Ken Burns 4703: a white fade between moving pictures was decided while still fading in, and the
 rest of the fade made a second cut (551 on 2585bf9); its last dissolve (74 frames at 50 fps) comes
-6 frames late, which ContentDetector misses altogether."""
+6 frames late, which ContentDetector misses altogether. Presenter 10103: a slow presenter sways
+across the box in more time than the activity window sees; 9 blocks inside the box changed at
+once and looked like an edit beside it (182 on 3e194e5)."""
 
 
 @pytest.mark.parametrize(("family", "seed", "size", "fps"), SWEPT, ids=[f"{f}-{s}" for f, s, _, _ in SWEPT])
