@@ -794,9 +794,9 @@ class PictureChangeDetector(SceneDetector):
         self._recent = RecentFrames()
         self._activity: ActivityWindow | None = None
         self._last_valid: np.ndarray | None = None
+        """The latest activity mask (for frames read ahead of the judged one)."""
         self._animated_at: np.ndarray | None = None
         """Per block, the last time (frames read) it was not valid."""
-        """The latest activity mask (for frames read ahead of the judged one)."""
         self._noise = NoiseLevel()
         self._ref: _Reference | None = None
         self._pending: int | None = None
