@@ -14,7 +14,8 @@ builds the exact command that makes those pictures again with a seed no clip of 
 yet (PowerShell and bash), so the same command gives the same clips on any machine.
 
 Labels are Traditional Chinese in the file; the script switches them to English when the
-browser's language is not Chinese. Both come from `TEXT` below.
+browser's language is not Chinese. The page's template, style, script and both languages' strings
+are files of their own in `review_page/` (package data); this module only collects the cards.
 """
 
 from __future__ import annotations
@@ -27,7 +28,9 @@ import shlex
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from fractions import Fraction
+from importlib import resources
 from pathlib import Path
+from string import Template
 from urllib.parse import quote
 
 import av
@@ -50,94 +53,13 @@ from .media import frame_rate
 from .step3_plan import SceneSpan, clip_units, fill, scene_spans
 from .takes import earlier_takes, takes_disk_use
 
-TEXT: dict[str, dict[str, str]] = {
-    "zh": {
-        "title": "短片審閱",
-        "intro": "{pictures} 張圖、{scenes} 個場景、{clips} 段短片。"
-        "勾選要重做的圖，頁面下方會出現可以直接複製的指令。",
-        "problems": "需要處理：缺少 {missing}、失敗 {failed}、過期 {stale}、無法讀取 {broken}",
-        "no_problems": "每張圖都有可用的短片。",
-        "takes_total": "保留的舊版本：{count} 段，{size}。刪除所有非目前版本：",
-        "run_where": "在 step2_local_i2v_svd.py 所在的資料夾執行；做完後重新整理本頁，滿意了再跑步驟 3。",
-        "picture": "圖片",
-        "clip": "目前的短片（步驟 3 使用）",
-        "alt": "{image} 的圖片（場景 {scenes}）",
-        "alt_no_scene": "{image} 的圖片",
-        "clip_label": "{image} 的短片",
-        "take_label": "{image} 的第 {n} 版",
-        "scenes": "場景",
-        "scene": "場景 {scene}：{start}–{end}（{length}）",
-        "fit_cut": "播一次，不循環（{clip} 的短片用前 {shown}）",
-        "fit": "循環 {plays} 次；定格時停在最後一格 {hold}",
-        "no_csv": "沒有 timestamps.csv",
-        "provider": "產生方式",
-        "seed": "種子",
-        "settings": "設定",
-        "took": "耗時",
-        "seconds": "{s} 秒",
-        "unknown": "未紀錄",
-        "missing": "缺少：還沒有短片（執行步驟 2）",
-        "failed": "失敗：{why}",
-        "stale": "過期：用較早的 {image} 做的（步驟 1 重跑過或圖片換過），步驟 3 不會接受；請重做",
-        "broken": "無法讀取：{why}",
-        "no_record": "沒有紀錄檔（可能是手動換過的短片），種子與設定不明",
-        "takes": "較早的版本",
-        "take": "第 {n} 版",
-        "use_take": "改用這一版：",
-        "pick": "重做這張圖（{image}）",
-        "only_bad": "只顯示需要處理的圖",
-        "none_selected": "勾選要重做的圖。",
-        "selected": "已選 {n} 張，預估生成時間 {time}（依紀錄的每段耗時）",
-        "selected_no_time": "已選 {n} 張（紀錄裡沒有耗時，無法預估時間）",
-        "copy": "複製",
-        "copied": "已複製",
-        "cannot_play": "這個瀏覽器無法播放這段短片",
-    },
-    "en": {
-        "title": "Clip review",
-        "intro": "{pictures} pictures, {scenes} scenes, {clips} clips. Tick the pictures to make again; "
-        "the command to copy appears at the bottom of the page.",
-        "problems": "Needs attention: missing {missing}, failed {failed}, stale {stale}, unreadable {broken}",
-        "no_problems": "Every picture has a usable clip.",
-        "takes_total": "Kept earlier takes: {count} clips, {size}. Delete every take that is not current:",
-        "run_where": "Run it in the folder that holds step2_local_i2v_svd.py; reload this page when it is "
-        "done, then run step 3.",
-        "picture": "Picture",
-        "clip": "Current clip (step 3 uses it)",
-        "alt": "Picture {image} (scenes {scenes})",
-        "alt_no_scene": "Picture {image}",
-        "clip_label": "Clip of {image}",
-        "take_label": "Take {n} of {image}",
-        "scenes": "Scenes",
-        "scene": "scene {scene}: {start}–{end} ({length})",
-        "fit_cut": "plays once, no loop (the first {shown} of the {clip} clip)",
-        "fit": "loop: plays {plays}×; freeze: holds the last frame {hold}",
-        "no_csv": "no timestamps.csv",
-        "provider": "Provider",
-        "seed": "Seed",
-        "settings": "Settings",
-        "took": "Time taken",
-        "seconds": "{s} s",
-        "unknown": "not recorded",
-        "missing": "Missing: no clip yet (run step 2)",
-        "failed": "Failed: {why}",
-        "stale": "Stale: made from an earlier {image} (step 1 ran again or the picture changed); "
-        "step 3 refuses it. Make it again",
-        "broken": "Unreadable: {why}",
-        "no_record": "No record (replaced by hand?): seed and settings unknown",
-        "takes": "Earlier takes",
-        "take": "Take {n}",
-        "use_take": "Make this take current:",
-        "pick": "Make {image} again",
-        "only_bad": "Show only the pictures that need attention",
-        "none_selected": "Tick the pictures to make again.",
-        "selected": "{n} selected, estimated time {time} (recorded per-clip times)",
-        "selected_no_time": "{n} selected (no recorded times to estimate from)",
-        "copy": "Copy",
-        "copied": "Copied",
-        "cannot_play": "This browser cannot play this clip",
-    },
-}
+
+def _asset(name: str) -> str:
+    return (resources.files(__package__) / "review_page" / name).read_text(encoding="utf-8")
+
+
+TEXT: dict[str, dict[str, str]] = json.loads(_asset("strings.json"))
+"""Every label of the page, in Traditional Chinese ("zh") and English ("en")."""
 SHOWN_SETTINGS = ("model", "height", "width", "num_frames", "fps", "steps", "motion_bucket_id",
                   "noise_aug_strength", "max_guidance_scale")
 """Settings shown on a card when the record has them (the full record is in the .json file)."""
@@ -447,24 +369,16 @@ def build_page(work: WorkDir, input_dir: Path, output_dir: Path, commands: Comma
         header.append(f'<p>{_t("takes_total", {"count": take_count, "size": _size(take_bytes)})} '
                       f"{_both_forms(clean)}</p>")
     script = json.dumps(data, ensure_ascii=False).replace("</", "<\\/")
-    return (
-        '<!doctype html>\n<html lang="zh-Hant"><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{html.escape(TEXT['zh']['title'])} · {html.escape(work.root.resolve().name)}</title>"
-        f"<style>{_CSS}</style></head><body>"
-        f"<header>{''.join(header)}</header>"
-        f'<main id="cards">{"".join(_card(c, page_dir, input_dir, fps, commands) for c in cards)}</main>'
-        '<footer id="bar" aria-live="polite">'
-        f'<p id="summary">{_t("none_selected")}</p>'
-        '<div id="commands" hidden>'
-        f'<p class="small">{_t("run_where")}</p>'
-        f'<div class="cmd"><span class="shell">PowerShell</span><button type="button" data-copy="cmd-ps">'
-        f'{_t("copy")}</button><pre id="cmd-ps"></pre></div>'
-        f'<div class="cmd"><span class="shell">bash</span><button type="button" data-copy="cmd-sh">'
-        f'{_t("copy")}</button><pre id="cmd-sh"></pre></div>'
-        "</div></footer>"
-        f'<script id="review-data" type="application/json">{script}</script>'
-        f"<script>{_SCRIPT}</script></body></html>\n"
+    return Template(_asset("page.html")).substitute(
+        title=f"{html.escape(TEXT['zh']['title'])} · {html.escape(work.root.resolve().name)}",
+        css=_asset("review.css"),
+        header="".join(header),
+        cards="".join(_card(c, page_dir, input_dir, fps, commands) for c in cards),
+        none_selected=_t("none_selected"),
+        run_where=_t("run_where"),
+        copy=_t("copy"),
+        data=script,
+        script=_asset("review.js"),
     )
 
 
@@ -474,159 +388,3 @@ def write_review(work: WorkDir, input_dir: Path, output_dir: Path, commands: Com
     page = build_page(work, input_dir, output_dir, commands, failed)
     atomic_write_text(work.review_path, page)
     return work.review_path
-
-
-_CSS = """
-:root{color-scheme:light dark;--bad:#c5221f;--line:#8886;--accent:#1a73e8;
-font-family:system-ui,"Microsoft JhengHei","Noto Sans CJK TC","Noto Sans TC",sans-serif;line-height:1.45}
-body{margin:0;padding:0 1rem 16rem}
-header{padding:.75rem 0}
-h1{font-size:1.5rem;margin:0 0 .25rem}
-h2{font-size:1.15rem;margin:0 0 .4rem}
-h3{font-size:1rem;margin:.6rem 0 .2rem}
-#cards{display:grid;grid-template-columns:repeat(auto-fill,minmax(min(100%,30rem),1fr));gap:1rem}
-.card{border:1px solid var(--line);border-radius:.5rem;padding:.75rem;content-visibility:auto;
-contain-intrinsic-size:auto 32rem}
-.card.bad{border:3px solid var(--bad)}
-.card.picked{outline:4px solid var(--accent);outline-offset:2px}
-body.only-bad .card:not(.bad){display:none}
-label.filter{display:inline-flex;gap:.4rem;align-items:center;cursor:pointer}
-.media{display:grid;grid-template-columns:repeat(auto-fit,minmax(min(100%,12rem),1fr));gap:.5rem}
-.takes{display:grid;grid-template-columns:repeat(auto-fill,minmax(min(100%,12rem),1fr));gap:.5rem}
-figure{margin:0;min-width:0}
-img,video,.noclip{display:block;width:100%;height:auto;aspect-ratio:16/9;object-fit:contain;background:#8882}
-.noclip{display:grid;place-items:center;font-size:2rem}
-figcaption{font-size:.9rem}
-.reason{color:var(--bad);font-weight:700}
-.small{font-size:.9rem}
-ul{margin:.2rem 0;padding-left:1.2rem}
-.fit{font-size:.9rem;opacity:.85}
-dl{display:grid;grid-template-columns:max-content 1fr;gap:.1rem .6rem;margin:.5rem 0}
-dt{font-weight:700}dd{margin:0;min-width:0;overflow-wrap:anywhere}
-code,pre{font-family:ui-monospace,Consolas,"Cascadia Mono",monospace;overflow-wrap:anywhere;
-white-space:pre-wrap}
-code{display:block;font-size:.85rem}
-label.pick{display:flex;gap:.5rem;align-items:center;font-weight:700;margin-top:.5rem;padding:.35rem;cursor:pointer}
-input.pick{width:1.3rem;height:1.3rem;flex:none}
-:focus-visible{outline:3px solid var(--accent);outline-offset:2px}
-#bar{position:fixed;left:0;right:0;bottom:0;max-height:45vh;overflow:auto;background:Canvas;color:CanvasText;
-border-top:2px solid var(--line);padding:.4rem 1rem;box-shadow:0 -2px 8px #0003}
-#bar p{margin:.2rem 0}
-#summary{font-weight:700}
-.cmd{display:grid;grid-template-columns:auto auto 1fr;gap:.2rem .5rem;align-items:start;margin:.3rem 0}
-.cmd pre{grid-column:1/-1;margin:0;padding:.4rem;border:1px solid var(--line);border-radius:.3rem}
-.shell{font-weight:700}
-button{font:inherit;padding:.1rem .6rem}
-"""
-
-_SCRIPT = """
-(() => {
-  const data = JSON.parse(document.getElementById('review-data').textContent);
-  const lang = /^zh/i.test(navigator.language || '') ? 'zh' : 'en';
-  const fill = (s, a) => s.replace(/\\{(\\w+)\\}/g, (m, k) => (k in a ? String(a[k]) : m));
-  const tr = (key, a) => fill(data.text[lang][key] || data.text.zh[key], a || {});
-  if (lang !== 'zh') {
-    document.documentElement.lang = 'en';
-    document.title = tr('title') + document.title.slice(data.text.zh.title.length);
-    for (const el of document.querySelectorAll('[data-t]')) {
-      el.textContent = tr(el.dataset.t, el.dataset.a ? JSON.parse(el.dataset.a) : {});
-    }
-    for (const attr of ['alt', 'aria-label']) {
-      for (const el of document.querySelectorAll('[data-t-' + attr + ']')) {
-        const args = JSON.parse(el.getAttribute('data-a-' + attr));
-        el.setAttribute(attr, tr(el.getAttribute('data-t-' + attr), args));
-      }
-    }
-  }
-
-  // Only the cards on (or near) the screen hold a video source and play; the others release it.
-  const shown = new IntersectionObserver((entries) => {
-    for (const entry of entries) {
-      for (const video of entry.target.querySelectorAll('video[data-src]')) {
-        if (entry.isIntersecting) {
-          if (!video.getAttribute('src')) video.src = video.dataset.src;
-          video.play().catch(() => {});
-        } else if (video.getAttribute('src')) {
-          video.pause();
-          video.removeAttribute('src');
-          video.load();
-        }
-      }
-    }
-  }, {rootMargin: '200px 0px'});
-  for (const card of document.querySelectorAll('.card')) shown.observe(card);
-  for (const video of document.querySelectorAll('video[data-src]')) {
-    video.addEventListener('error', () => {
-      if (!video.getAttribute('src')) return;
-      const note = document.createElement('p');
-      note.className = 'reason';
-      note.textContent = tr('cannot_play');
-      const next = video.nextElementSibling;
-      if (!next || !next.classList.contains('reason')) video.after(note);
-    });
-  }
-
-  document.getElementById('only-bad').addEventListener('change', (e) => {
-    document.body.classList.toggle('only-bad', e.target.checked);
-  });
-
-  const boxes = [...document.querySelectorAll('input.pick')];
-  const summary = document.getElementById('summary');
-  const panel = document.getElementById('commands');
-  const duration = (s) => {
-    s = Math.round(s);
-    const h = Math.floor(s / 3600), m = Math.floor(s % 3600 / 60), r = s % 60;
-    return lang === 'zh'
-      ? (h ? h + ' 小時 ' : '') + (h || m ? m + ' 分 ' : '') + r + ' 秒'
-      : (h ? h + ' h ' : '') + (h || m ? m + ' min ' : '') + r + ' s';
-  };
-  const update = () => {
-    const picked = boxes.filter((b) => b.checked);
-    for (const b of boxes) b.closest('.card').classList.toggle('picked', b.checked);
-    panel.hidden = picked.length === 0;
-    if (!picked.length) {
-      summary.textContent = tr('none_selected');
-      return;
-    }
-    let total = 0, known = true;
-    for (const b of picked) {
-      const s = b.dataset.seconds ? Number(b.dataset.seconds) : data.mean_seconds;
-      if (s === null || s === undefined) known = false; else total += s;
-    }
-    summary.textContent = known ? tr('selected', {n: picked.length, time: duration(total)})
-      : tr('selected_no_time', {n: picked.length});
-    const groups = new Map();
-    for (const b of picked) {
-      const key = b.dataset.sh + '\\n' + b.dataset.ps;
-      if (!groups.has(key)) groups.set(key, {ps: b.dataset.ps, sh: b.dataset.sh, stems: []});
-      groups.get(key).stems.push(b.value);
-    }
-    const line = (program, flags, stems) =>
-      [program, flags, '--only', stems.join(' '), '--seed', String(data.seed)].filter(Boolean).join(' ');
-    const all = [...groups.values()];
-    for (const shell of ['ps', 'sh']) {
-      const lines = all.map((g) => line(data.program[shell], g[shell], g.stems));
-      document.getElementById('cmd-' + shell).textContent = lines.join('\\n');
-    }
-  };
-  for (const b of boxes) b.addEventListener('change', update);
-  update();
-
-  for (const button of document.querySelectorAll('button[data-copy]')) {
-    button.addEventListener('click', async () => {
-      const text = document.getElementById(button.dataset.copy).textContent;
-      try {
-        await navigator.clipboard.writeText(text);
-      } catch (e) {
-        const range = document.createRange();
-        range.selectNodeContents(document.getElementById(button.dataset.copy));
-        getSelection().removeAllRanges();
-        getSelection().addRange(range);
-        document.execCommand('copy');
-      }
-      button.textContent = tr('copied');
-      setTimeout(() => { button.textContent = tr('copy'); }, 1500);
-    });
-  }
-})();
-"""
