@@ -274,6 +274,50 @@ def _record_rows(record: ClipRecord | None) -> str:
             f"<dt>{_t('took')}</dt><dd>{took_html}</dd>")
 
 
+def _scenes_html(card: Card, fps: Fraction) -> str:
+    """The scenes that show the picture, each with how step 3 will fit the current clip to it."""
+    current = card.current
+    items = []
+    for span in card.spans:
+        s = span.scene
+        line = _t("scene", {"scene": s.scene, "start": f"{s.start:.2f}", "end": f"{s.end:.2f}",
+                            "length": f"{s.duration:.1f} s"})
+        if current is not None and current.problem is None:
+            key, args = fit_text(span, current, fps)
+            line += "<br>" + _t(key, args, attrs=' class="fit"')
+        items.append(f"<li>{line}</li>")
+    return f"<ul>{''.join(items)}</ul>" if items else _t("no_csv", tag="p")
+
+
+def _problem_html(card: Card) -> str:
+    if card.problem is not None:
+        key, args = card.problem
+        return _t(key, args, tag="p", attrs=' class="reason" role="note"')
+    if card.current is not None and card.current.record is None:
+        return _t("no_record", tag="p", attrs=' class="reason"')
+    return ""
+
+
+def _takes_html(card: Card, page_dir: Path, commands: Commands) -> str:
+    """The earlier takes side by side, each with the command that makes it current again."""
+    if not card.takes:
+        return ""
+    stem = Path(card.image).stem
+    figures = []
+    use_label = _t("use_take", attrs=' class="small"')
+    for take in card.takes:
+        use = ShellCommand.of([*commands.program, "--use-take", stem, str(take.number)])
+        seed = take.record.seed if take.record else "?"
+        note = _t(*take.problem, tag="p", attrs=' class="reason"') if take.problem else ""
+        label = _t_attr("aria-label", "take_label", {"image": card.image, "n": take.number})
+        figures.append(
+            f'<figure class="take" data-take="{take.number}">{_video(page_dir, take, label)}'
+            f'<figcaption>{_t("take", {"n": take.number})} · {_t("seed")} {seed}{note}'
+            f'<br>{use_label} {_both_forms(use)}</figcaption></figure>'
+        )
+    return f'<h3>{_t("takes")}</h3><div class="takes">{"".join(figures)}</div>'
+
+
 def _card(card: Card, page_dir: Path, input_dir: Path, fps: Fraction, commands: Commands) -> str:
     stem = Path(card.image).stem
     scene_numbers = ", ".join(str(s.scene.scene) for s in card.spans)
@@ -284,55 +328,59 @@ def _card(card: Card, page_dir: Path, input_dir: Path, fps: Fraction, commands: 
         clip_html = _video(page_dir, current, _t_attr("aria-label", "clip_label", {"image": card.image}))
     else:
         clip_html = '<div class="noclip">—</div>'
-    scene_items = []
-    for span in card.spans:
-        s = span.scene
-        line = _t("scene", {"scene": s.scene, "start": f"{s.start:.2f}", "end": f"{s.end:.2f}",
-                            "length": f"{s.duration:.1f} s"})
-        if current is not None and current.problem is None:
-            key, args = fit_text(span, current, fps)
-            line += "<br>" + _t(key, args, attrs=' class="fit"')
-        scene_items.append(f"<li>{line}</li>")
-    scenes_html = f"<ul>{''.join(scene_items)}</ul>" if scene_items else _t("no_csv", tag="p")
-    problem = ""
-    if card.problem is not None:
-        key, args = card.problem
-        problem = _t(key, args, tag="p", attrs=' class="reason" role="note"')
-    if current is not None and current.record is None and card.problem is None:
-        problem = _t("no_record", tag="p", attrs=' class="reason"')
-    takes_html = ""
-    if card.takes:
-        figures = []
-        use_label = _t("use_take", attrs=' class="small"')
-        for take in card.takes:
-            use = ShellCommand.of([*commands.program, "--use-take", stem, str(take.number)])
-            seed = take.record.seed if take.record else "?"
-            note = _t(*take.problem, tag="p", attrs=' class="reason"') if take.problem else ""
-            label = _t_attr("aria-label", "take_label", {"image": card.image, "n": take.number})
-            figures.append(
-                f'<figure class="take" data-take="{take.number}">{_video(page_dir, take, label)}'
-                f'<figcaption>{_t("take", {"n": take.number})} · {_t("seed")} {seed}{note}'
-                f'<br>{use_label} {_both_forms(use)}</figcaption></figure>'
-            )
-        takes_html = f'<h3>{_t("takes")}</h3><div class="takes">{"".join(figures)}</div>'
-    took = current.record.made_seconds if current is not None and current.record else None
+    record = current.record if current is not None else None
+    took = record.made_seconds if record is not None else None
     seconds = f"{took:.3f}" if took is not None else ""
     command = ShellCommand.of(card.flags)
     state = " bad" if card.problem is not None else ""
     still = _href(page_dir, input_dir / card.image)
     return (
         f'<article class="card{state}" id="{html.escape(stem)}" data-image="{html.escape(card.image)}">'
-        f'<h2>{html.escape(card.image)}</h2>{problem}'
+        f'<h2>{html.escape(card.image)}</h2>{_problem_html(card)}'
         f'<div class="media"><figure><img src="{still}" loading="lazy" {alt}>'
         f"<figcaption>{_t('picture')}</figcaption></figure>"
         f"<figure>{clip_html}<figcaption>{_t('clip')}</figcaption></figure></div>"
-        f"<h3>{_t('scenes')}</h3>{scenes_html}"
-        f"<dl>{_record_rows(current.record if current else None)}</dl>{takes_html}"
+        f"<h3>{_t('scenes')}</h3>{_scenes_html(card, fps)}"
+        f"<dl>{_record_rows(record)}</dl>{_takes_html(card, page_dir, commands)}"
         f'<label class="pick"><input type="checkbox" class="pick" value="{html.escape(stem)}" '
         f'data-seconds="{seconds}" data-ps="{html.escape(command.powershell)}" '
         f'data-sh="{html.escape(command.bash)}"> '
         f"{_t('pick', {'image': card.image})}</label></article>"
     )
+
+
+def _header(cards: list[Card], output_dir: Path, commands: Commands) -> str:
+    """Title, counts, the problems to look at, the filter, and the earlier takes' disk use."""
+    kinds = {kind: sum(1 for c in cards if c.problem and c.problem[0] == kind)
+             for kind in ("missing", "failed", "stale", "broken")}
+    header = [
+        f"<h1>{_t('title')}</h1>",
+        _t("intro", {"pictures": len(cards), "scenes": sum(len(c.spans) for c in cards),
+                     "clips": sum(c.current is not None for c in cards)}, tag="p"),
+        _t("problems", kinds, tag="p", attrs=' class="reason"') if any(kinds.values())
+        else _t("no_problems", tag="p"),
+        f'<label class="filter"><input type="checkbox" id="only-bad"> {_t("only_bad")}</label>',
+    ]
+    take_count, take_bytes = takes_disk_use(output_dir)
+    if take_count:
+        clean = ShellCommand.of([*commands.program, "--clean-takes"])
+        header.append(f'<p>{_t("takes_total", {"count": take_count, "size": _size(take_bytes)})} '
+                      f"{_both_forms(clean)}</p>")
+    return "".join(header)
+
+
+def _page_data(cards: list[Card], commands: Commands) -> str:
+    """What the page's script needs, as JSON safe inside a <script> element."""
+    times = [c.current.record.made_seconds for c in cards
+             if c.current and c.current.record and c.current.record.made_seconds is not None]
+    program = ShellCommand.of(commands.program)
+    data = {
+        "text": TEXT,
+        "program": {"ps": program.powershell, "sh": program.bash},
+        "seed": reroll_seed(cards, commands.seed),
+        "mean_seconds": sum(times) / len(times) if times else None,
+    }
+    return json.dumps(data, ensure_ascii=False).replace("</", "<\\/")
 
 
 def build_page(work: WorkDir, input_dir: Path, output_dir: Path, commands: Commands,
@@ -343,41 +391,15 @@ def build_page(work: WorkDir, input_dir: Path, output_dir: Path, commands: Comma
         record = card.current.record if card.current is not None else None
         flags = commands.settings_flags(record.provider, record.settings) if record else None
         card.flags = flags if flags is not None else commands.default_flags
-    kinds = {kind: sum(1 for c in cards if c.problem and c.problem[0] == kind)
-             for kind in ("missing", "failed", "stale", "broken")}
-    times = [c.current.record.made_seconds for c in cards
-             if c.current and c.current.record and c.current.record.made_seconds is not None]
-    take_count, take_bytes = takes_disk_use(output_dir)
-    clean = ShellCommand.of([*commands.program, "--clean-takes"])
-    program = ShellCommand.of(commands.program)
-    data = {
-        "text": TEXT,
-        "program": {"ps": program.powershell, "sh": program.bash},
-        "seed": reroll_seed(cards, commands.seed),
-        "mean_seconds": sum(times) / len(times) if times else None,
-    }
-    page_dir = work.root
-    header = [
-        f"<h1>{_t('title')}</h1>",
-        _t("intro", {"pictures": len(cards), "scenes": sum(len(c.spans) for c in cards),
-                     "clips": sum(c.current is not None for c in cards)}, tag="p"),
-        _t("problems", kinds, tag="p", attrs=' class="reason"') if any(kinds.values())
-        else _t("no_problems", tag="p"),
-        f'<label class="filter"><input type="checkbox" id="only-bad"> {_t("only_bad")}</label>',
-    ]
-    if take_count:
-        header.append(f'<p>{_t("takes_total", {"count": take_count, "size": _size(take_bytes)})} '
-                      f"{_both_forms(clean)}</p>")
-    script = json.dumps(data, ensure_ascii=False).replace("</", "<\\/")
     return Template(_asset("page.html")).substitute(
         title=f"{html.escape(TEXT['zh']['title'])} · {html.escape(work.root.resolve().name)}",
         css=_asset("review.css"),
-        header="".join(header),
-        cards="".join(_card(c, page_dir, input_dir, fps, commands) for c in cards),
+        header=_header(cards, output_dir, commands),
+        cards="".join(_card(c, work.root, input_dir, fps, commands) for c in cards),
         none_selected=_t("none_selected"),
         run_where=_t("run_where"),
         copy=_t("copy"),
-        data=script,
+        data=_page_data(cards, commands),
         script=_asset("review.js"),
     )
 
