@@ -3,7 +3,9 @@
 Every other module imports these names; nothing else spells them out.
 
     <work dir>/
-        1_extracted_images/image_001.png ...   step 1 writes, step 2 reads
+        1_extracted_images/image_001.png ...   step 1 writes, step 2 reads (overlays removed)
+        1_extracted_images/overlays.json       step 1 writes, step 3 reads: overlays kept live
+        1_extracted_images/overlay_subtitles.png ...   one mask per overlay kind (white = overlay)
         timestamps.csv                         step 1 writes, step 3 reads
         contact_sheet.jpg                      step 1's preview of every scene
         2_animated_clips/image_001.mp4 ...     step 2 writes, step 3 reads
@@ -50,6 +52,12 @@ INTERPOLATED_TAG = ".smooth-"
 _IMAGE_NAME = re.compile(r"^image_(\d{3,})\.png$")
 _TAKE_CLIP = re.compile(r"^take_(\d{2,})\.mp4$")
 
+OVERLAYS_JSON = "overlays.json"
+"""Inside the pictures folder: the overlays step 1 found (see overlays.py)."""
+OVERLAY_KINDS = ("subtitles", "animated", "static")
+"""Subtitles (text changing in a band), animated areas (audiogram, progress bar, presenter box,
+blinking logo), static overlays (a logo identical in every scene)."""
+
 CSV_COLUMNS = ("scene", "image", "start", "end", "duration", "start_frame", "end_frame")
 
 
@@ -73,6 +81,11 @@ def is_image_name(name: str) -> bool:
 def by_number(name: str) -> tuple[int, str]:
     """Sort key for picture and clip names: image_999.png before image_1000.png."""
     return len(name), name
+
+
+def overlay_mask_name(kind: str) -> str:
+    """The mask of one overlay kind: subtitles -> overlay_subtitles.png (never a picture name)."""
+    return f"overlay_{kind}{IMAGE_EXT}"
 
 
 def clip_name(image: str) -> str:
@@ -117,6 +130,10 @@ class WorkDir:
     @property
     def images_dir(self) -> Path:
         return self.root / EXTRACTED_DIR
+
+    @property
+    def overlays_path(self) -> Path:
+        return self.images_dir / OVERLAYS_JSON
 
     @property
     def clips_dir(self) -> Path:

@@ -275,6 +275,10 @@ class Episode:
                 image = overlay(f, image)
             yield image
 
+    def picture(self, f: int) -> np.ndarray:
+        """Frame `f` before overlays (RGB uint8)."""
+        return np.clip(self._picture(f, [0, *self.boundaries]), 0, 255).astype(np.uint8)
+
     def _picture(self, f: int, starts: list[int]) -> np.ndarray:
         """Frame `f` before overlays: its scene's view, or a blend inside a dissolve or a fade."""
         index = bisect.bisect_right(starts, f) - 1
