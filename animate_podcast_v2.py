@@ -76,6 +76,12 @@ def build_parser() -> tuple[argparse.ArgumentParser, list[argparse.Action]]:
         help="convert clips slower than the output (SVD: 7 fps) to its frame rate by motion-compensated "
         "interpolation instead of repeating frames; made once per clip, cached in 2_animated_clips/",
     )
+    step3.add_argument(
+        "--no-overlays", action="store_true",
+        help="leave out the overlays step 1 found (subtitles, audiogram, presenter box, logo; see "
+        "1_extracted_images/overlays.json): the animated clips as they are, instead of the source's own "
+        "overlay pixels composited live over them, frame by frame",
+    )
     return parser, step2_flags
 
 
@@ -106,7 +112,8 @@ def run_pipeline(args: argparse.Namespace, parser: argparse.ArgumentParser, outp
                 "is reported above and run the same command again (finished clips are kept)."
             )
         video = run_step3(args.video, work, output, pattern=args.pattern, fallback=args.fallback,
-                          kenburns=args.kenburns, fps=args.fps, interpolate=args.interpolate)
+                          kenburns=args.kenburns, fps=args.fps, interpolate=args.interpolate,
+                          overlays=not args.no_overlays)
         print(step3_summary(video))
 
 
@@ -137,7 +144,8 @@ def main(argv: list[str] | None = None) -> int:
 
             with WorkLock(work, "step 3"):
                 video = run_step3(args.video, work, output, pattern=args.pattern, fallback=args.fallback,
-                                  kenburns=args.kenburns, fps=args.fps, interpolate=args.interpolate)
+                                  kenburns=args.kenburns, fps=args.fps, interpolate=args.interpolate,
+                                  overlays=not args.no_overlays)
             print(step3_summary(video))
 
     return run_cli(job, folder=args.work_dir)

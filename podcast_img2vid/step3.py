@@ -6,6 +6,8 @@ Everything is checked before anything is encoded (the CSV, every clip, the sourc
 Then each distinct clip unit (see `step3_plan`) is encoded once at the output settings and the
 scenes are assembled by copying packets (`assemble`); only `kenburns` re-encodes whole scenes.
 Clip frames are streamed (`clip_frames`), so memory does not grow with clip or scene length.
+With live overlays (`composite`: on when step 1 found overlays) every output frame differs, so
+each scene is composited and encoded frame by frame while the source is decoded once more.
 Lengths are taken as players present them (`media.presented_spans`): the output ends exactly
 where the source's sound ends, and its temporary files stay inside the work folder.
 """
@@ -40,6 +42,7 @@ from .assemble import (
     to_video_frame,
 )
 from .clip_record import made_from_another_picture
+from .composite import Compositor, SourceFrames
 from .errors import UserError
 from .fsutil import atomic_output, is_disk_full, remove_stale_partials, unused_partial_path
 from .interpolate import interpolated_clip, needs_interpolation
@@ -55,12 +58,14 @@ from .media import (
     read_picture,
     run_ffmpeg,
 )
+from .overlays import OverlaySet, read_overlays
 from .step3_plan import (
     PATTERNS,
     Blend,
     ClipUnits,
     FrameRef,
     Piece,
+    SceneSpan,
     clip_units,
     fill,
     frames_for,
@@ -143,6 +148,10 @@ class Step3Result:
     """How far apart the picture's and the sound's ends are (ms); None for a silent output."""
     interpolated: bool
     """Slow clips were converted to the output rate by motion-compensated interpolation."""
+    live_overlays: tuple[str, ...] = ()
+    """The overlay kinds shown live from the source's frames (empty: none found, or turned off)."""
+    overlays_off: bool = False
+    """Step 1 found overlays but `--no-overlays` left them out."""
 
 
 def summary(result: Step3Result) -> str:
@@ -154,12 +163,16 @@ def summary(result: Step3Result) -> str:
     audio_note = {"copied": "original AAC copied bit-exact", "encoded": "encoded to AAC",
                   "none": "none (silent)"}[result.audio]
     width, height = result.size
+    if result.live_overlays:
+        overlays = f"; live overlays from the source: {', '.join(result.live_overlays)}"
+    else:
+        overlays = "; overlays found by step 1 left out (--no-overlays)" if result.overlays_off else ""
     return (
         f"step 3 done: {result.scenes} scenes -> {result.output} ({result.duration:.3f} s, "
         f"{width}x{height} @ {float(result.fps):.3f} fps, pattern {result.pattern}"
         f"{'' if result.pattern_needed else ' not needed: every clip lasts as long as its scenes'}"
         f"{', interpolated' if result.interpolated else ''}{', Ken Burns' if result.kenburns else ''}); "
-        f"audio: {audio_note}; video-audio sync error: {sync}"
+        f"audio: {audio_note}; video-audio sync error: {sync}{overlays}"
     )
 
 
@@ -194,9 +207,12 @@ def _check_clip(work: layout.WorkDir, image: str, fallback: str, fps: Fraction) 
 
 
 def _validate(
-    video: Path, work: layout.WorkDir, output: Path, pattern: str, fallback: str, fps: float | None
-) -> tuple[MediaInfo, list[layout.Scene], dict[str, ClipSource]]:
-    """Check every input before any encoding; raise ONE UserError listing every problem."""
+    video: Path, work: layout.WorkDir, output: Path, pattern: str, fallback: str, fps: float | None,
+    overlays: bool,
+) -> tuple[MediaInfo, list[layout.Scene], dict[str, ClipSource], OverlaySet | None]:
+    """Check every input before any encoding; raise ONE UserError listing every problem.
+
+    `overlays`: also read and check step 1's overlays (None when it found none)."""
     if pattern not in PATTERNS:
         raise UserError(f"pattern {pattern!r} is not one of {', '.join(PATTERNS)}")
     if fallback not in FALLBACKS:
@@ -214,6 +230,12 @@ def _validate(
         scenes = layout.read_scenes(work.csv_path)
     except UserError as e:
         problems.append(str(e))
+    live = None
+    if overlays and info is not None:
+        try:
+            live = read_overlays(work.images_dir, display_size(info))
+        except UserError as e:
+            problems.append(str(e))
     sources: dict[str, ClipSource] = {}
     if scenes is not None:
         out_fps = frame_rate(fps) if fps is not None else (info.fps if info else Fraction(30))
@@ -234,7 +256,7 @@ def _validate(
     if problems:
         listed = "".join(f"\n  {n}. {problem}" for n, problem in enumerate(problems, 1))
         raise UserError(f"{len(problems)} problems; step 3 cannot start, nothing was written:{listed}")
-    return info, scenes, sources
+    return info, scenes, sources, live
 
 
 WINDOWS_FORBIDDEN = set('<>:"/\\|?*')
@@ -438,10 +460,9 @@ class _Units:
         return self._segments[key]
 
 
-def _kenburns_frames(
-    units: _Units, image: str, count: int, move_index: int
-) -> Iterator[av.VideoFrame]:
-    """The scene's frames with a zoom/pan over the whole scene (continuous across loop points)."""
+def _kenburns_frames(units: _Units, image: str, count: int, move_index: int) -> Iterator[np.ndarray]:
+    """The scene's RGB frames with a zoom/pan over the whole scene (continuous across loop points);
+    the same array is refilled for each frame."""
     settings = units.settings
     zoom, pan = MOVES[move_index % len(MOVES)]
     canvas = np.zeros((settings.height, settings.width, 3), np.uint8)
@@ -449,7 +470,35 @@ def _kenburns_frames(
     for t, frame in enumerate(frames):
         x, y, w, h = fit_box(frame.shape[1], frame.shape[0], settings.width, settings.height)
         canvas[y : y + h, x : x + w] = zoom_pan(frame, t / max(1, count - 1), (w, h), zoom=zoom, pan=pan)
-        yield to_video_frame(canvas, settings)
+        yield canvas
+
+
+def _scene_frames(units: _Units, span: SceneSpan, kenburns: bool, move_index: int) -> Iterator[np.ndarray]:
+    """The RGB frames a scene shows before overlays, at the output's size."""
+    image = span.scene.image
+    if kenburns:
+        return _kenburns_frames(units, image, span.count, move_index)
+    width, height = units.settings.width, units.settings.height
+    indices = scene_indices(units.units(image), span.count)
+    return clip_frames(units.sources[image], indices, lambda rgb: fit_frame(rgb, width, height))
+
+
+def _live_frames(
+    frames: Iterator[np.ndarray], span: SceneSpan, compositor: Compositor, source: SourceFrames,
+    picture: Path, timeline: _Timeline, settings: VideoSettings,
+) -> Iterator[av.VideoFrame]:
+    """A scene's frames with the source's overlays on them, each taken from the source frame on
+    screen at the same time (output frame i is at source time origin + i / fps)."""
+    clean = compositor.picture(picture)
+    for i, rgb in enumerate(frames, span.first):
+        shown = source.at(timeline.origin + float(Fraction(i) / settings.fps))
+        yield to_video_frame(compositor.composite(rgb, shown, clean), settings)
+
+
+def _counted(frames: Iterator[Item], bar: tqdm) -> Iterator[Item]:
+    for frame in frames:
+        yield frame
+        bar.update(1)
 
 
 def _interpolated(sources: dict[str, ClipSource], fps: Fraction) -> dict[str, ClipSource]:
@@ -485,14 +534,17 @@ def run_step3(
     kenburns: bool = False,
     fps: float | None = None,
     interpolate: bool = False,
+    overlays: bool = True,
 ) -> Step3Result:
     """Make the animated video `output` from `work`'s clips and `video`'s audio; returns what it
     made (`summary` words it). Warnings about the source are printed as they are found.
 
     `interpolate`: clips slower than the output are converted to its rate by motion-compensated
     interpolation (made once per clip and cached next to it, see `interpolate`).
+    `overlays`: show the overlays step 1 found live from the source's frames (see `composite`);
+    False leaves them out (`--no-overlays`): the clips as they are.
     """
-    info, scenes, sources = _validate(video, work, output, pattern, fallback, fps)
+    info, scenes, sources, live = _validate(video, work, output, pattern, fallback, fps, overlays)
     width, height = even_size(*display_size(info))
     settings = VideoSettings(width, height, frame_rate(fps) if fps is not None else info.fps)
     if interpolate:
@@ -509,24 +561,31 @@ def run_step3(
             units = _Units(sources, settings, pattern, tmp)
             plans = [units.pieces(span.scene.image, span.count) for span in spans]
             pattern_needed = any(units.longer_than_clip(span.scene.image, span.count) for span in spans)
-            with atomic_output(output) as partial:
+            with atomic_output(output) as partial, contextlib.ExitStack() as stack:
                 assembler = Assembler(partial, settings, audio, timeline.end)
-                try:
-                    with tqdm(total=total_frames, unit="frame", desc="step 3") as bar:
-                        for n, span in enumerate(spans):
-                            image = span.scene.image
-                            if kenburns:
-                                segment = tmp / "kenburns.mp4"
-                                frames = _kenburns_frames(units, image, span.count, n)
-                                encode_segment(frames, segment, settings)
-                                assembler.add(segment, span.count)
-                            else:
-                                for piece in plans[n]:
-                                    assembler.add(units.segment(image, piece.part), piece.count)
+                stack.callback(assembler.abort)
+                source = compositor = None
+                if live is not None and live.overlays:
+                    compositor = Compositor(live, width, height)
+                    source = stack.enter_context(SourceFrames(video, width, height))
+                with tqdm(total=total_frames, unit="frame", desc="step 3") as bar:
+                    for n, span in enumerate(spans):
+                        image = span.scene.image
+                        if compositor is None and not kenburns:  # the clip units' packets, copied
+                            for piece in plans[n]:
+                                assembler.add(units.segment(image, piece.part), piece.count)
                             bar.update(span.count)
-                    assembler.close()
-                finally:
-                    assembler.abort()
+                            continue
+                        frames = _scene_frames(units, span, kenburns, n)
+                        if compositor is None:
+                            encoded = (to_video_frame(rgb, settings) for rgb in frames)
+                        else:
+                            encoded = _live_frames(frames, span, compositor, source,
+                                                   work.images_dir / image, timeline, settings)
+                        segment = tmp / "scene.mp4"
+                        encode_segment(_counted(encoded, bar), segment, settings)
+                        assembler.add(segment, span.count)
+                assembler.close()
         except OSError as e:
             raise _write_error(e, output, tmp) from None
 
@@ -550,5 +609,7 @@ def run_step3(
         fps=settings.fps,
         ends_ms=ends_ms,
         interpolated=interpolate,
+        live_overlays=tuple(live.kinds) if live is not None else (),
+        overlays_off=not overlays and work.overlays_path.is_file(),
     )
     return result
