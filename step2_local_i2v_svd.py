@@ -16,14 +16,22 @@ from __future__ import annotations
 
 import argparse
 import sys
-from fractions import Fraction
 from pathlib import Path
 
 from podcast_img2vid import layout
-from podcast_img2vid.cli import ArgumentParser, add_work_dir_argument, check_frame_rate, run_cli
+from podcast_img2vid.cli import ArgumentParser, add_work_dir_argument, run_cli
 from podcast_img2vid.errors import UserError
-from podcast_img2vid.providers import PROVIDERS, Provider, make_provider
+from podcast_img2vid.kenburns_provider import KenBurnsSettings
+from podcast_img2vid.providers import (
+    Provider,
+    add_provider_arguments,
+    make_provider,
+    provider_classes,
+    settings_flags,
+    unused_flags,
+)
 from podcast_img2vid.step2 import close_processes, run_step2, summary
+from podcast_img2vid.svd_provider import SVDSettings
 from podcast_img2vid.worklock import WorkLock
 
 MODEL_ID = "stabilityai/stable-video-diffusion-img2vid"  # hub id or local folder
@@ -44,46 +52,37 @@ PROVIDER = "svd"
 KENBURNS_FPS = 30.0  # --provider kenburns only; `--step all` uses the source video's rate
 
 
-def optional_int(text: str) -> int | None:
-    return None if text.lower() == "none" else int(text)
+DEFAULTS = {
+    "svd": SVDSettings(model=MODEL_ID, height=HEIGHT, width=WIDTH, num_frames=NUM_FRAMES, fps=FPS,
+                       steps=NUM_INFERENCE_STEPS, motion_bucket_id=MOTION_BUCKET_ID,
+                       noise_aug_strength=NOISE_AUG_STRENGTH, guidance_scale=GUIDANCE_SCALE,
+                       decode_chunk_size=DECODE_CHUNK_SIZE, device=DEVICE),
+    "kenburns": KenBurnsSettings(fps=KENBURNS_FPS),
+}
+"""The constants above as the providers' defaults; any other setting's default is its field's
+(see each provider's settings class, or --help)."""
 
 
 def add_step2_arguments(
     parser: argparse.ArgumentParser | argparse._ArgumentGroup, pipeline: bool = False
 ) -> list[argparse.Action]:
-    """Step 2's flags, declared once: this script's parser and `animate_podcast_v2.py --step all`
-    (`pipeline`) both use them. In the pipeline `--fps` is step 3's output rate, so the SVD
-    rate is only `--svd-fps` there, and the folders are the work folder's own. Returns the
+    """Step 2's flags: this script's parser and `animate_podcast_v2.py --step all` (`pipeline`)
+    both use them. Each provider's flags come from its settings class. In the pipeline `--fps`
+    is step 3's output rate, so the SVD rate is only `--svd-fps` there, the Ken Burns rate is
+    the source video's unless given, and the folders are the work folder's own. Returns the
     flags added."""
     actions: list[argparse.Action] = []
 
     def flag(*names: str, **options) -> None:
         actions.append(parser.add_argument(*names, **options))
 
-    choices = "; ".join(f"{name}: {choice.summary}" for name, choice in PROVIDERS.items())
-    flag("--provider", choices=list(PROVIDERS), default=PROVIDER, help=choices)
-    flag("--model", default=MODEL_ID, help="svd: Hugging Face model id or local folder")
-    flag("--height", type=int, default=HEIGHT, help="svd: clip height (multiple of 8)")
-    flag("--width", type=int, default=WIDTH, help="svd: clip width (multiple of 8)")
-    flag("--num-frames", type=optional_int, default=NUM_FRAMES,
-         help="svd: frames per clip (default: None = what the model was trained for: "
-         "14 for img2vid, 25 for img2vid-xt)")
-    fps_flags = ["--svd-fps"] if pipeline else ["--fps", "--svd-fps"]
-    flag(*fps_flags, dest="svd_fps", type=int, default=FPS,
-         help="svd: clip frame rate and fps conditioning")
-    flag("--steps", type=int, default=NUM_INFERENCE_STEPS, help="svd: denoising steps")
+    choices = "; ".join(f"{name}: {cls.summary}" for name, cls in provider_classes().items())
+    flag("--provider", choices=list(provider_classes()), default=PROVIDER, help=choices)
     flag("--seed", type=int, default=SEED, help="run seed; picture seeds derive from it")
-    flag("--motion-bucket-id", type=int, default=MOTION_BUCKET_ID, help="svd: amount of motion")
-    flag("--noise-aug-strength", type=float, default=NOISE_AUG_STRENGTH,
-         help="svd: noise added to the picture (more motion, less likeness)")
-    flag("--guidance-scale", type=float, default=GUIDANCE_SCALE,
-         help="svd: guidance on the last frame, ramping from 1.0 on the first; <= 1: none")
-    flag("--decode-chunk-size", type=optional_int, default=DECODE_CHUNK_SIZE,
-         help="svd: frames decoded at once; None: all")
-    flag("--device", default=DEVICE, help="svd: cuda, cuda:1, ... or cpu (tiny test models)")
-    flag("--kenburns-fps", type=float, default=None if pipeline else KENBURNS_FPS,
-         help="kenburns: clip frame rate" + (" (default: the source video's)" if pipeline
-                                             else " (best: the source video's)"))
+    for action in add_provider_arguments(parser, DEFAULTS, reserved=("--fps",) if pipeline else ()):
+        if pipeline and action.dest == "kenburns_fps":
+            action.default, action.help = None, "kenburns: clip frame rate (default: the source video's)"
+        actions.append(action)
     flag("--only", nargs="+", metavar="PICTURE",
          help="only these pictures (e.g. image_007), made again even if finished")
     flag("--force", action="store_true", help="make every clip again, even finished ones")
@@ -113,16 +112,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def checked_provider(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Provider:
     """The provider the flags ask for; warns about flags that belong to another provider."""
-    for name, choice in PROVIDERS.items():
-        if name == args.provider:
-            continue
-        given = [dest for dest in choice.flags if getattr(args, dest) != parser.get_default(dest)]
-        if given:
-            flags = ", ".join("--" + dest.replace("_", "-") for dest in given)
-            print(f"warning: {flags} only apply to --provider {name}; ignored with --provider "
-                  f"{args.provider}", file=sys.stderr)
-    if args.provider == "kenburns":
-        args.kenburns_fps = check_frame_rate("--kenburns-fps", args.kenburns_fps)
+    for name, flags in unused_flags(args, parser).items():
+        print(f"warning: {', '.join(flags)} only apply to --provider {name}; ignored with --provider "
+              f"{args.provider}", file=sys.stderr)
     return make_provider(args)
 
 
@@ -138,29 +130,6 @@ def run(args: argparse.Namespace, provider: Provider) -> int:
         write_review(args, result.failed)
     close_processes()
     return result.exit_code
-
-
-SVD_FLAGS = {"--model": "model", "--height": "height", "--width": "width", "--num-frames": "num_frames",
-             "--svd-fps": "fps", "--steps": "steps", "--motion-bucket-id": "motion_bucket_id",
-             "--noise-aug-strength": "noise_aug_strength", "--guidance-scale": "max_guidance_scale",
-             "--decode-chunk-size": "decode_chunk_size"}
-"""The flag that sets each setting an SVD clip's record holds."""
-
-
-def settings_flags(provider: str, settings: dict) -> list[str] | None:
-    """The flags that make clips with exactly these recorded settings (review.html's commands);
-    None for settings this script cannot spell."""
-    try:
-        if provider == "kenburns":
-            fps = Fraction(settings["fps"])
-            return ["--provider", "kenburns", "--kenburns-fps",
-                    str(fps.numerator if fps.denominator == 1 else float(fps))]
-        if provider == "svd":
-            return ["--provider", "svd", *(word for flag, key in SVD_FLAGS.items()
-                                           for word in (flag, str(settings[key])))]
-    except (KeyError, TypeError, ValueError, ZeroDivisionError):
-        return None
-    return None
 
 
 def review_commands(args: argparse.Namespace):

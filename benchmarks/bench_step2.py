@@ -34,7 +34,7 @@ from tiny_svd import build_tiny_svd  # noqa: E402
 
 from podcast_img2vid import layout  # noqa: E402
 from podcast_img2vid.step2 import run_step2  # noqa: E402
-from podcast_img2vid.svd_provider import SVDConfig, SVDProvider  # noqa: E402
+from podcast_img2vid.svd_provider import SVDProvider, SVDSettings  # noqa: E402
 
 LIMIT = 0.05
 
@@ -68,10 +68,9 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         model = build_tiny_svd(Path(tmp) / "model")
         work = make_work(Path(tmp) / "work", args.pictures)
-        provider = SVDProvider(SVDConfig(
-            model=str(model), height=args.height, width=args.width, num_frames=args.frames, fps=7,
-            steps=args.steps, motion_bucket_id=127, noise_aug_strength=0.02, guidance_scale=3.0,
-            decode_chunk_size=8, device="cpu",
+        provider = SVDProvider(SVDSettings(
+            model=str(model), height=args.height, width=args.width, num_frames=args.frames,
+            steps=args.steps, device="cpu",
         ))
         started = time.perf_counter()
         provider.pipe  # noqa: B018 - load now, to time loading on its own

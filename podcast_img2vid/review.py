@@ -50,6 +50,7 @@ from .layout import (
     sidecar_name,
 )
 from .media import frame_rate
+from .providers import shown_settings
 from .step3_plan import SceneSpan, clip_units, fill, scene_spans
 from .takes import earlier_takes, takes_disk_use
 
@@ -60,9 +61,6 @@ def _asset(name: str) -> str:
 
 TEXT: dict[str, dict[str, str]] = json.loads(_asset("strings.json"))
 """Every label of the page, in Traditional Chinese ("zh") and English ("en")."""
-SHOWN_SETTINGS = ("model", "height", "width", "num_frames", "fps", "steps", "motion_bucket_id",
-                  "noise_aug_strength", "max_guidance_scale")
-"""Settings shown on a card when the record has them (the full record is in the .json file)."""
 
 _POWERSHELL_SAFE = re.compile(r"^[A-Za-z0-9_./\\:=+-]+$")
 
@@ -264,7 +262,8 @@ def _record_rows(record: ClipRecord | None) -> str:
     if record is None:
         return ""
     settings = record.settings
-    shown = ", ".join(f"{k} {settings[k]}" for k in SHOWN_SETTINGS if k in settings) or ", ".join(
+    keys = shown_settings(record.provider)  # the provider's `shown` settings; all of an unknown one's
+    shown = ", ".join(f"{k} {settings[k]}" for k in keys or () if k in settings) or ", ".join(
         f"{k} {v}" for k, v in settings.items())
     took = record.made_seconds
     took_html = _t("seconds", {"s": f"{took:.1f}"}) if took is not None else _t("unknown")

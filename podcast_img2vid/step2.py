@@ -42,7 +42,7 @@ from .clip_record import ClipRecord
 from .errors import UserError, disk_error, error_chain
 from .fsutil import partial_path, remove_partials
 from .layout import IMAGE_EXT, WorkDir, by_number, clip_name, is_image_name, read_scenes, sidecar_name
-from .providers import ClipRequest, Provider, ProviderUnavailable
+from .provider_base import ClipRequest, Provider, ProviderUnavailable
 from .takes import keep_current, takes_summary
 
 if TYPE_CHECKING:

@@ -36,20 +36,23 @@ import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 from PIL import Image, ImageOps
 
 from .errors import UserError, error_chain
-from .media import read_picture, write_video
-from .providers import ClipRequest, ProviderUnavailable
+from .provider_base import ClipRequest, ProviderUnavailable, recorded_settings, setting
+
+if TYPE_CHECKING:
+    import torch
 
 NO_CUDA = (
     "no CUDA GPU found (torch.cuda.is_available() is False). Check the GPU as the README's "
     "troubleshooting section shows (nvidia-smi; a CUDA build of PyTorch), or run on the CPU with "
     "--provider kenburns (--device cpu only suits tiny test models)."
 )
+MODEL_FLAG = "--model / MODEL_ID"
 MEMORY_RUNGS = ("decode chunk 1", "model CPU offload", "UNet forward chunking")
 
 
@@ -65,22 +68,49 @@ class _DropEmptyFloat32Warning(logging.Filter):
 logging.getLogger("diffusers.models.modeling_utils").addFilter(_DropEmptyFloat32Warning())
 
 
+def _optional(value: int | None) -> str:
+    return "None" if value is None else str(value)
+
+
 @dataclass(frozen=True)
-class SVDConfig:
-    model: str
-    """Hugging Face hub id or local folder of a diffusers SVD checkpoint."""
-    height: int
-    width: int
-    num_frames: int | None
-    """None: what the checkpoint was trained for."""
-    fps: int
-    steps: int
-    motion_bucket_id: int
-    noise_aug_strength: float
-    guidance_scale: float
-    decode_chunk_size: int | None
-    """Frames decoded at once by the VAE; None: all of them."""
-    device: str = "cuda"
+class SVDSettings:
+    """SVD's settings; step2_local_i2v_svd.py's constants (MODEL_ID, HEIGHT, ...) are its defaults."""
+
+    model: str = setting("stabilityai/stable-video-diffusion-img2vid",
+                         "Hugging Face model id or local folder", flags=("--model",), shown=True)
+    height: int = setting(576, "clip height (multiple of 8)", flags=("--height",), shown=True)
+    width: int = setting(1024, "clip width (multiple of 8)", flags=("--width",), shown=True)
+    num_frames: int | None = setting(
+        None, "frames per clip (default: None = what the model was trained for: 14 for img2vid, "
+        "25 for img2vid-xt)", flags=("--num-frames",), shown=True, at_least=2, flag_value=_optional)
+    fps: int = setting(7, "clip frame rate and fps conditioning", flags=("--fps", "--svd-fps"),
+                       shown=True, at_least=1)
+    steps: int = setting(25, "denoising steps", flags=("--steps",), shown=True, at_least=1)
+    motion_bucket_id: int = setting(127, "amount of motion", flags=("--motion-bucket-id",), shown=True)
+    noise_aug_strength: float = setting(0.02, "noise added to the picture (more motion, less likeness)",
+                                        flags=("--noise-aug-strength",), shown=True)
+    guidance_scale: float = setting(3.0, "guidance on the last frame, ramping from 1.0 on the first; "
+                                    "<= 1: none", flags=("--guidance-scale",), shown=True,
+                                    recorded_as="max_guidance_scale")
+    decode_chunk_size: int | None = setting(8, "frames decoded at once; None: all",
+                                            flags=("--decode-chunk-size",), at_least=1,
+                                            flag_value=_optional)
+    device: str = setting("cuda", "cuda, cuda:1, ... or cpu (tiny test models)", flags=("--device",),
+                          recorded=False)
+
+
+def torch_device(name: str) -> torch.device:
+    """The device `--device` names; a CUDA one is checked, and without an index it is this
+    process's GPU (one GPU per process under accelerate launch / torchrun)."""
+    import torch
+
+    device = torch.device(name)
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ProviderUnavailable(NO_CUDA)
+        if device.index is None:
+            device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+    return device
 
 
 def round8(size: int) -> int:
@@ -118,6 +148,8 @@ def frames_are_broken(frames: np.ndarray, picture: np.ndarray) -> bool:
 
 def is_out_of_memory(error: RuntimeError) -> bool:
     """CUDA out of memory, raised by torch as its own type or by a CUDA library as a RuntimeError."""
+    import torch
+
     text = str(error)
     return isinstance(error, torch.cuda.OutOfMemoryError) or any(
         marker in text for marker in ("CUDA out of memory", "CUDA error: out of memory")
@@ -145,8 +177,9 @@ def _is_network_error(error: BaseException) -> bool:
     return bool(names & {"NetworkError", "TransportError", "ConnectionError"})
 
 
-def _hub_error(model: str, error: BaseException) -> ProviderUnavailable:
-    """One clear message for the ways loading a model from the hub fails."""
+def _hub_error(model: str, error: BaseException, flag: str = MODEL_FLAG) -> ProviderUnavailable:
+    """One clear message for the ways loading a model from the hub fails (`flag`: how the user
+    sets the model)."""
     from huggingface_hub.errors import GatedRepoError, RepositoryNotFoundError
 
     chain = error_chain(error)
@@ -160,30 +193,30 @@ def _hub_error(model: str, error: BaseException) -> ProviderUnavailable:
         if isinstance(e, RepositoryNotFoundError):
             return ProviderUnavailable(
                 f"{model}: no such model on the Hugging Face hub, or it is private or gated and you are not "
-                "logged in (`hf auth login`). Check --model / MODEL_ID, or give a local folder."
+                f"logged in (`hf auth login`). Check {flag}, or give a local folder."
             )
     if any(getattr(getattr(e, "response", None), "status_code", None) in (401, 403) for e in chain):
         return gated
     if any(_is_network_error(e) for e in chain):
         return ProviderUnavailable(
             f"{model}: not in the local Hugging Face cache and the hub cannot be reached. Connect once to "
-            "download it (it is then cached for offline use), or give a local folder with --model."
+            f"download it (it is then cached for offline use), or give a local folder with {flag}."
         )
     first_line = str(error).strip().splitlines()[0] if str(error).strip() else error.__class__.__name__
-    return ProviderUnavailable(f"{model}: cannot be loaded ({first_line}). Check --model / MODEL_ID.")
+    return ProviderUnavailable(f"{model}: cannot be loaded ({first_line}). Check {flag}.")
 
 
-def _model_source(model: str) -> str:
+def _model_source(model: str, flag: str = MODEL_FLAG) -> str:
     """What to pass to from_pretrained: the hub id, or the checked local folder."""
     if not _is_local(model):
         return model
     folder = Path(model).expanduser()
     if not folder.is_dir():
-        raise ProviderUnavailable(f"{model}: model folder not found. Check --model / MODEL_ID.")
+        raise ProviderUnavailable(f"{model}: model folder not found. Check {flag}.")
     if not (folder / "model_index.json").is_file():
         raise ProviderUnavailable(
             f"{model}: not a diffusers model folder (no model_index.json). Give the folder that "
-            "StableVideoDiffusionPipeline.save_pretrained wrote, or a hub id."
+            "a diffusers pipeline's save_pretrained wrote, or a hub id."
         )
     return str(folder)
 
@@ -211,6 +244,7 @@ def trained_num_frames(model: str) -> int:
 
 def load_pipeline(model: str, dtype: torch.dtype):
     """StableVideoDiffusionPipeline from a hub id or folder: safetensors only, fp16 variant for half."""
+    import torch
     from transformers.utils import logging as transformers_logging
 
     transformers_logging.set_verbosity_error()  # before diffusers imports CLIP: no torchvision notice
@@ -240,22 +274,14 @@ class SVDProvider:
     """Step-2 provider backed by diffusers' StableVideoDiffusionPipeline (see the module docstring)."""
 
     name = "svd"
+    summary = "Stable Video Diffusion on the GPU"
+    settings_class = SVDSettings
     uses_scene_length = False
 
-    def __init__(self, config: SVDConfig) -> None:
-        for flag, value in (("--fps", config.fps), ("--steps", config.steps)):
-            if value < 1:
-                raise UserError(f"{flag} must be at least 1 (got {value}).")
-        if config.num_frames is not None and config.num_frames < 2:
-            raise UserError(f"--num-frames must be at least 2 (got {config.num_frames}).")
-        if config.decode_chunk_size is not None and config.decode_chunk_size < 1:
-            raise UserError(f"--decode-chunk-size must be at least 1 (got {config.decode_chunk_size}).")
-        device = torch.device(config.device)
-        if device.type == "cuda":
-            if not torch.cuda.is_available():
-                raise ProviderUnavailable(NO_CUDA)
-            if device.index is None:  # one GPU per process under accelerate launch / torchrun
-                device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+    def __init__(self, config: SVDSettings) -> None:
+        import torch
+
+        device = torch_device(config.device)
         self.config = config
         self.device = device
         self.dtype = torch.float16 if device.type == "cuda" else torch.float32
@@ -273,24 +299,15 @@ class SVDProvider:
         if self.num_frames is None:
             self.num_frames = trained_num_frames(self.config.model)
         low, high = guidance_range(self.config.guidance_scale)
-        return {
-            "model": self.config.model,
-            "height": self.height,
-            "width": self.width,
-            "num_frames": self.num_frames,
-            "fps": self.config.fps,
-            "steps": self.config.steps,
-            "motion_bucket_id": self.config.motion_bucket_id,
-            "noise_aug_strength": self.config.noise_aug_strength,
-            "min_guidance_scale": low,
-            "max_guidance_scale": high,
-            "decode_chunk_size": self.config.decode_chunk_size,
-        }
+        return {**recorded_settings(self.config), "height": self.height, "width": self.width,
+                "num_frames": self.num_frames, "min_guidance_scale": low, "max_guidance_scale": high}
 
     @property
     def pipe(self):
         """The pipeline, loaded on first use (a run with nothing to make never loads it)."""
         if self._pipe is None:
+            import torch
+
             if self.device.type == "cuda":
                 torch.cuda.set_device(self.device)  # peak-VRAM figures and offload refer to this GPU
             pipe = load_pipeline(self.config.model, self.dtype)
@@ -299,6 +316,10 @@ class SVDProvider:
         return self._pipe
 
     def animate(self, request: ClipRequest) -> str | None:
+        import torch
+
+        from .media import read_picture, write_video
+
         settings = self.settings()
         picture = read_picture(request.image)
         width, height = oriented_model_size(picture.size, self.height, self.width)
@@ -337,6 +358,8 @@ class SVDProvider:
         self, picture: Image.Image, width: int, height: int, seed: int, settings: dict
     ) -> np.ndarray:
         """One pipeline call; (frames, height, width, 3) floats in [0, 1]."""
+        import torch
+
         pipe = self.pipe
         started = time.perf_counter()
         try:
@@ -372,10 +395,14 @@ class SVDProvider:
         return ", ".join(MEMORY_RUNGS[: self.memory_rung])
 
     def _use_float32(self) -> None:
+        import torch
+
         self.pipe.to(dtype=torch.float32)
         self.dtype = torch.float32
 
     def _free_cuda_memory(self) -> None:
+        import torch
+
         gc.collect()
         if torch.cuda.is_available():
             torch.cuda.empty_cache()

@@ -12,9 +12,9 @@ from PIL import Image
 
 from podcast_img2vid.errors import UserError
 from podcast_img2vid.kenburns import MOVES
-from podcast_img2vid.kenburns_provider import SPARE_SECONDS, KenBurnsProvider, capped_size
+from podcast_img2vid.kenburns_provider import SPARE_SECONDS, KenBurnsProvider, KenBurnsSettings, capped_size
 from podcast_img2vid.media import probe, read_frames
-from podcast_img2vid.providers import ClipRequest
+from podcast_img2vid.provider_base import ClipRequest
 
 
 def textured_picture(path: Path, width: int, height: int) -> Path:
@@ -32,7 +32,7 @@ def textured_picture(path: Path, width: int, height: int) -> Path:
 
 def animate(tmp_path: Path, picture: Path, seed: int, seconds: float, fps: float = 25) -> Path:
     out = tmp_path / f"clip_{seed}.mp4"
-    KenBurnsProvider(fps).animate(ClipRequest(picture, out, seed, seconds))
+    KenBurnsProvider(KenBurnsSettings(fps)).animate(ClipRequest(picture, out, seed, seconds))
     return out
 
 

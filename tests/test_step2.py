@@ -33,7 +33,7 @@ from podcast_img2vid import svd_provider as svd
 from podcast_img2vid.errors import UserError
 from podcast_img2vid.fsutil import partial_path
 from podcast_img2vid.media import probe, read_frames, write_video
-from podcast_img2vid.providers import ClipRequest, ProviderUnavailable
+from podcast_img2vid.provider_base import ClipRequest, ProviderUnavailable
 
 sys.path.insert(0, str(REPO))
 import step2_local_i2v_svd as script  # noqa: E402
@@ -420,9 +420,8 @@ class FakePipe:
 
 
 def fake_provider(pipe: FakePipe) -> svd.SVDProvider:
-    provider = svd.SVDProvider(svd.SVDConfig(
-        model="unused", height=64, width=96, num_frames=4, fps=7, steps=2, motion_bucket_id=127,
-        noise_aug_strength=0.02, guidance_scale=3.0, decode_chunk_size=None, device="cpu",
+    provider = svd.SVDProvider(svd.SVDSettings(
+        model="unused", height=64, width=96, num_frames=4, steps=2, decode_chunk_size=None, device="cpu",
     ))
     provider._pipe = pipe
     return provider

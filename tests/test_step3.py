@@ -34,7 +34,7 @@ from podcast_img2vid import layout
 from podcast_img2vid.assemble import VideoSettings
 from podcast_img2vid.errors import UserError
 from podcast_img2vid.kenburns import zoom_pan
-from podcast_img2vid.kenburns_provider import KenBurnsProvider
+from podcast_img2vid.kenburns_provider import KenBurnsProvider, KenBurnsSettings
 from podcast_img2vid.media import (
     FrameReader,
     ffmpeg_exe,
@@ -313,7 +313,7 @@ def test_clip_made_from_an_earlier_picture_is_refused(tmp_path):
     work = layout.WorkDir(tmp_path)
     make_still(work.images_dir / "image_001.png", 0)
     write_csv(work, [("image_001.png", 0.0, 1.0)])
-    assert run_step2(work, KenBurnsProvider(25), seed=1).made == ["image_001.png"]
+    assert run_step2(work, KenBurnsProvider(KenBurnsSettings(25)), seed=1).made == ["image_001.png"]
     source = make_source(tmp_path / "src.mp4", 1.0)
     run_step3(source, work, tmp_path / "fine.mp4")  # the clip matches its picture
     make_still(work.images_dir / "image_001.png", 5)  # step 1 ran again: another picture
