@@ -22,6 +22,7 @@ from podcast_img2vid import layout
 from podcast_img2vid.cli import ArgumentParser, add_work_dir_argument, run_cli
 from podcast_img2vid.errors import UserError
 from podcast_img2vid.kenburns_provider import KenBurnsSettings
+from podcast_img2vid.ltx_provider import LTXSettings
 from podcast_img2vid.providers import (
     Provider,
     add_provider_arguments,
@@ -58,6 +59,7 @@ DEFAULTS = {
                        noise_aug_strength=NOISE_AUG_STRENGTH, guidance_scale=GUIDANCE_SCALE,
                        decode_chunk_size=DECODE_CHUNK_SIZE, device=DEVICE),
     "kenburns": KenBurnsSettings(fps=KENBURNS_FPS),
+    "ltx": LTXSettings(device=DEVICE),
 }
 """The constants above as the providers' defaults; any other setting's default is its field's
 (see each provider's settings class, or --help)."""

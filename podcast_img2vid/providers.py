@@ -35,6 +35,7 @@ __all__ = ["BUILT_IN", "ClipRequest", "Provider", "ProviderUnavailable", "add_pr
 BUILT_IN = {
     "svd": "podcast_img2vid.svd_provider:SVDProvider",
     "kenburns": "podcast_img2vid.kenburns_provider:KenBurnsProvider",
+    "ltx": "podcast_img2vid.ltx_provider:LTXProvider",
 }
 ENTRY_POINT_GROUP = "podcast_img2vid.providers"
 

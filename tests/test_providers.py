@@ -144,6 +144,7 @@ def test_every_setting_is_a_flag_with_its_help_and_default_and_the_constants_win
     assert actions["height"].default == script.HEIGHT
     assert actions["steps"].default == script.NUM_INFERENCE_STEPS
     assert actions["kenburns_fps"].default == script.KENBURNS_FPS
+    assert actions["ltx_steps"].default == 8
 
 
 def test_review_shows_each_providers_own_settings():
