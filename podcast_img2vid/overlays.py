@@ -44,6 +44,9 @@ KEY_LEVEL = 24
 """A source pixel differing from the clean picture by more than this (levels, any channel) is overlay."""
 COLOUR_TOLERANCE = 48
 """Over a moving picture, a pixel this close (levels, every channel) to an overlay colour is overlay."""
+EDGE_SLACK = 4
+"""Near the clean picture's own edges a source pixel may differ by a 1/EDGE_SLACK of the edge's contrast
+more (compression and scaling blur sharp edges): a picture edge inside a mask is not taken for overlay."""
 EDGE_PIXELS = 1
 """Overlay pixels are widened by this much (anti-aliased edges) and then feathered as much."""
 
@@ -203,7 +206,8 @@ def overlay_pixels(frame: np.ndarray, picture: np.ndarray, overlay: Overlay) -> 
     """Where `frame` (a source frame, RGB) shows `overlay`'s own pixels, over the clean `picture`
     (RGB, same size): (h, w) float32 alpha 0-1, 0 outside the mask, soft at the overlay's edges.
 
-    Where the picture under the mask stays, overlay pixels differ from the picture by KEY_LEVEL;
+    Where the picture under the mask stays, overlay pixels differ from the picture by KEY_LEVEL
+    (more near the picture's own edges, see EDGE_SLACK);
     where it moves (`picture_moves`), they lie near one of the overlay's `colours`."""
     alpha = np.zeros(frame.shape[:2], np.float32)
     ys, xs = np.nonzero(overlay.mask)
@@ -217,7 +221,11 @@ def overlay_pixels(frame: np.ndarray, picture: np.ndarray, overlay: Overlay) -> 
         near = [np.abs(here - np.array(c, np.int16)).max(axis=2) <= COLOUR_TOLERANCE for c in overlay.colours]
         keyed = np.logical_or.reduce(near)
     else:
-        keyed = np.abs(here - picture[y0:y1, x0:x1].astype(np.int16)).max(axis=2) > KEY_LEVEL
+        under = np.ascontiguousarray(picture[y0:y1, x0:x1])
+        square = np.ones((3, 3), np.uint8)
+        contrast = cv2.dilate(cv2.morphologyEx(under, cv2.MORPH_GRADIENT, square).max(axis=2), square)
+        level = KEY_LEVEL + contrast.astype(np.int16) // EDGE_SLACK
+        keyed = np.abs(here - under.astype(np.int16)).max(axis=2) > level
     inside = overlay.mask[y0:y1, x0:x1] > 0
     size = 2 * EDGE_PIXELS + 1
     wide = cv2.dilate((keyed & inside).astype(np.uint8), np.ones((size, size), np.uint8)).astype(np.float32)
