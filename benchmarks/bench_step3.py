@@ -280,10 +280,12 @@ OVERLAY_MEMORY_CASES = [(60, (1280, 720)), (600, (1280, 720)), (10, (3840, 2160)
 """(seconds, size) of the single-scene videos with live overlays whose peak memory is measured."""
 
 
-def measure_overlay_memory(root: Path) -> None:
+def measure_overlay_memory(
+    root: Path, cases: list[tuple[int, tuple[int, int]]] = OVERLAY_MEMORY_CASES
+) -> None:
     """Peak memory of step 3 with live overlays, as `/usr/bin/time -v` reports it (Linux)."""
     print("peak memory of step 3 with live overlays (/usr/bin/time -v, maximum resident set size):")
-    for seconds, (w, h) in OVERLAY_MEMORY_CASES:
+    for seconds, (w, h) in cases:
         source, work = single_scene_case(root / f"overlays_{seconds}_{h}", seconds, (w, h))
         moving = work.root / "moving.mp4"  # the source's picture moves: the whole mask is keyed
         run_ffmpeg(["-i", str(source), "-f", "lavfi", "-t", str(seconds), "-i", f"testsrc2=s={w}x{h}:r={FPS}",

@@ -8,7 +8,8 @@ picture, or near the overlay's colours where the picture under it moves). So a s
 come from the source and the picture between and around them stays the animated clip: no rectangle
 of frozen picture.
 
-Work is done inside each mask's bounding box only, and memory is a few frames whatever the length.
+The key and the mixing are done inside each mask's bounding box only (the rest of the frame is the
+clip as it is), and memory is a few frames whatever the scene's or the video's length.
 """
 
 from __future__ import annotations
