@@ -21,7 +21,7 @@ from PIL import Image
 
 from podcast_img2vid import layout
 from podcast_img2vid.errors import UserError
-from podcast_img2vid.kenburns_provider import KenBurnsProvider
+from podcast_img2vid.kenburns_provider import KenBurnsProvider, KenBurnsSettings
 from podcast_img2vid.media import read_frames, run_ffmpeg
 from podcast_img2vid.overlays import Overlay, OverlaySet, write_overlays
 from podcast_img2vid.step2 import run_step2
@@ -98,7 +98,7 @@ def test_overlays_stay_live_over_the_animated_clips(tmp_path, family):
     size = SIZES[OVERLAY_FAMILIES.index(family) % len(SIZES)]
     case = step1_outputs(overlay_episode(family, seed, size, scenes=3, seconds=(2.0, 3.0)), tmp_path)
     ep = case.episode
-    run_step2(case.work, KenBurnsProvider(ep.fps), seed=seed)
+    run_step2(case.work, KenBurnsProvider(KenBurnsSettings(float(ep.fps))), seed=seed)
     live, plain = tmp_path / "live.mp4", tmp_path / "plain.mp4"
     result = run_step3(case.source, case.work, live)
     off = run_step3(case.source, case.work, plain, overlays=False)
@@ -138,7 +138,7 @@ def test_overlays_stay_live_over_the_animated_clips(tmp_path, family):
 def test_no_overlays_gives_the_output_of_a_folder_without_overlays(tmp_path):
     ep = overlay_episode("subtitles_cjk", 303, (320, 180), fps=25, scenes=2, seconds=(1.0, 1.5))
     case = step1_outputs(ep, tmp_path / "case")
-    run_step2(case.work, KenBurnsProvider(25), seed=3)
+    run_step2(case.work, KenBurnsProvider(KenBurnsSettings(25)), seed=3)
     run_step3(case.source, case.work, tmp_path / "off.mp4", overlays=False)
     (case.work.images_dir / layout.OVERLAYS_JSON).unlink()
     before = run_step3(case.source, case.work, tmp_path / "before.mp4")
@@ -151,7 +151,7 @@ def test_no_overlays_gives_the_output_of_a_folder_without_overlays(tmp_path):
 def test_a_bad_mask_is_one_clear_line_before_any_work(tmp_path, damage):
     ep = overlay_episode("combined", 304, (320, 180), fps=25, scenes=2, seconds=(1.0, 1.5))
     case = step1_outputs(ep, tmp_path / "case")
-    run_step2(case.work, KenBurnsProvider(25), seed=4)
+    run_step2(case.work, KenBurnsProvider(KenBurnsSettings(25)), seed=4)
     mask = case.work.images_dir / layout.overlay_mask_name("subtitles")
     if damage == "missing":
         mask.unlink()
