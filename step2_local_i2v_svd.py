@@ -4,6 +4,7 @@
     python step2_local_i2v_svd.py --only image_007 --seed 123        # re-roll one picture
     accelerate launch --num_processes 2 step2_local_i2v_svd.py       # split across 2 GPUs
     python step2_local_i2v_svd.py --provider kenburns                # no GPU: slow zoom/pan instead
+    python step2_local_i2v_svd.py --provider runway --dry-run        # a cloud service: its price first
     python step2_local_i2v_svd.py --review                           # only write review.html
     python step2_local_i2v_svd.py --use-take image_007 2             # make an earlier take current
     python step2_local_i2v_svd.py --clean-takes                      # delete the takes not current
@@ -31,7 +32,7 @@ from podcast_img2vid.providers import (
     settings_flags,
     unused_flags,
 )
-from podcast_img2vid.step2 import close_processes, run_step2, summary
+from podcast_img2vid.step2 import close_processes, plan, price_line, run_step2, summary
 from podcast_img2vid.svd_provider import SVDSettings
 from podcast_img2vid.worklock import WorkLock
 
@@ -102,6 +103,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_work_dir_argument(parser)
     add_step2_arguments(parser)
+    parser.add_argument("--dry-run", action="store_true",
+                        help="only say how many clips would be made and, for a cloud provider, their "
+                        "estimated price; nothing is made or sent")
     takes = parser.add_argument_group("review and takes (these make no clips)")
     takes.add_argument("--review", action="store_true",
                        help=f"only write {layout.REVIEW_PAGE}: every clip beside its picture")
@@ -132,6 +136,18 @@ def run(args: argparse.Namespace, provider: Provider) -> int:
         write_review(args, result.failed)
     close_processes()
     return result.exit_code
+
+
+def dry_run(args: argparse.Namespace, provider: Provider) -> int:
+    """--dry-run: say which clips a run would make and, for a paid provider, what they would cost."""
+    work = layout.WorkDir(args.work_dir)
+    planned = plan(work, provider, only=args.only, force=args.force,
+                   input_dir=work.root / args.input_dir, output_dir=work.root / args.output_dir)
+    print(f"step 2 ({provider.name}, dry run): {len(planned.todo)} of {len(planned.pictures)} pictures "
+          "need a clip; nothing was made or sent")
+    price = price_line(provider, planned, args.seed) if planned.todo else None
+    print(f"cost: {price}" if price else "cost: none (no paid service)")
+    return 0
 
 
 def review_commands(args: argparse.Namespace):
@@ -193,6 +209,8 @@ def main(argv: list[str] | None = None) -> int:
                 manage_takes(args)
             return 0
         provider = checked_provider(parser, args)
+        if args.dry_run:
+            return dry_run(args, provider)
         with WorkLock(layout.WorkDir(args.work_dir), "step 2"):
             return run(args, provider)
 

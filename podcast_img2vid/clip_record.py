@@ -43,6 +43,8 @@ class ClipRecord:
     """What the provider reported (e.g. an out-of-memory retry)."""
     made_seconds: float | None = None
     """Wall time the provider took for this clip (review.html estimates re-roll time from it)."""
+    service: dict[str, object] | None = None
+    """For a cloud provider: the service's task id, what the clip cost, the seed it was sent."""
 
 
 def file_sha256(path: Path) -> str:
@@ -74,6 +76,7 @@ def read(sidecar: Path) -> ClipRecord | None:
             inputs=data.get("inputs", {}),
             note=data.get("note"),
             made_seconds=data.get("made_seconds"),
+            service=data.get("service"),
         )
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None

@@ -12,6 +12,7 @@ Every other module imports these names; nothing else spells them out.
         2_animated_clips/image_001.json ...    step 2's record of how each clip was made (clip_record.py)
         2_animated_clips/image_001.smooth-<key>.mp4   step 3's cached interpolation of a clip
         2_animated_clips/takes/image_001/take_01.mp4 + .json   earlier takes, kept by a re-roll (takes.py)
+        2_animated_clips/cloud_tasks/image_001.json   a cloud task id, so a rerun never pays twice (cloud.py)
         review.html                            step 2's page of every clip beside its picture (review.py)
         1_extracted_images.bak-<time>/         an earlier step-1 set, moved aside by a rerun
         .1_extracted_images.new-<time>/        step 1's staging folder while it runs
@@ -40,6 +41,8 @@ CONTACT_SHEET = "contact_sheet.jpg"
 REVIEW_PAGE = "review.html"
 TAKES_DIR = "takes"
 """Inside the clips folder: one folder per picture with its earlier takes (take_01.mp4 + .json)."""
+CLOUD_TASKS_DIR = "cloud_tasks"
+"""Inside the clips folder: one record per picture of the cloud task that makes its clip."""
 OUTPUT_SUFFIX = "_animated_v2.mp4"
 LOCK_FILE = ".podcast_img2vid.lock"
 STEP3_TEMP_PREFIX = ".step3-work-"

@@ -36,6 +36,9 @@ BUILT_IN = {
     "svd": "podcast_img2vid.svd_provider:SVDProvider",
     "kenburns": "podcast_img2vid.kenburns_provider:KenBurnsProvider",
     "ltx": "podcast_img2vid.ltx_provider:LTXProvider",
+    "runway": "podcast_img2vid.cloud_providers:RunwayProvider",
+    "luma": "podcast_img2vid.cloud_providers:LumaProvider",
+    "pika": "podcast_img2vid.cloud_providers:PikaProvider",
 }
 ENTRY_POINT_GROUP = "podcast_img2vid.providers"
 

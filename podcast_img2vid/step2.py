@@ -16,7 +16,12 @@ writes one clip. Around it, this module owns:
     others go on; the result's exit code is 1;
   * scale-out: under `accelerate launch` the sorted to-do list, computed by every process
     before any of them starts, is split into contiguous shares (accelerate's
-    `split_between_processes`), so each picture is made exactly once.
+    `split_between_processes`), so each picture is made exactly once;
+  * paid providers (cloud.py): a provider with a `concurrency` above 1 gets that many pictures
+    at once (threads: the waiting is the service's); one with an `estimate` has the price of
+    the clips to make printed before any is asked for (`plan` + `--dry-run` print it alone);
+    one with `service_record(picture)` has that (task id, cost) kept in each clip's sidecar and
+    the costs added up in the summary.
 
 Without timestamps.csv every image_NNN.png in the input folder is animated, and a provider that
 uses scene lengths gets FALLBACK_SECONDS.
@@ -31,6 +36,7 @@ import os
 import shutil
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -68,6 +74,8 @@ class Step2Result:
     """Clips made by each process of an `accelerate launch` run, in process order."""
     main_process: bool = True
     """False in the other processes of an `accelerate launch` run: only the main one reports."""
+    cost_usd: float | None = None
+    """What the clips made cost, for a paid provider (as its `service_record`s say)."""
 
     @property
     def exit_code(self) -> int:
@@ -144,8 +152,15 @@ def make_clip(
         provider=provider.name, settings=settings, seed=seed, picture_seed=picture_seed(seed, image.name),
         picture_sha256=clip_record.file_sha256(image), clip_sha256=clip_record.file_sha256(final),
         inputs=clip_inputs(provider, seconds), note=note, made_seconds=made_seconds,
+        service=service_record(provider, image.name),
     ))
     return note
+
+
+def service_record(provider: Provider, image: str) -> dict[str, object] | None:
+    """What a paid provider reports about one clip it made (task id, cost), else None."""
+    report = getattr(provider, "service_record", None)
+    return report(image) if report is not None else None
 
 
 def _describe(error: Exception, output_dir: Path) -> str:
@@ -208,6 +223,53 @@ def close_processes() -> None:
         state.destroy_process_group()
 
 
+@dataclass
+class Plan:
+    """The pictures a run is about, and those of them that need a clip."""
+
+    pictures: dict[str, float]
+    """Picture name -> scene seconds, sorted."""
+    todo: list[str]
+    input_dir: Path
+    output_dir: Path
+    settings: dict
+
+
+def plan(
+    work: WorkDir,
+    provider: Provider,
+    only: list[str] | None = None,
+    force: bool = False,
+    input_dir: Path | None = None,
+    output_dir: Path | None = None,
+) -> Plan:
+    """Which pictures need a clip: missing or outdated ones, or all selected with `only`/`force`."""
+    input_dir = input_dir if input_dir is not None else work.images_dir
+    output_dir = output_dir if output_dir is not None else work.clips_dir
+    pictures = wanted_pictures(work, input_dir)
+    if only:
+        pictures = select(pictures, only)
+    settings = json.loads(json.dumps(provider.settings()))
+    todo = [
+        name for name in pictures
+        if force or only or not clip_record.is_current(
+            input_dir / name, output_dir / clip_name(name), output_dir / sidecar_name(name),
+            provider.name, settings, clip_inputs(provider, pictures[name]),
+        )
+    ]
+    return Plan(pictures, todo, input_dir, output_dir, settings)
+
+
+def price_line(provider: Provider, planned: Plan, seed: int) -> str | None:
+    """What making the planned clips will cost, for a paid provider (None for a free one)."""
+    estimate = getattr(provider, "estimate", None)
+    if estimate is None:
+        return None
+    images = [planned.input_dir / name for name in planned.todo]
+    found = estimate(images, planned.output_dir, [picture_seed(seed, name) for name in planned.todo])
+    return found.line(provider.name, planned.settings)
+
+
 def run_step2(
     work: WorkDir,
     provider: Provider,
@@ -225,23 +287,16 @@ def run_step2(
     `only` limits the run to those pictures and makes them again even if finished (a re-roll);
     `force` makes every selected picture again.
     """
-    input_dir = input_dir if input_dir is not None else work.images_dir
-    output_dir = output_dir if output_dir is not None else work.clips_dir
-    pictures = wanted_pictures(work, input_dir)
-    if only:
-        pictures = select(pictures, only)
-    settings = json.loads(json.dumps(provider.settings()))
+    planned = plan(work, provider, only, force, input_dir, output_dir)
+    pictures, todo, settings = planned.pictures, planned.todo, planned.settings
+    input_dir, output_dir = planned.input_dir, planned.output_dir
     state = process_state()
     if state.is_main_process:
         remove_partials(output_dir)
+        price = price_line(provider, planned, seed) if todo else None
+        if price:
+            print(f"cost: {price}", flush=True)
     output_dir.mkdir(parents=True, exist_ok=True)
-    todo = [
-        name for name in pictures
-        if force or only or not clip_record.is_current(
-            input_dir / name, output_dir / clip_name(name), output_dir / sidecar_name(name),
-            provider.name, settings, clip_inputs(provider, pictures[name]),
-        )
-    ]
     state.wait_for_everyone()
 
     mine = Step2Result()
@@ -249,27 +304,39 @@ def run_step2(
         label = "step 2"
         if state.num_processes > 1:
             label += f" [{state.process_index + 1}/{state.num_processes}]"
-        bar = tqdm(share, desc=label, unit="clip", position=state.process_index, dynamic_ncols=True)
-        for name in bar:
+        bar = tqdm(total=len(share), desc=label, unit="clip", position=state.process_index,
+                   dynamic_ncols=True)
+
+        def one(name: str) -> tuple[str | None, float]:
+            """Make one clip: the provider's note and the seconds it took."""
             started = time.perf_counter()
-            try:
-                note = make_clip(provider, settings, seed, input_dir / name, pictures[name], output_dir)
-            except ProviderUnavailable:
-                raise
-            except Exception as e:  # noqa: BLE001 - one picture's failure must not stop the others
-                mine.failed[name] = _describe(e, output_dir)
+            note = make_clip(provider, settings, seed, input_dir / name, pictures[name], output_dir)
+            return note, time.perf_counter() - started
+
+        def done(name: str, outcome: tuple[str | None, float] | Exception) -> None:
+            bar.update()
+            if isinstance(outcome, Exception):
+                mine.failed[name] = _describe(outcome, output_dir)
                 bar.write(f"{name}: FAILED: {mine.failed[name]}")
-                continue
-            mine.clip_seconds += time.perf_counter() - started
+                return
+            note, seconds = outcome
+            mine.clip_seconds += seconds
             mine.made.append(name)
+            paid = service_record(provider, name)
+            if paid is not None:
+                mine.cost_usd = (mine.cost_usd or 0.0) + float(paid.get("cost_usd") or 0.0)
             if note:
                 bar.write(f"{name}: {note}")
+
+        for name, outcome in _each(one, share, provider):
+            done(name, outcome)
         bar.close()
     mine.peak_vram = _peak_vram()
 
     from accelerate.utils import gather_object
 
-    result = Step2Result(skipped=[n for n in pictures if n not in todo], main_process=state.is_main_process)
+    skipped = [n for n in pictures if n not in todo]
+    result = Step2Result(skipped=skipped, main_process=state.is_main_process)
     for part in gather_object([mine]):
         result.made += part.made
         result.made_per_process.append(len(part.made))
@@ -277,7 +344,41 @@ def run_step2(
         result.clip_seconds += part.clip_seconds
         if part.peak_vram is not None:
             result.peak_vram = max(result.peak_vram or 0, part.peak_vram)
+        if part.cost_usd is not None:
+            result.cost_usd = (result.cost_usd or 0.0) + part.cost_usd
     return result
+
+
+def _each(make, names: list[str], provider: Provider):
+    """(name, make(name) or the exception it raised) for every name, in the order they finish:
+    one at a time, or `provider.concurrency` at a time in threads. ProviderUnavailable stops the
+    run; so does Ctrl-C, which also tells the provider to `stop` waiting (a cloud task already
+    created is picked up by the next run)."""
+    concurrency = getattr(provider, "concurrency", 1)
+    if concurrency <= 1:
+        for name in names:
+            try:
+                yield name, make(name)
+            except ProviderUnavailable:
+                raise
+            except Exception as e:  # noqa: BLE001 - one picture's failure must not stop the others
+                yield name, e
+        return
+    pool = ThreadPoolExecutor(max_workers=concurrency)
+    running = {pool.submit(make, name): name for name in names}
+    try:
+        for future in as_completed(running):
+            error = future.exception()
+            if isinstance(error, ProviderUnavailable):
+                raise error
+            yield running[future], error if error is not None else future.result()
+    except BaseException:
+        stop = getattr(provider, "stop", None)
+        if stop is not None:
+            stop()
+        raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def summary(provider_name: str, result: Step2Result, output_dir: Path) -> str:
@@ -287,7 +388,9 @@ def summary(provider_name: str, result: Step2Result, output_dir: Path) -> str:
     if len(result.made_per_process) > 1:
         split = " (" + ", ".join(f"process {i + 1}: {n}" for i, n in enumerate(result.made_per_process)) + ")"
     made = f"made {len(result.made)}{split}, skipped {len(result.skipped)} (already made with these settings)"
-    lines = [f"step 2 ({provider_name}): {made}, failed {len(result.failed)}{per_clip}{vram} -> {output_dir}"]
+    cost = f", cost ${result.cost_usd:.2f}" if result.cost_usd is not None else ""
+    failed = f"failed {len(result.failed)}"
+    lines = [f"step 2 ({provider_name}): {made}, {failed}{per_clip}{vram}{cost} -> {output_dir}"]
     lines += [f"  failed {name}: {why}" for name, why in sorted(result.failed.items())]
     lines += takes_summary(output_dir)
     return "\n".join(lines)
