@@ -157,7 +157,8 @@ def review_commands(args: argparse.Namespace):
     program = ["python", Path(__file__).name, "--work-dir", str(Path(args.work_dir).resolve())]
     for flag, dest, default in (("--input-dir", "input_dir", Path(INPUT_DIR)),
                                 ("--output-dir", "output_dir", Path(OUTPUT_DIR)),
-                                ("--device", "device", DEVICE)):
+                                ("--device", "device", DEVICE),
+                                ("--luma-image-url", "luma_image_url", "")):
         value = getattr(args, dest, default)
         if value != default:
             program += [flag, str(value)]

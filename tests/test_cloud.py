@@ -305,3 +305,15 @@ def test_dry_run_says_the_price_and_sends_nothing(tmp_path: Path, fake: FakeClou
     out = capsys.readouterr().out
     assert code == 0 and fake.requests == [] and not work.clips_dir.joinpath("image_001.mp4").exists()
     assert "3 new clips x 10 s = 30 s of video, estimated $2.70" in out and "checked" in out
+
+
+def test_review_commands_keep_the_luma_picture_address(tmp_path: Path) -> None:
+    """A re-roll command copied from review.html still says where the pictures are online."""
+    sys.path.insert(0, str(REPO))
+    import step2_local_i2v_svd as script
+
+    url = "https://example.com/podcast/1_extracted_images/"
+    args = script.build_parser().parse_args(["--work-dir", str(tmp_path), "--provider", "luma",
+                                             "--luma-image-url", url])
+    program = script.review_commands(args).program
+    assert program[program.index("--luma-image-url") + 1] == url
