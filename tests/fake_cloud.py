@@ -22,6 +22,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import ssl
 import threading
 import uuid
 from dataclasses import dataclass, field
@@ -81,6 +82,8 @@ class FakeCloud:
     tasks: dict[str, Task] = field(default_factory=dict)
     files: dict[str, bytes] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    tls: tuple[Path, Path] | None = None
+    """(certificate, key) to serve https, as fal-client's only address override needs."""
     url: str = ""
 
     def start(self) -> FakeCloud:
@@ -100,7 +103,13 @@ class FakeCloud:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        scheme = "http"
+        if self.tls is not None:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(*self.tls)
+            self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
+            scheme = "https"
+        self.url = f"{scheme}://127.0.0.1:{self.server.server_address[1]}"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
         return self
 

@@ -2,17 +2,19 @@
 
 Everything goes through the services' official clients (runwayml, lumaai, fal-client), pointed
 at 127.0.0.1 the way each allows: RUNWAYML_BASE_URL, LUMAAI_BASE_URL, and for fal-client the
-queue address that FAL_QUEUE_RUN_HOST sets (read once at import and https only, so the test sets
-the module's address to the fake's http one). What is checked is what a paying user cares about:
-clips in the contract, one task per picture and never a second one after a throttle, a timeout,
-an expired link or a crash, failures confined to their picture, and the price said before any
-request.
+queue address that FAL_QUEUE_RUN_HOST sets (read once at import and https only: the in-process
+tests set the module's address to the fake's http one; one test runs the script with
+FAL_QUEUE_RUN_HOST itself, the fake serving https with a certificate made for it). What is
+checked is what a paying user cares about: clips in the contract, one task per picture and
+never a second one after a throttle, a timeout, an expired link or a crash, failures confined to
+their picture, and the price said before any request.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -317,3 +319,28 @@ def test_review_commands_keep_the_luma_picture_address(tmp_path: Path) -> None:
                                              "--luma-image-url", url])
     program = script.review_commands(args).program
     assert program[program.index("--luma-image-url") + 1] == url
+
+
+def test_pika_through_fal_clients_own_address_override(tmp_path: Path) -> None:
+    """The real script with fal-client pointed at the fake by FAL_QUEUE_RUN_HOST, the client's own
+    override (https only, so the fake serves a certificate made here and trusted via SSL_CERT_FILE)."""
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        pytest.skip("no openssl here to make a certificate")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run([openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key),
+                    "-out", str(cert), "-days", "1", "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1"], check=True, capture_output=True, timeout=60)
+    work = pictures(tmp_path / "work")
+    fake = FakeCloud(work.images_dir, tls=(cert, key)).start()
+    try:
+        env = {**os.environ, "PYTHONPATH": str(REPO), "FAL_KEY": FAL_KEY, "SSL_CERT_FILE": str(cert),
+               "FAL_QUEUE_RUN_HOST": fake.url.removeprefix("https://")}
+        command = [sys.executable, str(REPO / "step2_local_i2v_svd.py"), "--work-dir", str(work.root),
+                   "--provider", "pika", "--poll-seconds", "0.05"]
+        run = subprocess.run(command, env=env, capture_output=True, text=True, encoding="utf-8", timeout=300)
+    finally:
+        fake.stop()
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert fake.creates["pika"] == 3 and "made 3" in run.stdout and "cost $0.60" in run.stdout
+    assert first_frame(work.clips_dir / "image_002.mp4")[:2] == ("h264", "yuv420p")
