@@ -75,7 +75,8 @@ RUNWAY_USD_PER_CREDIT = 0.01
 
 RETRY_ATTEMPTS = 6
 RETRY_BASE_SECONDS = 2.0
-"""First wait after a 429/5xx; doubled on each further try (with jitter), at most RETRY_MAX_SECONDS."""
+"""First wait after a 429/5xx; doubled on each further try (with jitter), or the service's
+Retry-After when longer; never more than RETRY_MAX_SECONDS."""
 RETRY_MAX_SECONDS = 60.0
 DOWNLOAD_TRIES = 3
 """Downloads of one task's video, asking the service for a fresh URL between them."""
@@ -161,8 +162,12 @@ def retry_after(headers: object) -> float | None:
     try:
         return max(0.0, float(value))
     except ValueError:
+        pass
+    try:
         when = email.utils.parsedate_to_datetime(value)
-        return max(0.0, (when - datetime.now(timezone.utc)).total_seconds()) if when else None
+        return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
+    except (TypeError, ValueError):  # not a date, or one without a time zone
+        return None
 
 
 def classify(status: int | None, message: str, headers: object = None) -> Exception:
@@ -185,7 +190,7 @@ def with_retries(call: Callable[[], T], what: str, sleep: Callable[[float], None
             if attempt == RETRY_ATTEMPTS - 1:
                 raise Throttled(f"{what}: still refused after {RETRY_ATTEMPTS} tries ({e})") from e
             wait = min(RETRY_MAX_SECONDS, RETRY_BASE_SECONDS * 2**attempt * random.uniform(0.75, 1.25))
-            sleep(max(wait, e.retry_after or 0.0))
+            sleep(min(RETRY_MAX_SECONDS, max(wait, e.retry_after or 0.0)))
     raise AssertionError("unreachable")
 
 

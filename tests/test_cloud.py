@@ -344,3 +344,15 @@ def test_pika_through_fal_clients_own_address_override(tmp_path: Path) -> None:
     assert run.returncode == 0, run.stdout + run.stderr
     assert fake.creates["pika"] == 3 and "made 3" in run.stdout and "cost $0.60" in run.stdout
     assert first_frame(work.clips_dir / "image_002.mp4")[:2] == ("h264", "yuv420p")
+
+
+@pytest.mark.parametrize(("header", "seconds"), [
+    ("3", 3.0), ("0", 0.0), ("Wed, 21 Oct 2015 07:28:00 GMT", 0.0),  # a date in the past: now
+    ("Fri, 31 Dec 9999 23:59:59 GMT", None), ("soon", None), (None, None),
+])
+def test_retry_after_in_seconds_or_as_a_date(header: str | None, seconds: float | None) -> None:
+    got = cloud.retry_after({"retry-after": header} if header else {})
+    if header and header.startswith("Fri"):
+        assert got > 3600 * 24 * 365
+    else:
+        assert got == seconds
