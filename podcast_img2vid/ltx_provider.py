@@ -31,8 +31,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import numpy as np
-
 from .errors import UserError
 from .provider_base import ClipRequest, ProviderUnavailable, recorded_settings, setting
 from .svd_provider import (
@@ -251,6 +249,7 @@ class LTXProvider:
         return {name: tensor.contiguous().cpu() for name, tensor in encoded.items()}
 
     def animate(self, request: ClipRequest) -> str | None:
+        import numpy as np
         import torch
 
         from .media import read_picture, write_video

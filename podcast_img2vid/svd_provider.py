@@ -38,14 +38,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import numpy as np
-from PIL import Image, ImageOps
-
 from .errors import UserError, error_chain
 from .provider_base import ClipRequest, ProviderUnavailable, recorded_settings, setting
 
 if TYPE_CHECKING:
+    import numpy as np
     import torch
+    from PIL import Image
 
 NO_CUDA = (
     "no CUDA GPU found (torch.cuda.is_available() is False). Check the GPU as the README's "
@@ -133,6 +132,8 @@ def oriented_model_size(picture_size: tuple[int, int], height: int, width: int) 
 
 def fit_picture(picture: Image.Image, width: int, height: int) -> Image.Image:
     """Crop-to-fill: scale to cover width x height, crop the centre; no stretching, no bars."""
+    from PIL import Image, ImageOps
+
     return ImageOps.fit(picture, (width, height), method=Image.Resampling.LANCZOS, centering=(0.5, 0.5))
 
 
@@ -141,6 +142,8 @@ def frames_are_broken(frames: np.ndarray, picture: np.ndarray) -> bool:
 
     `frames` are floats in [0, 1] as the pipeline returns them; `picture` is uint8.
     """
+    import numpy as np
+
     if not np.isfinite(frames).all():
         return True
     return float(frames.max()) < 2 / 255 and int(picture.max()) > 16
@@ -157,6 +160,8 @@ def is_out_of_memory(error: RuntimeError) -> bool:
 
 
 def to_uint8(frames: np.ndarray) -> list[np.ndarray]:
+    import numpy as np
+
     return [np.round(np.clip(f, 0.0, 1.0) * 255).astype(np.uint8) for f in frames]
 
 
@@ -316,6 +321,7 @@ class SVDProvider:
         return self._pipe
 
     def animate(self, request: ClipRequest) -> str | None:
+        import numpy as np
         import torch
 
         from .media import read_picture, write_video
