@@ -328,9 +328,11 @@ def run_step2(
             if note:
                 bar.write(f"{name}: {note}")
 
-        for name, outcome in _each(one, share, provider):
-            done(name, outcome)
-        bar.close()
+        try:
+            for name, outcome in _each(one, share, provider):
+                done(name, outcome)
+        finally:
+            bar.close()  # before a run-stopping error is printed, not after it
     mine.peak_vram = _peak_vram()
 
     from accelerate.utils import gather_object
