@@ -27,7 +27,9 @@ from .overlays import Overlay, OverlaySet, overlay_pixels
 MARGIN = 4
 """Pixels kept around a mask's bounding box (the key's soft edge is computed inside it)."""
 TIME_TOLERANCE = 0.001
-"""Seconds: a source frame stamped this little after an output frame's time is already on screen."""
+"""Seconds: a source frame stamped this little after an output frame's time is already on screen
+(Matroska rounds timestamps to the millisecond: frame k of a 29.97 fps source may be stamped up
+to half a millisecond after k / fps)."""
 
 
 def fit_picture(rgb: np.ndarray, width: int, height: int) -> np.ndarray:

@@ -7,6 +7,7 @@ judge step 3 alone. Clips come from the kenburns provider (CPU), as in the other
 
 from __future__ import annotations
 
+import math
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -18,8 +19,10 @@ import numpy as np
 import pytest
 from overlay_media import OVERLAY_FAMILIES, SIZES, OverlayEpisode, encode, overlay_episode
 from PIL import Image
+from step3_media import FRAMES_PER_CLIP, code, identify_frame, make_clip
 
 from podcast_img2vid import layout
+from podcast_img2vid.composite import TIME_TOLERANCE, SourceFrames
 from podcast_img2vid.errors import UserError
 from podcast_img2vid.kenburns_provider import KenBurnsProvider, KenBurnsSettings
 from podcast_img2vid.media import read_frames, run_ffmpeg
@@ -180,3 +183,15 @@ def test_a_bad_mask_is_one_clear_line_before_any_work(tmp_path, damage):
     )
     assert proc.returncode == 0, proc.stderr
     assert "--no-overlays" in proc.stdout and out.exists()
+
+
+@pytest.mark.parametrize("fps", [25, Fraction(30000, 1001)], ids=["25", "29.97"])
+def test_the_source_frame_on_screen_at_each_output_time(tmp_path, fps):
+    """The source frame taken for an output frame is the one on screen at its time (give or take
+    TIME_TOLERANCE), on any grid."""
+    path = make_clip(tmp_path / "source.mp4", 0, FRAMES_PER_CLIP, fps)
+    with SourceFrames(path, 320, 180) as frames:
+        for j in range(12):  # a 30 fps output grid over a 25 or 29.97 fps source, and past its end
+            at = Fraction(j, 30) + Fraction(TIME_TOLERANCE)
+            shown = min(FRAMES_PER_CLIP - 1, math.floor(at * fps))
+            assert identify_frame(frames.at(j / 30)) == code(0, shown)
