@@ -9,6 +9,7 @@ logo, film grain.
 from __future__ import annotations
 
 import bisect
+import subprocess
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -19,7 +20,7 @@ import cv2
 import numpy as np
 from PIL import Image, ImageDraw
 
-from podcast_img2vid.media import run_ffmpeg, write_video
+from podcast_img2vid.media import ffmpeg_exe, run_ffmpeg, write_video
 
 SIZE = (320, 180)
 DARK = (14, 16, 28)
@@ -160,9 +161,17 @@ def encode(
 # move in the source), with hard cuts, dissolves or fades between them, under animated overlays.
 
 FAMILIES = ("kenburns", "presenter", "audiogram", "logo", "dissolve", "fade", "combined",
-            "kenburns_transitions", "zoompan")
+            "kenburns_transitions", "zoompan", "short_scenes", "dark_speckled", "long_dissolve",
+            "grainy_360p")
 MOVING_FAMILIES = ("kenburns", "combined", "kenburns_transitions", "zoompan")
+TRANSITION_FAMILIES = ("short_scenes", "dark_speckled", "long_dissolve", "grainy_360p")
+"""Pictures lost around transitions (issue 20), still or moving (Ken Burns) by the seed: short scenes
+between wipes, slides and dissolves; dark speckled pictures (a deep-sky photograph) dissolving into
+and out of bright ones; long dissolves between photographs; grainy 360p at CRF 36-40."""
 TRANSITION_KINDS = ("cut", "dissolve", "black", "white")
+XFADE_KINDS = ("wipeleft", "wiperight", "wipeup", "wipedown",
+               "slideleft", "slideright", "slideup", "slidedown")
+"""Wipes and slides, made by ffmpeg's xfade filter (so is a dissolve in an episode that has them)."""
 
 
 def photo(seed: int, size: tuple[int, int]) -> np.ndarray:
@@ -209,6 +218,21 @@ def illustration(seed: int, size: tuple[int, int]) -> np.ndarray:
     return np.asarray(image).copy()
 
 
+def speckled(seed: int, size: tuple[int, int]) -> np.ndarray:
+    """A deep-sky photograph: near-black with a faint nebula and hundreds of small bright points."""
+    rng = np.random.default_rng(seed)
+    width, height = size
+    glow = cv2.resize(rng.uniform(0, 1, (3, 5, 3)).astype(np.float32), size, interpolation=cv2.INTER_CUBIC)
+    sky = np.clip(glow, 0, 1) ** 3 * rng.uniform(10, 40) + rng.uniform(1, 8)
+    stars = np.zeros((height, width), np.float32)
+    count = int(rng.integers(300, 900) * width * height / (640 * 360))
+    ys, xs = rng.integers(0, height, count), rng.integers(0, width, count)
+    stars[ys, xs] = rng.uniform(80, 255, count) * (width / 640)  # the same stars at every size
+    stars = cv2.GaussianBlur(stars, (0, 0), max(0.6, width / 900)) * 2
+    tint = rng.uniform(0.7, 1.0, 3).astype(np.float32)
+    return np.clip(sky + stars[:, :, None] * tint, 0, 255).astype(np.uint8)
+
+
 @dataclass
 class Scene:
     picture: np.ndarray
@@ -224,7 +248,7 @@ class Scene:
 @dataclass
 class Transition:
     kind: str
-    """"cut", "dissolve", "black" or "white"."""
+    """"cut", "dissolve", "black", "white", or a wipe or slide (XFADE_KINDS)."""
     frames: int = 0
 
 
@@ -239,6 +263,8 @@ class Episode:
     crf: int
     overlays: list[Callable[[int, np.ndarray], np.ndarray]] = field(default_factory=list)
     family: str = ""
+    grain: float = 0.0
+    """Film grain (standard deviation in levels), new on every frame, over everything else."""
 
     @property
     def boundaries(self) -> list[int]:
@@ -269,11 +295,19 @@ class Episode:
 
     def frames(self):
         starts = [0, *self.boundaries]
+        grain = np.random.default_rng(len(starts))
         for f in range(self.frame_count):
             image = np.clip(self._picture(f, starts), 0, 255).astype(np.uint8)
             for overlay in self.overlays:
                 image = overlay(f, image)
-            yield image
+            yield with_grain(image, self.grain, grain)
+
+    def scene_frames(self, index: int, before: int, after: int):
+        """Scene `index` alone (grain on top), from `before` frames before its start to `after`
+        frames past its end: what a video editor overlaps in a transition."""
+        grain = np.random.default_rng(index)
+        for f in range(-before, self.scenes[index].frames + after):
+            yield with_grain(self.view(index, f), self.grain, grain)
 
     def picture(self, f: int) -> np.ndarray:
         """Frame `f` before overlays (RGB uint8)."""
@@ -298,6 +332,14 @@ class Episode:
             target = 0.0 if transition.kind == "black" else 255.0
             return level * (after if f >= boundary else before) + (1 - level) * target
         return self.view(index, f - starts[index]).astype(np.float32)
+
+
+def with_grain(image: np.ndarray, sigma: float, rng: np.random.Generator) -> np.ndarray:
+    """The picture with gaussian grain of `sigma` levels (a copy), or itself when `sigma` is 0."""
+    if not sigma:
+        return image
+    noise = rng.standard_normal(image.shape[:2] + (1,), np.float32) * sigma  # luma grain, like film
+    return np.clip(image + noise, 0, 255).astype(np.uint8)
 
 
 def presenter_box(rng: np.random.Generator, size: tuple[int, int]):
@@ -391,6 +433,8 @@ def random_transition(rng: np.random.Generator, fps: int) -> Transition:
 def episode(family: str, seed: int, size: tuple[int, int] = (640, 360), fps: int | None = None,
             scenes: int = 4, seconds: tuple[float, float] = (1.5, 2.5)) -> Episode:
     """A random episode of one family (see FAMILIES); the same seed gives the same episode."""
+    if family in TRANSITION_FAMILIES:
+        return transition_episode(family, seed, size, fps, scenes, seconds)
     rng = np.random.default_rng(seed)
     fps = fps or int(rng.choice([24, 25, 30]))
     moving = family in MOVING_FAMILIES
@@ -431,11 +475,110 @@ def episode(family: str, seed: int, size: tuple[int, int] = (640, 360), fps: int
     return Episode(parts, transitions, size, fps, crf, overlays, family)
 
 
+def transition_episode(family: str, seed: int, size: tuple[int, int], fps: int | None, scenes: int,
+                       seconds: tuple[float, float]) -> Episode:
+    """A random episode of one of TRANSITION_FAMILIES; every other one moves (a Ken Burns move).
+
+    short_scenes: every other scene lasts 1.0-2.0 s (its picture alone on screen at least 0.5 s),
+    between wipes, slides and dissolves of 0.3-1.5 s. dark_speckled: deep-sky pictures and bright
+    photographs in turn, dissolves of 0.3-1.5 s, grain. long_dissolve: photographs, dissolves of
+    1.2-2.0 s. grainy_360p: 640x360 at CRF 36-40 with heavy grain, any transition."""
+    rng = np.random.default_rng(seed)
+    fps = fps or int(rng.choice([24, 25, 30, 50, 60]))
+    moving = bool(rng.random() < 0.5)
+    if family == "grainy_360p":
+        size = (640, 360)
+    margin = 1.3 if moving else 1.0
+    big = (int(size[0] * margin), int(size[1] * margin))
+
+    def frames_of(low: float, high: float) -> int:
+        return max(2, int(rng.uniform(low, high) * fps) // 2 * 2)
+
+    transitions = []
+    for _ in range(scenes - 1):
+        if family == "short_scenes":
+            kind = str(rng.choice(["dissolve", *XFADE_KINDS]))
+            transitions.append(Transition(kind, frames_of(0.3, 1.5)))
+        elif family == "dark_speckled":
+            transitions.append(Transition("dissolve", frames_of(0.3, 1.5)))
+        elif family == "long_dissolve":
+            transitions.append(Transition("dissolve", frames_of(1.2, 2.0)))
+        else:
+            kind = str(rng.choice(TRANSITION_KINDS))
+            transitions.append(Transition(kind, 0 if kind == "cut" else frames_of(0.3, 1.5)))
+    lengths = [0, *(t.frames for t in transitions), 0]
+    dark_first = bool(rng.random() < 0.5)
+    parts = []
+    for i in range(scenes):
+        overlap = (lengths[i] + lengths[i + 1]) // 2
+        alone = int(rng.uniform(*seconds) * fps)
+        if family == "short_scenes" and i % 2 == 1:  # 1.0-2.0 s, alone for 0.5 s or more
+            alone = max(int(rng.uniform(1.0, 2.0) * fps) - overlap, round(0.5 * fps))
+        zoom, pan = (1.0, 1.0), (0.0, 0.0)
+        if moving:
+            start, end = 1.0, rng.uniform(1.05, 1.25)
+            zoom = (start, end) if rng.random() < 0.5 else (end, start)
+            pan = tuple(float(v) for v in rng.uniform(-0.08, 0.08, 2))
+        dark = family == "dark_speckled" and (i % 2 == 0) == dark_first
+        image = speckled(seed * 100 + i, big) if dark else photo(seed * 100 + i, big)
+        parts.append(Scene(image, alone + overlap, zoom, pan))
+    grain = {"dark_speckled": rng.uniform(3, 8), "grainy_360p": rng.uniform(6, 12)}.get(family, 0.0)
+    crf = int(rng.integers(36, 41)) if family == "grainy_360p" else int(rng.integers(18, 34))
+    return Episode(parts, transitions, size, fps, crf, [], family, float(grain))
+
+
 def encode_episode(ep: Episode, path: Path) -> Path:
     if ep.family == "zoompan":
         return encode_zoompan(ep, path)
+    if any(t.kind in XFADE_KINDS for t in ep.transitions):
+        return encode_xfade(ep, path)
     write_video(ep.frames(), path, ep.fps, crf=ep.crf)
     return path
+
+
+def encode_xfade(ep: Episode, path: Path) -> Path:
+    """The episode as a video editor makes it: each scene rendered alone (with the frames its
+    transitions overlap), then joined by ffmpeg's xfade filter (wipes, slides, dissolves) or by
+    hard cuts, and encoded once. (xfade's fades through black or white are darkest off their
+    middle, so they are not used.)"""
+    if ep.overlays or any(t.kind in ("black", "white") for t in ep.transitions):
+        raise ValueError("xfade episodes have no overlays and no fades through black or white")
+    names = {"dissolve": "fade"}
+    overlaps = [0, *(t.frames // 2 for t in ep.transitions), 0]
+    with tempfile.TemporaryDirectory() as folder:
+        inputs, graph = [], []
+        for i in range(len(ep.scenes)):
+            clip = Path(folder) / f"scene_{i}.mkv"
+            write_lossless(ep.scene_frames(i, overlaps[i], overlaps[i + 1]), clip, ep.size, ep.fps)
+            inputs += ["-i", str(clip)]
+            graph.append(f"[{i}:v]settb=1/{ep.fps},setpts=N,format=yuv420p[v{i}]")
+        joined = "v0"
+        for k, (transition, boundary) in enumerate(zip(ep.transitions, ep.boundaries, strict=True), start=1):
+            if transition.kind == "cut":
+                graph.append(f"[{joined}][v{k}]concat=n=2:v=1:a=0[j{k}]")
+            else:
+                start = (boundary - transition.frames // 2) / ep.fps
+                graph.append(f"[{joined}][v{k}]xfade=transition={names.get(transition.kind, transition.kind)}"
+                             f":duration={transition.frames / ep.fps}:offset={start}[j{k}]")
+            joined = f"j{k}"
+        run_ffmpeg([*inputs, "-filter_complex", ";".join(graph), "-map", f"[{joined}]",
+                    "-frames:v", str(ep.frame_count), "-c:v", "libx264", "-crf", str(ep.crf),
+                    "-pix_fmt", "yuv420p", str(path)])
+    return path
+
+
+def write_lossless(frames, path: Path, size: tuple[int, int], fps: int) -> None:
+    """RGB frames to a lossless FFV1 file (an intermediate: no second generation of compression)."""
+    width, height = size
+    cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y", "-f", "rawvideo",
+           "-pix_fmt", "rgb24", "-s", f"{width}x{height}", "-framerate", str(fps), "-i", "-",
+           "-c:v", "ffv1", "-pix_fmt", "yuv444p", str(path)]
+    with subprocess.Popen(cmd, stdin=subprocess.PIPE) as proc:
+        for frame in frames:
+            proc.stdin.write(np.ascontiguousarray(frame, dtype=np.uint8).tobytes())
+        proc.stdin.close()
+    if proc.returncode != 0:
+        raise RuntimeError(f"ffmpeg could not write {path}")
 
 
 def encode_zoompan(ep: Episode, path: Path) -> Path:
