@@ -26,8 +26,9 @@ motion between them (a slow zoom, a pan, a shake) has been taken out:
   reference's blocks stay as they were. At the end of the video no later frames show which
   blocks are animated: a change there near an animated area is no cut. The transition is
   located (`locate_transition`): per changed block, the frame where it gets half way; the cut
-  is their median, and a fade through black or white goes to its darkest/brightest frame (once
-  the fade is over, so that the next picture's reference does not lie in it).
+  is their median (they agree, or sweep the whole picture within a transition's time: a wipe),
+  and a fade through black or white goes to its darkest/brightest frame (once the fade is over,
+  so that the next picture's reference does not lie in it).
   Changes that creep across the frame (a progress bar) never agree on a frame.
 
 `threshold` only decides which blocks count as changed: what moves, what is animated and what is a
@@ -59,6 +60,7 @@ ACTIVITY_SECONDS = 1.5
 ACTIVITY_LEVEL = 8.0
 ACTIVITY_NOISE = 2.5
 ACTIVITY_STARTS = 3
+ACTIVITY_TURNS = 2
 ACTIVITY_SHARE = 0.25
 """What makes a block animated: see `activity_mask`."""
 ACTIVITY_MARGIN = 2
@@ -75,6 +77,12 @@ LOOKBACK_SECONDS = 2.5
 """How far before a change's first clearly changed frame its transition may start (2 s dissolves)."""
 LONGEST_TRANSITION_SECONDS = 1.5
 """Most of a transition (a fifth to four fifths of the way) takes at most this long: 2 s dissolves."""
+MIN_ALONE_SECONDS = 0.4
+"""A picture that stays still this long between two transitions is a scene of its own (a short
+scene between two dissolves may not settle for SETTLE_LONG_SECONDS before the next one starts)."""
+SLIDE_COVERAGE = 0.5
+"""A motion that leaves less than this share of the picture in the frame within
+LONGEST_TRANSITION_SECONDS is a slide transition, not a move of the picture: it is not followed."""
 REFRESH_SECONDS = 2.5
 """An unchanged reference is renewed after this long (so slow drifts never add up to a change)."""
 REFRESH_MOVING_SECONDS = 0.5
@@ -324,7 +332,7 @@ def _typical(step: np.ndarray, where: np.ndarray) -> float:
 # Policies, each a small function of arrays.
 
 def activity_mask(
-    sum_abs: np.ndarray, sum_signed: np.ndarray, moves: np.ndarray, starts: np.ndarray,
+    sum_abs: np.ndarray, sum_signed: np.ndarray, moves: np.ndarray, starts: np.ndarray, turns: np.ndarray,
     local: int, frames: int,
 ) -> np.ndarray:
     """The blocks that are *valid* (not animated) over a window; at least MIN_VALID_SHARE of them.
@@ -332,20 +340,24 @@ def activity_mask(
     Over the `local` frames of a window of `frames` frames that changed locally (frames where
     most of the picture changed, cuts and dissolves, are left out), per channel and block:
     `sum_abs` and `sum_signed` sum |step| and step (a block's change against the aligned previous
-    frame); per block, `moves` counts the frames where it moved and `starts` the separate runs.
+    frame); per block, `moves` counts the frames where it moved, `starts` the separate runs and
+    `turns` the moves against its previous one (in a channel).
 
     An animated block (a waveform bar, a presenter, a blinking logo) goes back and forth far
     more than its net change, by more than the codec noise of every frame (ACTIVITY_LEVEL plus
     ACTIVITY_NOISE a frame), and does so often: in ACTIVITY_STARTS separate runs or on
-    ACTIVITY_SHARE of the frames. A small edit goes one way, with only the codec settling after
-    it; a picture that shows up and leaves again moves twice. The blocks next to an animated one
-    are left out too, and ACTIVITY_MARGIN blocks around an animated area (the edge of an overlay
-    moves less); a thin line of animated blocks (the outline of a moving drawing, which flickers on
-    the analysed picture) is no overlay, and a margin around it would leave little to judge.
+    ACTIVITY_SHARE of the frames, turning back ACTIVITY_TURNS times or more. A small edit goes one
+    way, with only the codec settling after it; a picture that shows up and leaves again (a short
+    scene between two dissolves, whose slow frames count as local) turns back once. The blocks next
+    to an animated one are left out too, and ACTIVITY_MARGIN blocks around an animated area (the
+    edge of an overlay moves less); a thin line of animated blocks (the outline of a moving drawing,
+    which flickers on the analysed picture) is no overlay, and a margin around it would leave little
+    to judge.
     """
     net = np.abs(sum_signed)
     rest = (sum_abs - net - SETTLING * net).max(axis=0)
     often = (starts >= ACTIVITY_STARTS) | (moves >= ACTIVITY_SHARE * max(frames, 1))
+    often &= turns >= ACTIVITY_TURNS
     animated = (rest > ACTIVITY_LEVEL + ACTIVITY_NOISE * local) & often
     cells = animated.astype(np.uint8)
     squares = cv2.erode(cells, np.ones((2, 2), np.uint8), anchor=(0, 0), borderType=cv2.BORDER_CONSTANT,
@@ -372,15 +384,19 @@ def hard_cut(shares: np.ndarray, middle: int, share_at_threshold: float) -> bool
     return share_at_threshold >= HARD_SHARE and shares[middle] >= max(HARD_RATIO * level, HARD_SHARE / 2)
 
 
-def locate_transition(seen: np.ndarray, old: np.ndarray, new: np.ndarray, longest: int) -> int | None:
+def locate_transition(
+    seen: np.ndarray, old: np.ndarray, new: np.ndarray, longest: int, judged: int,
+) -> int | None:
     """Index in `seen` (blocks of consecutive frames, (frames, channels, n)) where the change from
     `old` to `new` ((channels, n) each) happens, or None when it is no transition.
 
     Per block: the frame after the last one still less than half way. Blocks that take longer than
     `longest` frames to go from a fifth to four fifths of the way are drifting, not transitioning
     (a presenter walking, a slow pan). The cut is the median of the other blocks' frames; it needs
-    MIN_BLOCKS of them, half of them within a frame of it (a change that creeps across the frame,
-    like a progress bar, never agrees).
+    MIN_BLOCKS of them, and half of them within a frame of it (a change that creeps across the
+    frame, like a progress bar, never agrees), unless they are most (GLOBAL_SHARE) of the `judged`
+    blocks and all but a tenth at each end get half way within `longest` frames: a wipe or a slide,
+    which reaches each part of the picture at its own frame.
     """
     progress = _progress(seen, old, new)
     middle = _last_below(progress, 0.5) + 1
@@ -389,9 +405,10 @@ def locate_transition(seen: np.ndarray, old: np.ndarray, new: np.ndarray, longes
         return None
     cut = int(np.median(frames))
     agree = np.count_nonzero(np.abs(frames - cut) <= 1)
-    if agree < MIN_BLOCKS or 2 * agree < frames.size:
-        return None
-    return cut
+    if agree >= MIN_BLOCKS and 2 * agree >= frames.size:
+        return cut
+    first, last = np.percentile(frames, [10, 90])
+    return cut if frames.size >= GLOBAL_SHARE * judged and last - first <= longest else None
 
 
 def ramp_middle(frames: np.ndarray, progress: np.ndarray, found: int) -> float | None:
@@ -591,6 +608,8 @@ class _Frame:
     """Blocks that moved against the previous frame."""
     started: np.ndarray | None = None
     """Blocks that moved and had not moved at the previous frame."""
+    turned: np.ndarray | None = None
+    """Blocks that moved against the way they last moved (in some channel)."""
 
     @cached_property
     def grey(self) -> np.ndarray:
@@ -621,13 +640,15 @@ class _Reference:
 class ActivityWindow:
     """What `activity_mask` needs, summed over the frames of the activity window that moved
     locally (`_Frame.local`): per channel and block |step| and step; per block the frames it moved
-    in (`moves`) and the separate runs of them (`starts`); and how many such frames there are."""
+    in (`moves`), the separate runs of them (`starts`) and the moves that turned back (`turns`); and
+    how many such frames there are."""
 
     def __init__(self, shape: tuple[int, ...]):
         self.sum_abs = np.zeros(shape, np.float32)
         self.sum_signed = np.zeros(shape, np.float32)
         self.moves = np.zeros(shape[1:], np.int32)
         self.starts = np.zeros(shape[1:], np.int32)
+        self.turns = np.zeros(shape[1:], np.int32)
         self.local_frames = 0
         self.start = 0
         """The window's first frame."""
@@ -643,8 +664,8 @@ class ActivityWindow:
 
     def mask(self, end: int) -> np.ndarray:
         """`activity_mask` over the window up to frame `end` (excluded)."""
-        return activity_mask(self.sum_abs, self.sum_signed, self.moves, self.starts, self.local_frames,
-                             end - self.start)
+        return activity_mask(self.sum_abs, self.sum_signed, self.moves, self.starts, self.turns,
+                             self.local_frames, end - self.start)
 
     def _count(self, frame: _Frame, sign: int) -> None:
         if frame.local:
@@ -652,6 +673,7 @@ class ActivityWindow:
             self.sum_signed += sign * frame.step
             self.moves += sign * frame.moved
             self.starts += sign * frame.started
+            self.turns += sign * frame.turned
             self.local_frames += sign
 
 
@@ -786,6 +808,7 @@ class PictureChangeDetector(SceneDetector):
         self.refresh_moving = max(self.settle + 1, round(REFRESH_MOVING_SECONDS * fps))
         self.longest = max(2, round(LONGEST_TRANSITION_SECONDS * fps))
         self.sudden = max(2, round(SUDDEN_SECONDS * fps))
+        self.alone = max(self.settle + 1, round(MIN_ALONE_SECONDS * fps))
         self.animated_memory = round(ANIMATED_MEMORY_SECONDS * fps)
         self.still_wait = self.settle_long + self.lookback
         """How long after a cut the reference is taken even if the picture never stands still."""
@@ -797,6 +820,8 @@ class PictureChangeDetector(SceneDetector):
         """The latest activity mask (for frames read ahead of the judged one)."""
         self._animated_at: np.ndarray | None = None
         """Per block, the last time (frames read) it was not valid."""
+        self._last_direction: np.ndarray | None = None
+        """Per channel and block, the sign of its last move (0 before any)."""
         self._noise = NoiseLevel()
         self._ref: _Reference | None = None
         self._pending: int | None = None
@@ -846,6 +871,7 @@ class PictureChangeDetector(SceneDetector):
             self._activity = ActivityWindow(blocks.shape)
             self._last_valid = np.ones(blocks.shape[1:], bool)
             self._animated_at = np.full(blocks.shape[1:], -(1 << 30))
+            self._last_direction = np.zeros(blocks.shape, np.int8)
             step = None
         elif np.array_equal(image, previous.image):  # common in still videos: skip the maths
             frame = _Frame(timecode, previous.image, previous.blocks, previous.pose,
@@ -859,6 +885,10 @@ class PictureChangeDetector(SceneDetector):
             frame.moved = np.abs(frame.step).max(axis=0) > self._still_level
             frame.moving = bool(frame.moved.any())
             frame.local = frame.moving and np.count_nonzero(frame.moved) < GLOBAL_SHARE * frame.moved.size
+            stepped = np.abs(frame.step) > self._still_level
+            direction = np.sign(frame.step).astype(np.int8) * stepped
+            frame.turned = (direction * self._last_direction < 0).any(axis=0)
+            np.copyto(self._last_direction, direction, where=stepped)
             if frame.local:
                 frame.started = frame.moved if previous.moved is None else frame.moved & ~previous.moved
                 self._activity.add(frame)
@@ -873,8 +903,9 @@ class PictureChangeDetector(SceneDetector):
         again from the previous frame, which then becomes the anchor (the anchor may be a frame of
         a fade, or a fast move outran it). When neither explains it and ECC found no motion from
         the anchor or most of the picture drifted, a transition or a cut is under way: tracking
-        starts again on this frame, to follow the picture it leads to. Otherwise the anchor stays
-        (a motion too small to measure yet, against the noise)."""
+        starts again on this frame, to follow the picture it leads to; so it does when the motion
+        slides the picture out of the frame (`_slides_away`). Otherwise the anchor stays (a motion
+        too small to measure yet, against the noise)."""
         judged = self._last_valid
         anchor = self._tracker.anchor
         drift = np.count_nonzero((block_change(frame.blocks, anchor.blocks) > self._still_level) & judged)
@@ -887,6 +918,8 @@ class PictureChangeDetector(SceneDetector):
             if motion is not None:
                 anchor = previous
                 self._tracker.restart(previous)
+        if motion is not None and self._slides_away(motion @ anchor.pose, frame):
+            motion, lost = None, True
         if motion is None:
             if lost:
                 self._tracker.restart(frame)
@@ -896,6 +929,15 @@ class PictureChangeDetector(SceneDetector):
         frame.step = np.where(covered, frame.blocks - before, 0)
         self._tracker.accept(frame)
         return frame
+
+    def _slides_away(self, pose: np.ndarray, frame: _Frame) -> bool:
+        """Whether `pose` would move the picture so that less than SLIDE_COVERAGE of it stays in the
+        frame within `longest` frames: no Ken Burns move is that fast; a slide transition is (the old
+        picture and the new one move out and in together, so motion explains every frame of it, and
+        the new picture would only ever be compared with where the old one went, out of sight)."""
+        earlier = self._at(max(self._recent.first, self._recent.end - self.longest))
+        height, width = frame.image.shape[:2]
+        return coverage(pose @ np.linalg.inv(earlier.pose), width, height).mean() < SLIDE_COVERAGE
 
     def _explained_motion(self, frame: _Frame, start: _Frame, judged: np.ndarray) -> np.ndarray | None:
         """The motion from `start` (the tracker's anchor or another frame) to `frame`, if aligning
@@ -1083,12 +1125,80 @@ class PictureChangeDetector(SceneDetector):
         if np.count_nonzero(changed) < MIN_BLOCKS:  # back to the old picture: a flash
             self._set_reference(index)
             return []
-        start = max(self._recent.first + 1, self._ref.index + 1, index - span - self.lookback)
+        origin = index - span
+        between = self._picture_between(origin, index, valid)
+        if between is not None:  # two changes: decide the first; the second is pending from there
+            shown, shown_blocks, shown_changed = between
+            cuts = self._decide(pending, origin, shown, shown_blocks, shown_changed, valid, final)
+            if self._pending is None:
+                self._pending = shown + 1
+            return cuts
+        return self._decide(pending, origin, index, blocks, changed, valid, final)
+
+    def _picture_between(
+        self, first: int, last: int, valid: np.ndarray,
+    ) -> tuple[int, np.ndarray, np.ndarray] | None:
+        """A picture shown alone between two transitions while a change was pending: the first part
+        of frames `first` to `last` that stays still for `alone` frames (no judged block moves, as
+        in `_steady`) and then changes again, showing a picture that differs from the reference and
+        from frame `last` (`_shown_alone`); None if there is none. (A dissolve, however slow, never
+        holds still a picture that differs from both of its ends by the threshold.)"""
+        run = first
+        for index in range(first + 1, last + 1):
+            if self._holds(run, index, valid):
+                continue
+            if index - run >= self.alone:
+                found = self._shown_alone(index - 1, last, valid)
+                if found is not None:
+                    return found
+            run = index
+        return None
+
+    def _holds(self, start: int, index: int, valid: np.ndarray) -> bool:
+        """Whether frame `index` still shows frame `start`'s picture: no judged block moved (as in
+        `_steady`: twice the level after `settle` frames, and the texture slack of a moving picture)."""
+        blocks, covered = self._aligned(index, start)
+        level = self._still_level * (2 if index - start > self.settle else 1)
+        if blocks is not self._at(index).blocks:
+            level = level + MOTION_SLACK * self._at(start).texture
+        moved = (block_change(blocks, self._at(start).blocks) > level) & valid & covered
+        return np.count_nonzero(moved) < MIN_BLOCKS
+
+    def _shown_alone(
+        self, shown: int, last: int, valid: np.ndarray,
+    ) -> tuple[int, np.ndarray, np.ndarray] | None:
+        """Frame `shown`, its block means in the reference's pixels and the judged blocks changed
+        from the reference, if it differs both from the reference and from frame `last` (as
+        `_against_reference` judges: MIN_BLOCKS blocks by the threshold); else None."""
+        blocks, covered = self._aligned(shown, self._ref.frame)
+        level = self._change_level
+        if blocks is not self._at(shown).blocks:
+            level = level + MOTION_SLACK * self._ref.frame.texture
+        changed = (block_change(blocks, self._ref.blocks) > level) & valid & covered
+        if np.count_nonzero(changed) >= MIN_BLOCKS:
+            changed &= self._changed_once_realigned(shown, valid)
+        if np.count_nonzero(changed) < MIN_BLOCKS:
+            return None
+        later, covered = self._aligned(last, shown)
+        level = self._change_level
+        if later is not self._at(last).blocks:
+            level = level + MOTION_SLACK * self._at(shown).texture
+        again = (block_change(later, self._at(shown).blocks) > level) & valid & covered
+        return (shown, blocks, changed) if np.count_nonzero(again) >= MIN_BLOCKS else None
+
+    def _decide(
+        self, pending: int, origin: int, index: int, blocks: np.ndarray, changed: np.ndarray,
+        valid: np.ndarray, final: bool,
+    ) -> list[FrameTimecode]:
+        """Decide the change pending since frame `pending` (seen from frame `origin` on) up to frame
+        `index` (its block means `blocks` in the reference's pixels, the judged blocks `changed`):
+        a cut at the transition's middle, or none; the reference becomes frame `index`."""
+        start = max(self._recent.first + 1, self._ref.index + 1, origin - self.lookback)
         still = blocks is self._at(index).blocks
         since = start
         if still:  # a still picture's dissolve is also fitted on this scene's frames before the
             # reference (`ramp_middle`: the reference may lie inside the dissolve); aligning them is free
-            since = max(self._recent.first + 1, self._last_cut + 1, index - span - self.lookback)
+            since = max(self._recent.first + 1, self._last_cut + 1, origin - self.lookback)
         kept = range(since, index + 1)
         aligned = np.stack([self._aligned(i, self._ref.frame)[0][:, changed] for i in kept])
         seen = aligned[start - since :]
@@ -1100,7 +1210,8 @@ class PictureChangeDetector(SceneDetector):
             self._pending = pending  # still fading in: the next picture's reference would lie in the fade
             return []
         old, new = self._ref.blocks[:, changed], blocks[:, changed]
-        found = fade if fade is not None else locate_transition(seen, old, new, self.longest)
+        found = fade if fade is not None else locate_transition(seen, old, new, self.longest,
+                                                                np.count_nonzero(valid))
         if found is not None and fade is None and near_activity(changed, valid) and (
                 final or np.count_nonzero(changed) < NEAR_ACTIVITY_SHARE * np.count_nonzero(valid)
                 or (self._recent.end - self._animated_at[changed] <= self.animated_memory).all()

@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 from PIL import Image
 from scenedetect import ContentDetector, detect
-from step1_media import Clip, encode, encode_episode, episode, photo, with_object
+from step1_media import XFADE_KINDS, Clip, encode, encode_episode, episode, photo, with_object
 
 from podcast_img2vid import layout
 from podcast_img2vid.media import probe, run_ffmpeg
@@ -79,6 +79,39 @@ def test_zoompan_slideshows_never_worse_than_content_detector(seed, tmp_path):
     spans = [(cut, t.frames // 2 + 1) for cut, t in zip(ep.cuts, ep.transitions, strict=True)]
     assert all(any(abs(cut - c) <= reach for c, reach in spans) for cut in found), described
     assert all(near(cut, found) for cut in ep.cuts if near(cut, anchor)), described
+
+
+TRANSITIONS = [("short_scenes", seed) for seed in (1, 2, 3)]
+TRANSITIONS += [(family, seed) for family in ("dark_speckled", "long_dissolve", "grainy_360p")
+                for seed in (1, 2)]
+"""Issue 20's families (still or moving by the seed, 24-60 fps): short scenes of 1-2 s between
+wipes, slides and dissolves of 0.3-1.5 s (before 2 fixes every short scene was merged into its
+neighbour, and wipes and slides were lost: a slide was followed as a pan, a wipe's blocks never agree
+on one frame); dark speckled pictures dissolving into bright ones under grain; long dissolves;
+grainy 360p at CRF 36-40."""
+
+
+@pytest.mark.parametrize(("family", "seed"), TRANSITIONS, ids=[f"{f}-{s}" for f, s in TRANSITIONS])
+def test_no_picture_lost_around_transitions(family, seed, tmp_path):
+    """Every true cut, within a frame (anywhere inside a wipe or a slide, where both pictures share
+    the screen), nothing else, each picture in its own file, and never worse than ContentDetector.
+    A dissolve between moving pictures at 50-60 fps may come 2-3 frames late (short_scenes seeds 2
+    and 3, as before this change; ContentDetector misses them altogether)."""
+    ep = episode(family, seed)
+    video = encode_episode(ep, tmp_path / "episode.mp4")
+    with contextlib.redirect_stdout(io.StringIO()):
+        scenes = run_step1(video, layout.WorkDir(tmp_path / "work")).scenes
+    found = [s.start_frame for s in scenes[1:]]
+    anchor = content_detector_cuts(video)
+    late = 3 if ep.fps >= 50 and ep.scenes[0].zoom != (1.0, 1.0) else 1  # the known weak spot, below
+    reach = [t.frames // 2 if t.kind in XFADE_KINDS else late if t.kind == "dissolve" else 1
+             for t in ep.transitions]
+    described = (f"{family} seed {seed} {[t.kind + str(t.frames) for t in ep.transitions]} at {ep.fps} fps: "
+                 f"truth {ep.cuts}, step 1 {found}, ContentDetector {anchor}")
+    assert len(found) == len(ep.cuts), described
+    assert all(abs(f - c) <= r for f, c, r in zip(found, ep.cuts, reach, strict=True)), described
+    assert all(near(cut, found) for cut in ep.cuts if near(cut, anchor)), described
+    assert len({s.image for s in scenes}) == len(scenes), described  # different pictures, different files
 
 
 LARGE = [("kenburns_transitions", 4, (960, 540), 50, (1.5, 2.5)),
