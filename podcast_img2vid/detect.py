@@ -40,6 +40,7 @@ which `SceneManager` allows. Input frames are small YUV pictures (luma first).
 
 from __future__ import annotations
 
+import functools
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -280,13 +281,23 @@ def align(image: np.ndarray, motion: np.ndarray) -> tuple[np.ndarray, np.ndarray
 
 def coverage(motion: np.ndarray, width: int, height: int) -> np.ndarray:
     """Which blocks of a `width` x `height` picture moved by `motion` are covered completely."""
+    corners = block_corners(width, height)
+    rows, cols = corners.shape[1] - 1, corners.shape[2] - 1
+    source = (np.linalg.inv(motion) @ corners.reshape(3, -1))[:2].reshape(2, rows + 1, cols + 1)
+    inside = (source[0] >= 0) & (source[0] <= width) & (source[1] >= 0) & (source[1] <= height)
+    return inside[:-1, :-1] & inside[1:, :-1] & inside[:-1, 1:] & inside[1:, 1:]
+
+
+@functools.lru_cache(maxsize=8)
+def block_corners(width: int, height: int) -> np.ndarray:
+    """The corners of the blocks of a `width` x `height` picture, (x, y, 1) by (rows + 1, cols + 1);
+    made once per size (every moving frame asks), read-only."""
     size = block_size(width, height)
     rows, cols = max(1, height // size), max(1, width // size)
     ys, xs = np.meshgrid(np.arange(rows + 1) * size, np.arange(cols + 1) * size, indexing="ij")
-    corners = np.stack([xs.ravel(), ys.ravel(), np.ones(xs.size)])
-    source = (np.linalg.inv(motion) @ corners)[:2].reshape(2, rows + 1, cols + 1)
-    inside = (source[0] >= 0) & (source[0] <= width) & (source[1] >= 0) & (source[1] <= height)
-    return inside[:-1, :-1] & inside[1:, :-1] & inside[:-1, 1:] & inside[1:, 1:]
+    corners = np.stack([xs, ys, np.ones(xs.shape)]).astype(np.float64)
+    corners.flags.writeable = False
+    return corners
 
 
 def layered_change(
