@@ -165,10 +165,23 @@ class Still:
     transition, nearest that middle first (any of them is a good picture; the sharpest is best)."""
 
     candidates: tuple[Candidate, ...]
+    end: FrameTimecode | None = None
+    """The next scene's first frame (None for the last scene)."""
 
     @property
     def frame(self) -> FrameTimecode:
         return self.candidates[0].frame
+
+
+@dataclass(frozen=True)
+class LocalChange:
+    """A change about to be reported as a cut, for `overlay_change` to veto: the `changed` blocks
+    ((rows, cols) bool), the reference's and the frame's analysed pictures, whether the picture moved."""
+
+    changed: np.ndarray
+    before: np.ndarray
+    after: np.ndarray
+    moving: bool
 
 
 def block_means(image: np.ndarray) -> np.ndarray:
@@ -789,6 +802,10 @@ class PictureChangeDetector(SceneDetector):
 
     `detail(grabbed, size)` gives a frame `grab` returned as a YUV picture of `size` (width, height),
     area-averaged, (height, width, 3) uint8: a change in a moving picture is checked on it.
+
+    `overlay_change(change)` may veto a change that is no cut (a `LocalChange`): True when it lies
+    only inside an overlay, such as a subtitle band. `animated_frames` counts, per block, the judged
+    frames where it was animated (or next to animation), of `judged_frames`.
     """
 
     def __init__(
@@ -801,6 +818,7 @@ class PictureChangeDetector(SceneDetector):
         frames_between: Callable[[FrameTimecode, FrameTimecode], list[tuple[FrameTimecode, np.ndarray]]]
         | None = None,
         detail: Callable[[object, tuple[int, int]], np.ndarray] | None = None,
+        overlay_change: Callable[[LocalChange], bool] | None = None,
     ):
         super().__init__()
         if threshold <= 0:
@@ -811,6 +829,9 @@ class PictureChangeDetector(SceneDetector):
         self.grab = grab
         self.frames_between = frames_between
         self.detail = detail
+        self.overlay_change = overlay_change
+        self.animated_frames: np.ndarray | None = None
+        self.judged_frames = 0
         self.settle = max(2, round(SETTLE_SECONDS * fps))
         self.settle_long = max(self.settle + 1, round(SETTLE_LONG_SECONDS * fps))
         self.ahead = max(2, round(ACTIVITY_SECONDS * fps))
@@ -883,6 +904,7 @@ class PictureChangeDetector(SceneDetector):
             self._last_valid = np.ones(blocks.shape[1:], bool)
             self._animated_at = np.full(blocks.shape[1:], -(1 << 30))
             self._last_direction = np.zeros(blocks.shape, np.int8)
+            self.animated_frames = np.zeros(blocks.shape[1:], np.int32)
             step = None
         elif np.array_equal(image, previous.image):  # common in still videos: skip the maths
             frame = _Frame(timecode, previous.image, previous.blocks, previous.pose,
@@ -998,6 +1020,8 @@ class PictureChangeDetector(SceneDetector):
 
     def _judge(self, index: int) -> list[FrameTimecode]:
         valid = self._valid()
+        self.animated_frames += ~valid
+        self.judged_frames += 1
         self._note_calm(index, valid)
         if self._ref is None:
             if self._steady(index, valid) or index >= self.still_wait:
@@ -1229,6 +1253,9 @@ class PictureChangeDetector(SceneDetector):
                 or not is_sudden(seen, old, new, self.sudden)):
             found = None  # the edge of an animated box, its drifting background, or (at the end,
             # with no frames after it to show which blocks are animated) the box reaching new blocks
+        if found is not None and fade is None and self.overlay_change is not None and self.overlay_change(
+                LocalChange(changed, self._ref.frame.image, self._at(index).image, not still)):
+            found = None  # only inside an overlay (a subtitle's band): no picture change
         if found is None:
             self._set_reference(index)
             return []
@@ -1252,8 +1279,8 @@ class PictureChangeDetector(SceneDetector):
         if cut - self._last_cut < self.min_scene_len:
             self._set_reference(max(cut, new))
             return []
-        self._still(self._calmest.cut(cut))
         timecode = self._exact(cut, space, old, settled, changed, fade, middle)
+        self._still(self._calmest.cut(cut), timecode)
         self._last_cut = cut
         self._pending = None
         self._set_reference(max(cut, new))
@@ -1316,6 +1343,6 @@ class PictureChangeDetector(SceneDetector):
         candidate = Candidate(index, frame.timecode, frame.blocks, valid, full)
         self._calmest.add(candidate, still, final_before=self._recent.first)
 
-    def _still(self, candidates: list[Candidate]) -> None:
+    def _still(self, candidates: list[Candidate], end: FrameTimecode | None = None) -> None:
         if candidates and self.on_still is not None:
-            self.on_still(Still(tuple(candidates)))
+            self.on_still(Still(tuple(candidates), end))

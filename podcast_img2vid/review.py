@@ -50,6 +50,7 @@ from .layout import (
     sidecar_name,
 )
 from .media import frame_rate
+from .overlays import read_overlays
 from .providers import shown_settings
 from .step3_plan import SceneSpan, clip_units, fill, scene_spans
 from .takes import earlier_takes, takes_disk_use
@@ -348,8 +349,25 @@ def _card(card: Card, page_dir: Path, input_dir: Path, fps: Fraction, commands: 
     )
 
 
-def _header(cards: list[Card], output_dir: Path, commands: Commands) -> str:
-    """Title, counts, the problems to look at, the filter, and the earlier takes' disk use."""
+def _overlays_html(page_dir: Path, input_dir: Path) -> str:
+    """The overlays step 1 found (overlays.py): each mask beside its kind, and how to correct one;
+    a problem with them as the one line step 3 would stop with."""
+    try:
+        overlays = read_overlays(input_dir)
+    except UserError as e:
+        return _t("overlays_bad", {"why": str(e)}, tag="p", attrs=' class="reason"')
+    if overlays is None or not overlays.overlays:
+        return ""
+    masks = "".join(
+        f'<figure><img src="{_href(page_dir, input_dir / o.mask_name, _version(input_dir / o.mask_name))}" '
+        f'alt="{html.escape(o.mask_name)}"><figcaption>{html.escape(o.kind)}</figcaption></figure>'
+        for o in overlays.overlays)
+    intro = _t("overlays", {"kinds": ", ".join(overlays.kinds)}, tag="p")
+    return f'<div class="overlays">{intro}<div class="masks">{masks}</div></div>'
+
+
+def _header(cards: list[Card], output_dir: Path, commands: Commands, page_dir: Path, input_dir: Path) -> str:
+    """Title, counts, the problems to look at, the filter, the overlays and the earlier takes' disk use."""
     kinds = {kind: sum(1 for c in cards if c.problem and c.problem[0] == kind)
              for kind in ("missing", "failed", "stale", "broken")}
     header = [
@@ -360,6 +378,7 @@ def _header(cards: list[Card], output_dir: Path, commands: Commands) -> str:
         else _t("no_problems", tag="p"),
         f'<label class="filter"><input type="checkbox" id="only-bad"> {_t("only_bad")}</label>',
     ]
+    header.append(_overlays_html(page_dir, input_dir))
     take_count, take_bytes = takes_disk_use(output_dir)
     if take_count:
         clean = ShellCommand.of([*commands.program, "--clean-takes"])
@@ -393,7 +412,7 @@ def build_page(work: WorkDir, input_dir: Path, output_dir: Path, commands: Comma
     return Template(_asset("page.html")).substitute(
         title=f"{html.escape(TEXT['zh']['title'])} · {html.escape(work.root.resolve().name)}",
         css=_asset("review.css"),
-        header=_header(cards, output_dir, commands),
+        header=_header(cards, output_dir, commands, work.root, input_dir),
         cards="".join(_card(c, work.root, input_dir, fps, commands) for c in cards),
         none_selected=_t("none_selected"),
         run_where=_t("run_where"),

@@ -2,7 +2,9 @@
 
 Decoding is the cost to beat, so the stream hands the detector a small picture sampled straight
 from the decoded planes (no full-size colour conversion), and keeps the last few full frames so
-each scene's picture is saved during the same pass instead of a second decode.
+each scene's picture is saved during the same pass instead of a second decode. It also keeps a few
+full frames spread over the current scene (`SceneSamples`): where a subtitle covers the picture,
+they show what lies under it (overlay_finder.py).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from tqdm import tqdm
 from .detect import Candidate, PictureChangeDetector, Still
 from .errors import UserError
 from .media import MediaInfo
+from .overlay_finder import SubtitleBand, animated_blocks, blocks_to_pixels
 
 ANALYSIS_SIZE = 160
 """The detector sees about this many pixels along the longer side."""
@@ -31,6 +34,10 @@ ANALYSIS_FPS = 10
 to put a cut on its exact frame (a third of the work per frame at 30 fps)."""
 QUEUE_FRAMES = 8
 """Frames that may sit between the decoder and the detector (SceneManager's queue and more)."""
+SAMPLE_SECONDS = 0.4
+SCENE_SAMPLES = 8
+"""A full frame is kept every SAMPLE_SECONDS of the current scene, thinned to between SCENE_SAMPLES
+and twice as many, evenly spread."""
 _PLANAR_YUV = {"yuv420p", "yuvj420p", "yuv422p", "yuvj422p", "yuv444p", "yuvj444p"}
 
 
@@ -61,14 +68,39 @@ def detail_yuv(frame: av.VideoFrame, size: tuple[int, int]) -> np.ndarray:
     return np.ascontiguousarray(planes.transpose(1, 2, 0))
 
 
+class SceneSamples:
+    """Full frames spread over the frames read since the last scene ended (see SCENE_SAMPLES)."""
+
+    def __init__(self, every: int):
+        self.every = max(1, every)
+        self.stride = self.every
+        self._frames: list[tuple[int, av.VideoFrame]] = []
+
+    def add(self, index: int, frame: av.VideoFrame) -> None:
+        if index % self.stride:
+            return
+        self._frames.append((index, frame))
+        if len(self._frames) >= 2 * SCENE_SAMPLES:
+            self.stride *= 2
+            self._frames = [(i, f) for i, f in self._frames if i % self.stride == 0]
+
+    def take(self, end: int | None) -> list[av.VideoFrame]:
+        """The frames kept before frame `end` (all when None), which are then let go."""
+        taken = [f for i, f in self._frames if end is None or i < end]
+        self._frames = [(i, f) for i, f in self._frames if end is not None and i >= end]
+        self.stride = self.every
+        return taken
+
+
 class AnalysisStream(VideoStreamAv):
     """PySceneDetect's PyAV backend, returning `small_yuv` pictures; it remembers every frame's time
     (for exact frame numbers, also in variable-frame-rate files), the small pictures of the last
     `keep_small` frames and the full frames of the last `keep_full` frames given to the detector
     (the frames SceneManager skips are read with `decode=False`)."""
 
-    def __init__(self, path: Path, keep_small: int, keep_full: int, progress: tqdm):
+    def __init__(self, path: Path, keep_small: int, keep_full: int, progress: tqdm, samples: SceneSamples):
         super().__init__(str(path), threading_mode="AUTO", suppress_output=True)
+        self.samples = samples
         width, height = self._codec_context.width, self._codec_context.height
         self.step = max(2, 2 * round(max(width, height) / (2 * ANALYSIS_SIZE)))
         self.times: list[float] = []
@@ -76,6 +108,11 @@ class AnalysisStream(VideoStreamAv):
         self._small: deque[tuple[int, np.ndarray]] = deque(maxlen=keep_small)
         self._full: deque[tuple[int, av.VideoFrame]] = deque(maxlen=keep_full)
         self._progress = progress
+
+    @property
+    def stored_size(self) -> tuple[int, int]:
+        """(width, height) of the decoded frames."""
+        return self._codec_context.width, self._codec_context.height
 
     @property
     def frame_size(self) -> tuple[int, int]:
@@ -94,6 +131,7 @@ class AnalysisStream(VideoStreamAv):
         self._small.append((index, small))
         if decode:
             self._full.append((index, frame))
+        self.samples.add(index, frame)
         self._progress.update(1)
         return small if decode else True
 
@@ -134,47 +172,75 @@ def sharpest(candidates: list[Candidate]) -> Candidate | None:
 
 
 @dataclass(frozen=True)
+class ScenePicture:
+    """A scene's picture as the scan hands it over: the detector's choice and its full frame, frames
+    sampled across the scene (`SceneSamples`), and the subtitle band found so far."""
+
+    chosen: Candidate
+    frame: av.VideoFrame
+    samples: list[av.VideoFrame]
+    subtitle_mask: np.ndarray | None
+    """The subtitle band in the frame's stored pixels ((h, w) uint8, 255 = band), None before any."""
+    subtitle_colours: tuple[tuple[int, int, int], ...]
+
+
+@dataclass(frozen=True)
 class Detected:
-    """Scene starts."""
+    """Scene starts, and where overlays were found."""
 
     cuts: list[tuple[float, int]]
     """(seconds, frame number in the file) of each scene start after the first."""
     end_seconds: float
     """Where decoding stopped (the end of the last frame read)."""
     frames_read: int
+    subtitles: SubtitleBand
+    subtitle_mask: np.ndarray | None = None
+    animated_mask: np.ndarray | None = None
+    """Where subtitles and animated overlays were found, in the stored pixels ((h, w) uint8, 255 =
+    overlay), None where none were."""
 
 
 def scan(
     info: MediaInfo,
     threshold: float,
     min_scene_seconds: float,
-    on_picture: Callable[[Candidate, av.VideoFrame], None],
+    on_picture: Callable[[ScenePicture], None],
 ) -> Detected:
-    """Find the cuts; `on_picture(chosen, frame)` receives each scene's picture (full size) in order."""
+    """Find the cuts and overlays; `on_picture` receives each scene's picture in order."""
     fps = float(info.fps)
     skip = max(0, round(fps / ANALYSIS_FPS) - 1)
     stream: AnalysisStream
+    subtitles = SubtitleBand()
+    samples = SceneSamples(round(SAMPLE_SECONDS * fps))
 
     def grab(timecode: FrameTimecode) -> av.VideoFrame | None:
         return stream.recent_frame(timecode)
+
+    def pixels(blocks: np.ndarray | None) -> np.ndarray | None:
+        if blocks is None:
+            return None
+        return blocks_to_pixels(blocks, stream.frame_size, stream.stored_size)
 
     def take_picture(still: Still) -> None:
         chosen = sharpest([c for c in still.candidates if c.full is not None])
         if chosen is None:  # never expected: candidates are grabbed within the decode window
             raise RuntimeError(f"no frame kept for the scene picture at {still.frame}")
-        on_picture(chosen, chosen.full)
+        end = stream.index_of(still.end) if still.end is not None else None
+        on_picture(ScenePicture(chosen, chosen.full, samples.take(end), pixels(subtitles.blocks),
+                                subtitles.colours))
 
     rate = fps / (skip + 1)
     detector = PictureChangeDetector(
         rate, threshold=threshold, min_scene_len=round(min_scene_seconds * rate),
         on_still=take_picture, grab=grab, detail=detail_yuv,
         frames_between=lambda after, before: stream.frames_between(after, before),
+        overlay_change=subtitles,
     )
     progress = tqdm(total=info.frame_count, unit="frames", desc="Step 1", dynamic_ncols=True)
     try:
         stream = AnalysisStream(
             info.path, keep_small=(detector.reach + QUEUE_FRAMES) * (skip + 1),
-            keep_full=detector.picture_reach + QUEUE_FRAMES, progress=progress,
+            keep_full=detector.picture_reach + QUEUE_FRAMES, progress=progress, samples=samples,
         )
     except Exception as e:  # PySceneDetect raises several types for a file it cannot open
         progress.close()
@@ -198,5 +264,6 @@ def scan(
     end = stream.times[-1] + 1 / float(stream.frame_rate) if stream.times else 0.0
     return Detected(
         cuts=[(stream.times[i], i) for i in cuts], end_seconds=end,
-        frames_read=len(stream.times),
+        frames_read=len(stream.times), subtitles=subtitles, subtitle_mask=pixels(subtitles.blocks),
+        animated_mask=pixels(animated_blocks(detector.animated_frames, detector.judged_frames)),
     )

@@ -3,6 +3,10 @@
 Outputs are built in a staging folder inside the work folder; only when everything is written
 does an earlier run's set (pictures, CSV, contact sheet) move to `1_extracted_images.bak-<time>/`
 and the new set take its place, so old and new results never mix and nothing is deleted.
+
+Overlays found over the pictures (subtitles, animated areas, static logos: overlay_finder.py)
+are recorded next to the pictures (overlays.json and one mask per kind, overlays.py) and removed
+from the pictures, so step 2 animates the illustration and step 3 puts the live overlays back.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ import os
 import shutil
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 
@@ -22,11 +26,12 @@ import cv2
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from .detect import Candidate
 from .errors import UserError
 from .layout import CONTACT_SHEET, EXTRACTED_DIR, TIMESTAMPS_CSV, Scene, WorkDir, image_name, write_scenes
 from .media import MediaInfo, probe, upright
-from .scan import scan
+from .overlay_finder import STATIC_AREA, StaticLayer, clean_band, inpaint_overlays, widen_band
+from .overlays import MAX_SHARE, Overlay, OverlaySet, write_overlays
+from .scan import Detected, ScenePicture, scan
 
 THUMB_WIDTH = 256
 SIGNATURE_SIZE = (32, 18)
@@ -54,6 +59,10 @@ class Step1Result:
     """A second backup folder holding part of that set (left by a run cut short between moves)."""
     unchanged: bool
     """The result equals the previous run's: pictures and CSV were left as they were."""
+    overlays: list[str] = field(default_factory=list)
+    """The kinds of overlay found (kept live by step 3, removed from the pictures)."""
+    dropped: list[str] = field(default_factory=list)
+    """Kinds found but not kept: they covered too much of the frame to be an overlay."""
 
 
 def run_step1(
@@ -81,7 +90,10 @@ def run_step1(
             pictures = _Pictures(images, info.sample_aspect, dedupe, writer)
             detected = scan(info, threshold, min_scene_seconds, pictures.add)
             _check_complete(info, detected.end_seconds)
-            names, thumbs = pictures.results()
+            names = pictures.results()
+        overlays, dropped = pictures.overlays(detected)
+        thumbs = pictures.finish(names, overlays)
+        write_overlays(images, overlays)
         if len(names) != len(detected.cuts) + 1:
             raise RuntimeError(f"{len(names)} pictures for {len(detected.cuts) + 1} scenes")
         starts = [(0.0, 0), *detected.cuts]
@@ -91,12 +103,12 @@ def run_step1(
             for i, ((start, start_frame), (end, end_frame)) in enumerate(zip(starts, ends, strict=True))
         ]
         write_scenes(staging / TIMESTAMPS_CSV, scenes)
-        _contact_sheet(scenes, thumbs, staging / CONTACT_SHEET)
+        _contact_sheet(scenes, thumbs, staging / CONTACT_SHEET, overlays)
         unchanged = _same_as_before(staging, work)
         backup, split = (None, None) if unchanged else _install(staging, work, stamp)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    return Step1Result(scenes, work, backup, split, unchanged)
+    return Step1Result(scenes, work, backup, split, unchanged, overlays.kinds, dropped)
 
 
 def _check_complete(info: MediaInfo, end_seconds: float) -> None:
@@ -108,10 +120,12 @@ def _check_complete(info: MediaInfo, end_seconds: float) -> None:
 
 
 class _Pictures:
-    """Names each scene's picture and writes new pictures as PNG on a worker thread during the scan.
+    """Names each scene's picture and writes new pictures as PNG on a worker thread during the scan,
+    with the subtitles taken out (`clean_band`); `finish` takes the other overlays out at the end.
 
     With `dedupe`, a picture that is the same as an earlier one (`same_picture` on the full-size
-    pictures, whatever the threshold) reuses the first file's name and is not written again.
+    pictures outside overlays, whatever the threshold) reuses the first file's name and is not
+    written again.
     """
 
     def __init__(self, folder: Path, sample_aspect: Fraction, dedupe: bool, writer: ThreadPoolExecutor):
@@ -119,33 +133,87 @@ class _Pictures:
         self.sample_aspect = sample_aspect
         self.dedupe = dedupe
         self.writer = writer
-        self._jobs: list[Future[tuple[str, Image.Image]]] = []
+        self.rotation = 0.0
+        self.size: tuple[int, int] | None = None
+        """The pictures' (width, height), once one was placed."""
+        self.static = StaticLayer()
+        self._jobs: list[Future[str]] = []
         self._firsts: list[tuple[str, np.ndarray, np.ndarray]] = []
         """Each picture written so far: name, thumbnail signature and judged area (full size)."""
 
-    def add(self, chosen: Candidate, frame: av.VideoFrame) -> None:
-        """The next scene's picture: `frame` at full size, `chosen` as the detector saw it."""
-        self._jobs.append(self.writer.submit(self._place, chosen, frame))
+    def add(self, picture: ScenePicture) -> None:
+        """The next scene's picture."""
+        self._jobs.append(self.writer.submit(self._place, picture))
 
-    def results(self) -> tuple[list[str], list[Image.Image]]:
-        """Wait for the pictures to be written: each scene's picture name and thumbnail."""
-        done = [job.result() for job in self._jobs]
-        return [name for name, _ in done], [thumb for _, thumb in done]
+    def results(self) -> list[str]:
+        """Wait for the pictures to be written: each scene's picture name."""
+        return [job.result() for job in self._jobs]
 
-    def _place(self, chosen: Candidate, frame: av.VideoFrame) -> tuple[str, Image.Image]:
+    def _display_mask(self, mask: np.ndarray) -> np.ndarray:
+        """A mask of the stored frame's pixels (uint8) as the pictures show them."""
+        return to_display(mask, self.sample_aspect, self.rotation, cv2.INTER_NEAREST)
+
+    def _place(self, picture: ScenePicture) -> str:
         """Runs on the writer thread, one scene after the other."""
-        bgr = display_picture(frame, self.sample_aspect)
-        judged = cv2.resize(chosen.valid.astype(np.uint8), bgr.shape[1::-1], interpolation=cv2.INTER_NEAREST)
+        self.rotation = picture.frame.rotation
+        bgr = display_picture(picture.frame, self.sample_aspect)
+        self.size = bgr.shape[1::-1]
+        judged = cv2.resize(picture.chosen.valid.astype(np.uint8), self.size, interpolation=cv2.INTER_NEAREST)
+        if picture.subtitle_mask is not None:
+            band = widen_band(self._display_mask(picture.subtitle_mask)) > 0
+            samples = [display_picture(f, self.sample_aspect) for f in picture.samples]
+            bgr = clean_band(bgr, samples, band, picture.subtitle_colours)
+            judged[band] = 0
         signature = cv2.resize(bgr, SIGNATURE_SIZE, interpolation=cv2.INTER_AREA).astype(np.float32)
         if self.dedupe:
             for name, first_signature, first_judged in self._firsts:
                 if (np.abs(signature - first_signature).mean() < SIGNATURE_LEVEL
                         and same_picture(bgr, _read_png(self.folder / name), first_judged & judged > 0)):
-                    return name, _thumbnail(bgr)
+                    return name
         name = image_name(len(self._firsts) + 1)
         _write_png(bgr, self.folder / name)
+        self.static.add(bgr)
         self._firsts.append((name, signature, judged))
-        return name, _thumbnail(bgr)
+        return name
+
+    def overlays(self, detected: Detected) -> tuple[OverlaySet, list[str]]:
+        """The overlays found, in the pictures' pixels, and the kinds dropped for covering too much."""
+        if self.size is None:
+            return OverlaySet(0, 0, ()), []
+        width, height = self.size
+        found: list[Overlay] = []
+        band = detected.subtitles
+        if detected.subtitle_mask is not None:
+            found.append(Overlay("subtitles", widen_band(self._display_mask(detected.subtitle_mask)),
+                                 band.colours, band.moving))
+        if detected.animated_mask is not None:
+            found.append(Overlay("animated", self._display_mask(detected.animated_mask)))
+        static = self.static.mask(self.size)
+        if static is not None and detected.animated_mask is not None:  # an animated area's still parts
+            static[found[-1].mask > 0] = 0
+        if static is not None and np.count_nonzero(static) >= STATIC_AREA[0] * width * height:
+            found.append(Overlay("static", static))
+        kept = [o for o in found if o.share <= MAX_SHARE]
+        overlays = OverlaySet(width, height, tuple(kept))
+        if np.count_nonzero(overlays.union()) > MAX_SHARE * width * height:
+            return OverlaySet(width, height, ()), [o.kind for o in found]
+        return overlays, [o.kind for o in found if o.share > MAX_SHARE]
+
+    def finish(self, names: list[str], overlays: OverlaySet) -> list[Image.Image]:
+        """Take the animated and static overlays out of the written pictures (inpainted: no frame
+        shows what lies under them); each scene's thumbnail."""
+        holes = np.zeros((overlays.height, overlays.width), np.uint8)
+        for overlay in overlays.overlays:
+            if overlay.kind != "subtitles":
+                np.maximum(holes, overlay.mask, out=holes)
+        thumbs: dict[str, Image.Image] = {}
+        for name in dict.fromkeys(names):
+            bgr = _read_png(self.folder / name)
+            if holes.any():
+                bgr = inpaint_overlays(bgr, holes)
+                _write_png(bgr, self.folder / name)
+            thumbs[name] = _thumbnail(bgr)
+        return [thumbs[name] for name in names]
 
 
 def same_picture(a: np.ndarray, b: np.ndarray, judged: np.ndarray) -> bool:
@@ -163,15 +231,20 @@ def same_picture(a: np.ndarray, b: np.ndarray, judged: np.ndarray) -> bool:
 
 def display_picture(frame: av.VideoFrame, sample_aspect: Fraction) -> np.ndarray:
     """The frame as players show it (BGR): square pixels for an anamorphic source, then upright."""
-    bgr = frame.to_ndarray(format="bgr24")
+    return to_display(frame.to_ndarray(format="bgr24"), sample_aspect, frame.rotation)
+
+
+def to_display(image: np.ndarray, sample_aspect: Fraction, rotation: float,
+               interpolation: int = cv2.INTER_CUBIC) -> np.ndarray:
+    """A picture in the stored frame's pixels as players show it (see `display_picture`)."""
     if sample_aspect != 1:
-        height, width = bgr.shape[:2]
+        height, width = image.shape[:2]
         if sample_aspect > 1:
             size = (round(width * sample_aspect), height)
         else:
             size = (width, round(height / sample_aspect))
-        bgr = cv2.resize(bgr, size, interpolation=cv2.INTER_CUBIC)
-    return upright(bgr, frame.rotation)
+        image = cv2.resize(image, size, interpolation=interpolation)
+    return upright(image, rotation)
 
 
 def _write_png(bgr: np.ndarray, path: Path) -> None:
@@ -197,23 +270,50 @@ def _clock(seconds: float) -> str:
     return f"{int(minutes)}:{rest:06.3f}"
 
 
-def _contact_sheet(scenes: list[Scene], thumbs: list[Image.Image], path: Path) -> None:
-    """Each scene's thumbnail (`thumbs[i]` for scene i + 1) with its number, picture and time range."""
+OVERLAY_OUTLINES = {"subtitles": (255, 200, 0), "animated": (255, 0, 200), "static": (0, 200, 255)}
+"""The colour each overlay kind's outline is drawn in on the contact sheet."""
+
+
+def _outlined(thumb: Image.Image, overlays: OverlaySet) -> Image.Image:
+    """The thumbnail with each overlay mask's outline drawn on it (OVERLAY_OUTLINES)."""
+    if not overlays.overlays:
+        return thumb
+    drawn = np.asarray(thumb).copy()
+    for overlay in overlays.overlays:
+        mask = cv2.resize(overlay.mask, thumb.size, interpolation=cv2.INTER_NEAREST)
+        contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+        cv2.drawContours(drawn, contours, -1, OVERLAY_OUTLINES[overlay.kind], 2)
+    return Image.fromarray(drawn)
+
+
+def _contact_sheet(scenes: list[Scene], thumbs: list[Image.Image], path: Path,
+                   overlays: OverlaySet | None = None) -> None:
+    """Each scene's thumbnail (`thumbs[i]` for scene i + 1) with its number, picture and time range,
+    and the outlines of the overlays taken out of the pictures (a line under the sheet names them)."""
+    overlays = overlays or OverlaySet(0, 0, ())
     font = ImageFont.load_default(size=15)
     thumb_height = max(t.height for t in thumbs)
     cell_w, cell_h, label_h, pad = THUMB_WIDTH, thumb_height, 40, 8
     # Wider for long videos, so the sheet stays within JPEG's 65535-pixel limit.
     columns = min(max(SHEET_COLUMNS, math.ceil(math.sqrt(len(scenes) / 3))), len(scenes))
     rows = -(-len(scenes) // columns)
-    sheet = Image.new("RGB", (pad + columns * (cell_w + pad), pad + rows * (cell_h + label_h + pad)), "white")
+    legend_h = 24 if overlays.overlays else 0
+    size = (pad + columns * (cell_w + pad), pad + rows * (cell_h + label_h + pad) + legend_h)
+    sheet = Image.new("RGB", size, "white")
     draw = ImageDraw.Draw(sheet)
     for i, scene in enumerate(scenes):
         x = pad + (i % columns) * (cell_w + pad)
         y = pad + (i // columns) * (cell_h + label_h + pad)
-        sheet.paste(thumbs[i], (x, y))
+        sheet.paste(_outlined(thumbs[i], overlays), (x, y))
         span = f"{_clock(scene.start)} - {_clock(scene.end)}"
         draw.text((x, y + cell_h + 3), f"#{scene.scene}  {scene.image}", fill="black", font=font)
         draw.text((x, y + cell_h + 21), span, fill="black", font=font)
+    x, y = pad, sheet.height - legend_h
+    for overlay in overlays.overlays:  # the legend: which outline is which overlay
+        label = f"{overlay.kind} ({overlay.mask_name})"
+        draw.rectangle((x, y + 4, x + 14, y + 18), outline=OVERLAY_OUTLINES[overlay.kind], width=3)
+        draw.text((x + 20, y + 2), label, fill="black", font=font)
+        x += 40 + round(draw.textlength(label, font=font))
     sheet.save(path, quality=88)
 
 
@@ -291,6 +391,11 @@ def summary(result: Step1Result) -> str:
     if result.split is not None:
         lines.append(f"  part of that set was already in {result.split} "
                      "(moved there by a run that was cut short)")
+    if result.overlays:
+        lines.append(f"  overlays kept live: {', '.join(result.overlays)} (taken out of the pictures; "
+                     f"masks and overlays.json in {work.images_dir.name}, outlined on the preview)")
+    if result.dropped:
+        lines.append(f"  not kept as overlays (too much of the frame): {', '.join(result.dropped)}")
     if result.unchanged:
         lines.append("  same result as the previous run: pictures and timestamps.csv were left as they were")
     return "\n".join(lines)

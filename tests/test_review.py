@@ -16,10 +16,12 @@ import shutil
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 from test_step2 import LANDSCAPE, make_picture, make_work
 
 from podcast_img2vid import layout, review, takes
+from podcast_img2vid.overlays import Overlay, OverlaySet, write_overlays
 from podcast_img2vid.providers import make_provider
 
 REPO = Path(__file__).resolve().parents[1]
@@ -334,3 +336,19 @@ def test_hundreds_of_cards_only_the_visible_ones_hold_a_video(browser, tmp_path)
         page.locator(f"#{stem} input.pick").check()
     estimate = "已選 3 張，預估生成時間 4 分 47 秒（依紀錄的每段耗時）"  # 3 × 95.5 s
     assert page.inner_text("#summary") == estimate
+
+
+def test_the_page_shows_the_overlay_masks_and_a_broken_one_in_one_line(tmp_path):
+    work = make_work(tmp_path, {"image_001.png": LANDSCAPE}, [("image_001.png", 0.0, 1.0)])
+    width, height = LANDSCAPE
+    mask = np.zeros((height, width), np.uint8)
+    mask[-height // 5 :, width // 5 : -width // 5] = 255
+    subtitles = Overlay("subtitles", mask, ((255, 255, 255),))
+    write_overlays(work.images_dir, OverlaySet(width, height, (subtitles,)))
+    assert script.main(["--work-dir", str(work.root), "--review"]) == 0
+    page = work.review_path.read_text(encoding="utf-8")
+    assert 'src="1_extracted_images/overlay_subtitles.png?v=' in page and ">subtitles</figcaption>" in page
+    (work.images_dir / "overlay_subtitles.png").unlink()
+    assert script.main(["--work-dir", str(work.root), "--review"]) == 0
+    page = work.review_path.read_text(encoding="utf-8")
+    assert "overlay_subtitles.png: missing" in page and 'alt="overlay_subtitles.png"' not in page

@@ -1,0 +1,294 @@
+"""Step 1's side of the live overlays (overlays.py says what they are and how they are stored).
+
+* Subtitles (`SubtitleBand`): the detector asks before reporting a change as a cut; a change whose
+  blocks all lie in one horizontal band near the bottom (or the top) of the frame, at most
+  BAND_SHARE of its height, and that looks like text (`_text_like`: a small edit there is a flat
+  patch; once the band is known, any change inside it: a subtitle's box coming and going) is a
+  subtitle change, never a picture change. The band is the box around those changes (a later one
+  must fit in one band with them); the colours of the pixels that changed in it are the
+  subtitles' colours (text, outline, box). A picture change under a constant subtitle changes
+  blocks outside the band, so it is still a cut.
+* Animated areas (`animated_blocks`): the boxes around the blocks the detector's activity mask
+  left out of judging in a good share of the frames (an audiogram, a presenter box, a blinking
+  logo), less the margin the activity mask adds around them.
+* Static overlays (`StaticLayer`): pixels identical in the pictures of every scene (at least
+  three different pictures), in small detailed patches (a logo, not a shared flat background).
+* The clean picture: in the subtitle band, the subtitle's pixels are taken from frames sampled
+  across the scene where it is absent or shows other words (`clean_band`), else inpainted; the
+  animated and static overlays are inpainted (`inpaint_overlays`): no frame shows what they cover.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from .detect import ACTIVITY_MARGIN, LocalChange, block_size, pixel_mask
+
+BAND_SHARE = 0.3
+"""A subtitle band (two lines and an outline or a box) is at most this share of the frame's height."""
+LOWER_START = 0.4
+UPPER_END = 0.25
+"""A subtitle band lies in the lower 60 % of the frame, or in its top quarter."""
+EDGE_LEVEL = 48
+TEXT_EDGES = 0.3
+TEXT_WIDTH = 1.5
+"""Text: a band at least TEXT_WIDTH times wider than tall, where on TEXT_EDGES of the pixels that
+changed the luma steps by EDGE_LEVEL to a neighbour."""
+BAND_MARGIN = 1 / 20
+"""The band's mask reaches this share of the frame's height past the blocks where subtitles changed."""
+TEXT_LEVEL = 40
+"""Pixels whose luma changes by more than this in a subtitle change are text (their colours are noted)."""
+COLOUR_SHARE = 0.05
+COLOUR_EVENTS = 0.6
+"""The subtitles' colours: the (at most 3) colour bins holding COLOUR_SHARE of the changed pixels
+in COLOUR_EVENTS of the subtitle changes (the pictures under them differ, the letters do not)."""
+ANIMATED_SHARE = 0.5
+"""A block is an animated overlay when the activity mask left it out in this share of the judged frames."""
+STATIC_WIDTH = 320
+STATIC_LEVEL = 28
+STATIC_AREA = (0.002, 0.05)
+STATIC_DETAIL = 10.0
+"""Static overlays are found on pictures STATIC_WIDTH wide: pixels that differ by at most
+STATIC_LEVEL across the scenes' pictures (a logo may be a little transparent), in patches of
+STATIC_AREA of the frame whose luma varies by STATIC_DETAIL (standard deviation) or more."""
+SAME_PICTURE = 3.0
+"""A sampled frame shows the same picture, not moved, when it differs by at most this (mean levels)
+outside the subtitle band, at a quarter of the size."""
+COLOUR_TOLERANCE = 64
+"""A pixel this close (levels, every channel) to one of the subtitles' colours may be text: the codec
+smears the colours of thin letters."""
+INPAINT_RADIUS = 3
+
+
+class SubtitleBand:
+    """The detector's `overlay_change`: vetoes subtitle changes and learns the band (see the module)."""
+
+    def __init__(self):
+        self.blocks: np.ndarray | None = None
+        """The band: the box around the blocks of every subtitle change so far ((rows, cols) bool),
+        None before the first."""
+        self.changes = 0
+        self.moving = False
+        """Some subtitle change happened over a moving picture."""
+        self._counts = np.zeros(512, np.float64)
+        self._sums = np.zeros((512, 3), np.float64)
+        self._events = np.zeros(512, np.int32)
+
+    def __call__(self, change: LocalChange) -> bool:
+        rows = np.flatnonzero(change.changed.any(axis=1))
+        if not rows.size:
+            return False
+        top, bottom = int(rows[0]), int(rows[-1])
+        if self.blocks is not None:
+            known = np.flatnonzero(self.blocks.any(axis=1))
+            top, bottom = min(top, int(known[0])), max(bottom, int(known[-1]))
+        height = change.changed.shape[0]
+        if bottom - top + 1 > max(2, BAND_SHARE * height):
+            return False
+        if not (top >= LOWER_START * height or bottom < UPPER_END * height):
+            return False
+        if self.blocks is None or (change.changed & ~self.blocks).any():
+            if not _text_like(change):
+                return False
+        seen = change.changed if self.blocks is None else self.blocks | change.changed
+        rows, cols = np.flatnonzero(seen.any(axis=1)), np.flatnonzero(seen.any(axis=0))
+        self.blocks = np.zeros_like(seen)
+        self.blocks[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1] = True
+        self.changes += 1
+        self.moving |= change.moving
+        self._note_colours(change)
+        return True
+
+    def _note_colours(self, change: LocalChange) -> None:
+        inside = pixel_mask(change.changed, change.before).astype(bool)
+        text = inside & (np.abs(change.after[:, :, 0].astype(np.int16) - change.before[:, :, 0]) > TEXT_LEVEL)
+        counts = np.zeros(512, np.float64)
+        for image in (change.before, change.after):
+            rgb = cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_YUV2RGB)[text].astype(np.int64)
+            bins = (rgb[:, 0] // 32) * 64 + (rgb[:, 1] // 32) * 8 + rgb[:, 2] // 32
+            counts += np.bincount(bins, minlength=512)
+            for channel in range(3):
+                self._sums[:, channel] += np.bincount(bins, weights=rgb[:, channel], minlength=512)
+        self._counts += counts
+        if counts.sum():
+            self._events += counts >= COLOUR_SHARE * counts.sum()
+
+    @property
+    def colours(self) -> tuple[tuple[int, int, int], ...]:
+        """The subtitles' colours (RGB), most common first."""
+        if not self._counts.sum():
+            return ()
+        common = np.flatnonzero(self._events >= max(1, COLOUR_EVENTS * self.changes))
+        order = common[np.argsort(self._counts[common])[::-1]][:3]
+        return tuple(tuple(int(round(v)) for v in self._sums[b] / self._counts[b]) for b in order)
+
+
+def _text_like(change: LocalChange) -> bool:
+    """Whether a change looks like a line of text changing: its blocks are wider than TEXT_WIDTH
+    times their height, and the pixels that changed lie on sharp edges (letters' strokes) before
+    or after it, not inside a flat patch."""
+    rows = np.flatnonzero(change.changed.any(axis=1))
+    cols = np.flatnonzero(change.changed.any(axis=0))
+    if cols[-1] - cols[0] + 1 < TEXT_WIDTH * (rows[-1] - rows[0] + 1):
+        return False
+    before, after = (image[:, :, 0].astype(np.int16) for image in (change.before, change.after))
+    changed = pixel_mask(change.changed, change.before).astype(bool) & (np.abs(after - before) > TEXT_LEVEL)
+    if not changed.any():
+        return False
+    shares = []
+    for luma in (before, after):
+        steps = np.zeros(luma.shape, np.int16)
+        steps[:, :-1] = np.abs(np.diff(luma, axis=1))
+        np.maximum(steps[:-1], np.abs(np.diff(luma, axis=0)), out=steps[:-1])
+        shares.append(float((steps[changed] > EDGE_LEVEL).mean()))
+    return max(shares) >= TEXT_EDGES
+
+
+def animated_blocks(animated_frames: np.ndarray | None, judged_frames: int) -> np.ndarray | None:
+    """The animated overlays' blocks, from the detector's counts: each area left out in
+    ANIMATED_SHARE of the judged frames, as the box around it (a presenter's box, an audiogram's
+    band: their still parts are left out less often), less the margin the activity mask adds
+    but one block; None if none."""
+    if animated_frames is None or not judged_frames:
+        return None
+    often = (animated_frames >= ANIMATED_SHARE * judged_frames).astype(np.uint8)
+    count, _, stats, _ = cv2.connectedComponentsWithStats(often, connectivity=8)
+    boxes = np.zeros_like(often)
+    for x, y, width, height, _ in stats[1:count]:
+        boxes[y : y + height, x : x + width] = 1
+    side = 2 * ACTIVITY_MARGIN - 1
+    core = cv2.erode(boxes, np.ones((side, side), np.uint8)).astype(bool)
+    return core if core.any() else None
+
+
+def blocks_to_pixels(blocks: np.ndarray, analysed: tuple[int, int], size: tuple[int, int]) -> np.ndarray:
+    """A (rows, cols) block mask of the analysed picture (`analysed` = (w, h)) as a uint8 mask
+    (255 = set) of frames of `size` (w, h)."""
+    width, height = analysed
+    side = block_size(width, height)
+    small = np.zeros((height, width), np.uint8)
+    rows, cols = blocks.shape
+    cells = np.kron(blocks.astype(np.uint8), np.ones((side, side), np.uint8))
+    small[: rows * side, : cols * side] = cells * 255
+    return cv2.resize(small, size, interpolation=cv2.INTER_NEAREST)
+
+
+class StaticLayer:
+    """Collects each distinct picture (BGR) at STATIC_WIDTH: the lowest and highest level per pixel."""
+
+    def __init__(self):
+        self.count = 0
+        self._low: np.ndarray | None = None
+        self._high: np.ndarray | None = None
+        self._last: np.ndarray | None = None
+
+    def add(self, bgr: np.ndarray) -> None:
+        height, width = bgr.shape[:2]
+        size = (min(width, STATIC_WIDTH), max(1, round(height * min(width, STATIC_WIDTH) / width)))
+        small = cv2.resize(bgr, size, interpolation=cv2.INTER_AREA)
+        if self._low is None or self._low.shape != small.shape:
+            self._low, self._high = small.copy(), small.copy()
+        np.minimum(self._low, small, out=self._low)
+        np.maximum(self._high, small, out=self._high)
+        self._last = small
+        self.count += 1
+
+    def mask(self, size: tuple[int, int]) -> np.ndarray | None:
+        """The static overlays as a uint8 mask (255 = overlay) of pictures of `size` (w, h), or None."""
+        if self.count < 3 or self._low is None:
+            return None
+        same = ((self._high.astype(np.int16) - self._low).max(axis=2) <= STATIC_LEVEL).astype(np.uint8)
+        area = same.size
+        count, labels, stats, _ = cv2.connectedComponentsWithStats(same, connectivity=8)
+        grey = cv2.cvtColor(self._last, cv2.COLOR_BGR2GRAY)
+        keep = np.zeros(same.shape, np.uint8)
+        height, width = same.shape
+        for label in range(1, count):
+            x, y, w, h, pixels = stats[label]
+            if not STATIC_AREA[0] * area <= pixels <= STATIC_AREA[1] * area or w >= width or h >= height:
+                continue
+            patch = labels[y : y + h, x : x + w] == label
+            if grey[y : y + h, x : x + w][patch].std() >= STATIC_DETAIL:
+                keep[y : y + h, x : x + w][patch] = 255
+        if not keep.any():
+            return None
+        keep = cv2.morphologyEx(keep, cv2.MORPH_CLOSE, np.ones((9, 9), np.uint8))
+        keep = cv2.dilate(keep, np.ones((5, 5), np.uint8))  # the logo's soft edge blends with each picture
+        return cv2.resize(keep, size, interpolation=cv2.INTER_NEAREST)
+
+
+def colour_key(bgr: np.ndarray, colours: tuple[tuple[int, int, int], ...], widen: int) -> np.ndarray:
+    """Pixels of `bgr` within COLOUR_TOLERANCE of one of the RGB `colours`, widened by `widen` pixels."""
+    keyed = np.zeros(bgr.shape[:2], bool)
+    for red, green, blue in colours:
+        distance = np.abs(bgr.astype(np.int16) - np.array([blue, green, red], np.int16)).max(axis=2)
+        keyed |= distance <= COLOUR_TOLERANCE
+    if widen and keyed.any():
+        keyed = cv2.dilate(keyed.astype(np.uint8), np.ones((2 * widen + 1,) * 2, np.uint8)).astype(bool)
+    return keyed
+
+
+def widen_band(mask: np.ndarray) -> np.ndarray:
+    """The subtitle band's mask (uint8) widened by BAND_MARGIN of the height on every side: a
+    subtitle's letters reach past the blocks its changes were seen in."""
+    margin = max(2, round(BAND_MARGIN * mask.shape[0]))
+    return cv2.dilate(mask, np.ones((2 * margin + 1, 2 * margin + 1), np.uint8))
+
+
+def clean_band(picture: np.ndarray, samples: list[np.ndarray], band: np.ndarray,
+               colours: tuple[tuple[int, int, int], ...]) -> np.ndarray:
+    """`picture` (BGR) with the subtitle taken out inside `band` ((h, w) bool, the picture's size),
+    using the frames sampled across its scene (BGR, same size).
+
+    Subtitle pixels are those near the subtitles' `colours` (widened over their soft edges). Each
+    is taken from the sampled frames of the same picture (not moved:
+    SAME_PICTURE) that show no subtitle colour there (a blank gap, shorter words); what none
+    shows is inpainted, as is every subtitle pixel over a moving picture."""
+    ys, xs = np.nonzero(band)
+    if not ys.size or not colours:
+        return picture
+    y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
+    crop = picture[y0:y1, x0:x1]
+    inside = band[y0:y1, x0:x1]
+    widen = max(2, picture.shape[0] // 120)
+    text = colour_key(crop, colours, widen) & inside
+    same = [s[y0:y1, x0:x1] for s in samples if _same_picture(picture, s, y0, y1)]
+    if same:
+        stack = np.stack([crop, *same]).astype(np.int16)
+        free = np.stack([~colour_key(s, colours, 2 * widen) for s in same]).astype(np.float32)
+        shown = free.sum(axis=0)
+        fill = (stack[1:] * free[:, :, :, None]).sum(axis=0) / np.maximum(shown, 1)[:, :, None]
+        taken = text & (shown > 0)
+        crop = np.where(taken[:, :, None], np.round(fill), crop).astype(np.uint8)
+        text &= ~taken
+    if text.any():
+        crop = cv2.inpaint(np.ascontiguousarray(crop), text.astype(np.uint8), INPAINT_RADIUS,
+                           cv2.INPAINT_TELEA)
+    clean = picture.copy()
+    clean[y0:y1, x0:x1] = crop
+    return clean
+
+
+def _same_picture(picture: np.ndarray, sample: np.ndarray, top: int, bottom: int) -> bool:
+    """Whether `sample` shows `picture` unmoved above row `top` and below row `bottom` (the rows of
+    the subtitle band), compared at a quarter of the size."""
+    size = (max(1, picture.shape[1] // 4), max(1, picture.shape[0] // 4))
+    a, b = (cv2.resize(v, size, interpolation=cv2.INTER_AREA).astype(np.int16) for v in (picture, sample))
+    outside = np.ones(size[1], bool)
+    outside[top // 4 : -(-bottom // 4)] = False
+    return bool(outside.any()) and float(np.abs(a - b).max(axis=2)[outside].mean()) <= SAME_PICTURE
+
+
+def inpaint_overlays(picture: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """`picture` (BGR) with the pixels of `mask` ((h, w) uint8, 255 = overlay) inpainted."""
+    ys, xs = np.nonzero(mask)
+    if not ys.size:
+        return picture
+    pad = 4 * INPAINT_RADIUS
+    y0, y1 = max(0, ys.min() - pad), min(mask.shape[0], ys.max() + 1 + pad)
+    x0, x1 = max(0, xs.min() - pad), min(mask.shape[1], xs.max() + 1 + pad)
+    clean = picture.copy()
+    clean[y0:y1, x0:x1] = cv2.inpaint(np.ascontiguousarray(picture[y0:y1, x0:x1]), mask[y0:y1, x0:x1],
+                                      INPAINT_RADIUS, cv2.INPAINT_TELEA)
+    return clean

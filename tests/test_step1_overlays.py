@@ -1,0 +1,133 @@
+"""Step 1 on videos with live overlays (tests/overlay_media.py, real encodes): exactly the picture
+changes (subtitle changes never cut, a picture change under a constant subtitle still does), never
+worse than PySceneDetect's ContentDetector, the overlays recorded, and clean pictures for step 2."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+from fractions import Fraction
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from overlay_media import NTSC, Cue, OverlayEpisode, encode, overlay_episode, still_episode, subtitles
+from scenedetect import ContentDetector, detect
+
+from podcast_img2vid.layout import WorkDir, read_scenes
+from podcast_img2vid.overlays import read_overlays
+from podcast_img2vid.step1 import run_step1
+
+CASES = [  # family, seed, size, frame rate
+    ("subtitles_cjk", 3101, (640, 360), NTSC),
+    ("subtitles_cjk", 3102, (854, 480), 25),
+    ("subtitles_latin", 3103, (480, 270), 30),
+    ("subtitles_kenburns", 3104, (640, 360), 24),
+    ("audiogram", 3105, (640, 360), NTSC),
+    ("presenter", 3116, (480, 270), 25),
+    ("logo", 3107, (640, 360), 30),
+    ("combined", 3108, (854, 480), NTSC),
+]
+EXPECTED = {"subtitles_cjk": {"subtitles"}, "subtitles_latin": {"subtitles"},
+            "subtitles_kenburns": {"subtitles"}, "audiogram": {"animated"}, "presenter": {"animated"},
+            "logo": {"static"},
+            "combined": {"subtitles", "animated", "static"}}
+TEXT_LEVEL = 48
+"""A pixel of the clean picture this far from the picture rendered without overlays, and near the
+colour a subtitle drew there, is text left in the picture."""
+
+
+def f1(found: list[int], truth: list[int]) -> float:
+    left, hits = sorted(found), 0
+    for cut in truth:
+        near = [f for f in left if abs(f - cut) <= 1]
+        if near:
+            left.remove(min(near, key=lambda f: abs(f - cut)))
+            hits += 1
+    precision = hits / len(found) if found else 1.0
+    recall = hits / len(truth) if truth else 1.0
+    return 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+
+
+def step1(video: Path, work: Path):
+    with contextlib.redirect_stderr(io.StringIO()):
+        return run_step1(video, WorkDir(work))
+
+
+def content_detector_cuts(video: Path) -> list[int]:
+    with contextlib.redirect_stderr(io.StringIO()):
+        return [start.frame_num for start, _ in detect(str(video), ContentDetector(threshold=30))[1:]]
+
+
+def rgb(path: Path) -> np.ndarray:
+    return cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB)
+
+
+def text_left(ep: OverlayEpisode, scene: int, picture: np.ndarray, truth: np.ndarray) -> tuple[float, float]:
+    """Of the pixels the scene's subtitles covered: the share where `picture` still shows a
+    subtitle's colour instead of the picture `truth` (text left), and the mean error there (what
+    was filled in or inpainted; shown when the first fails)."""
+    starts = [0, *ep.cuts, ep.frame_count]
+    layer = next(layer for layer in ep.layers if layer.kind == "subtitles")
+    covered = np.zeros(picture.shape[:2], bool)
+    like_text = np.zeros(picture.shape[:2], bool)
+    for f in range(starts[scene], starts[scene + 1], 3):
+        drawn = layer.render(f)
+        if drawn is not None:
+            text = drawn[1] > 0.5
+            covered |= text
+            like_text |= text & (np.abs(picture - drawn[0]).max(axis=2) <= 40)
+    if not covered.any():
+        return 0.0, 0.0
+    error = np.abs(picture.astype(np.int16) - truth).max(axis=2)
+    left = like_text & (error > TEXT_LEVEL)
+    return np.count_nonzero(left) / np.count_nonzero(covered), float(error[covered].mean())
+
+
+def shown_picture(ep: OverlayEpisode, scene: int, picture: np.ndarray, region: np.ndarray) -> np.ndarray:
+    """The frame of the scene without overlays that `picture` shows (nearest outside `region`): a
+    moving picture's frames all differ."""
+    starts = [0, *ep.cuts, ep.frame_count]
+    frames = range(starts[scene], starts[scene + 1], 1 if ep.family == "subtitles_kenburns" else 10**6)
+    return min((ep.picture(f) for f in frames),
+               key=lambda p: np.abs(p.astype(np.int16) - picture)[~region].mean())
+
+
+@pytest.mark.parametrize(("family", "seed", "size", "fps"), CASES, ids=[f"{c[0]}-{c[1]}" for c in CASES])
+def test_step1_finds_the_pictures_and_the_overlays(tmp_path, family, seed, size, fps):
+    ep = overlay_episode(family, seed, size, fps, scenes=4, seconds=(3.0, 4.5))
+    video = encode(ep, tmp_path / f"{family}.mp4")
+    work = tmp_path / "work"
+    result = step1(video, work)
+    found = [s.start_frame for s in result.scenes[1:]]
+    assert f1(found, ep.cuts) == 1.0, (found, ep.cuts)
+    assert f1(found, ep.cuts) >= f1(content_detector_cuts(video), ep.cuts)
+
+    overlays = read_overlays(WorkDir(work).images_dir, size)
+    assert set(overlays.kinds) >= EXPECTED[family]
+    for kind in EXPECTED[family]:
+        truth = ep.region(kind, every=3)
+        mask = overlays.get(kind).mask > 0
+        assert np.count_nonzero(mask & truth) >= 0.9 * np.count_nonzero(truth), kind  # it covers the overlay,
+        assert np.count_nonzero(mask) <= 6 * np.count_nonzero(truth) + 0.03 * mask.size, kind  # little else
+
+    subtitled = ep.region("subtitles", every=3) if "subtitles" in ep.kinds else None
+    for number, scene in enumerate(read_scenes(WorkDir(work).csv_path)):
+        picture = rgb(WorkDir(work).images_dir / scene.image)
+        if subtitled is not None:  # no subtitle text left in the picture given to step 2
+            left, error = text_left(ep, number, picture, shown_picture(ep, number, picture, subtitled))
+            assert left <= 0.02, (scene.image, left, error)
+
+
+def test_a_picture_change_under_a_constant_subtitle_is_a_cut(tmp_path):
+    rng = np.random.default_rng(3120)
+    size, fps = (640, 360), Fraction(25)
+    base = still_episode(rng, 3120, size, fps, scenes=4, seconds=(2.5, 3.5))
+    spans = [0, *base.cuts, base.frame_count]
+    cues = [Cue(max(0, spans[1] - 30), min(base.frame_count, spans[2] + 30), ("小熊走進了安靜的森林",)),
+            Cue(spans[3] - 20, base.frame_count, ("星星對小朋友說故事", "晚安"))]
+    ep = OverlayEpisode(base, [subtitles(rng, size, cues, "outline")], "subtitles_cjk", cues)
+    video = encode(ep, tmp_path / "constant.mp4")
+    found = [s.start_frame for s in step1(video, tmp_path / "work").scenes[1:]]
+    assert f1(found, ep.cuts) == 1.0, (found, ep.cuts)
