@@ -24,7 +24,7 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "tests"))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
-from accuracy_step1 import matched, pyscenedetect_cuts, scores, step1_cuts  # noqa: E402
+from accuracy_step1 import matched, print_table, pyscenedetect_cuts, scores, step1_cuts  # noqa: E402
 from overlay_media import OVERLAY_FAMILIES, SIZES, encode, overlay_episode  # noqa: E402
 
 
@@ -65,12 +65,7 @@ def main() -> None:
                       f"ContentDetector {len(results['ContentDetector']) + 1} scenes", flush=True)
             rows.append((family, {name: scores(*totals[name]) for name in names}))
 
-    print()
-    print("| family | " + " | ".join(f"{name} P / R / F1" for name in names) + " |")
-    print("|---|" + "---|" * len(names))
-    for family, by_name in rows:
-        cells = [" / ".join(f"{v:.2f}" for v in by_name[name]) for name in names]
-        print(f"| {family} | " + " | ".join(cells) + " |")
+    print_table(rows, names)
 
 
 if __name__ == "__main__":

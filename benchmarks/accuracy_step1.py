@@ -60,6 +60,16 @@ def matched(found: list[int], truth: list[int], tolerance: list[int] | None = No
     return hits
 
 
+def print_table(rows: list[tuple[str, dict]], names: list[str]) -> None:
+    """The per-family P / R / F1 table, one column per detector, as Markdown."""
+    print()
+    print("| family | " + " | ".join(f"{name} P / R / F1" for name in names) + " |")
+    print("|---|" + "---|" * len(names))
+    for family, by_name in rows:
+        cells = [" / ".join(f"{v:.2f}" for v in by_name[name]) for name in names]
+        print(f"| {family} | " + " | ".join(cells) + " |")
+
+
 def step1_cuts(video: Path, work: Path, threshold: float = 30.0) -> list[int]:
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
         scenes = run_step1(video, WorkDir(work), threshold=threshold).scenes
@@ -135,12 +145,7 @@ def main() -> None:
                       flush=True)
             rows.append((family, {name: scores(*totals[name]) for name in names}))
 
-    print()
-    print("| family | " + " | ".join(f"{name} P / R / F1" for name in names) + " |")
-    print("|---|" + "---|" * len(names))
-    for family, by_name in rows:
-        cells = [" / ".join(f"{v:.2f}" for v in by_name[name]) for name in names]
-        print(f"| {family} | " + " | ".join(cells) + " |")
+    print_table(rows, names)
     print(f"\nstep 1 took {ours_time:.1f}s, a bare decode {bare_time:.1f}s: "
           f"ratio {ours_time / bare_time:.2f} (short videos: start-up and picture writing weigh a lot; "
           "see bench_step1.py for long ones)")
