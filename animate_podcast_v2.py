@@ -17,12 +17,12 @@ from pathlib import Path
 import step2_local_i2v_svd as step2_script
 from podcast_img2vid.cli import ArgumentParser, add_work_dir_argument, check_frame_rate, run_cli
 from podcast_img2vid.errors import UserError
-from podcast_img2vid.layout import WorkDir, output_name
-from podcast_img2vid.providers import Provider
-from podcast_img2vid.step3 import FALLBACKS
-from podcast_img2vid.step3 import summary as step3_summary
-from podcast_img2vid.step3_plan import PATTERNS
-from podcast_img2vid.worklock import WorkLock
+from podcast_img2vid.step2.providers.registry import Provider
+from podcast_img2vid.step3.plan import PATTERNS
+from podcast_img2vid.step3.run import FALLBACKS
+from podcast_img2vid.step3.run import summary as step3_summary
+from podcast_img2vid.workdir.layout import WorkDir, output_name
+from podcast_img2vid.workdir.worklock import WorkLock
 
 
 def build_parser() -> tuple[argparse.ArgumentParser, list[argparse.Action]]:
@@ -88,11 +88,11 @@ def build_parser() -> tuple[argparse.ArgumentParser, list[argparse.Action]]:
 def run_pipeline(args: argparse.Namespace, parser: argparse.ArgumentParser, output: Path) -> None:
     """`--step all`: check everything that can be checked, then steps 1, 2 and 3 in turn."""
     from podcast_img2vid.media import probe
-    from podcast_img2vid.step1 import run_step1
-    from podcast_img2vid.step1 import summary as step1_summary
-    from podcast_img2vid.step2 import run_step2
-    from podcast_img2vid.step2 import summary as step2_summary
-    from podcast_img2vid.step3 import check_output_path, run_step3
+    from podcast_img2vid.step1.extract import run_step1
+    from podcast_img2vid.step1.extract import summary as step1_summary
+    from podcast_img2vid.step2.run import run_step2
+    from podcast_img2vid.step2.run import summary as step2_summary
+    from podcast_img2vid.step3.run import check_output_path, run_step3
 
     work = WorkDir(args.work_dir)
     check_output_path(args.video, output, work)
@@ -132,15 +132,15 @@ def main(argv: list[str] | None = None) -> int:
         if args.step == "all":
             run_pipeline(args, parser, output)
         elif args.step == "1":
-            from podcast_img2vid.step1 import run_step1
-            from podcast_img2vid.step1 import summary as step1_summary
+            from podcast_img2vid.step1.extract import run_step1
+            from podcast_img2vid.step1.extract import summary as step1_summary
 
             with WorkLock(work, "step 1", create=True):
                 done = run_step1(args.video, work, threshold=args.threshold,
                                  min_scene_seconds=args.min_scene_len, dedupe=not args.no_dedupe)
             print(step1_summary(done))
         else:
-            from podcast_img2vid.step3 import run_step3
+            from podcast_img2vid.step3.run import run_step3
 
             with WorkLock(work, "step 3"):
                 video = run_step3(args.video, work, output, pattern=args.pattern, fallback=args.fallback,

@@ -19,12 +19,11 @@ import argparse
 import sys
 from pathlib import Path
 
-from podcast_img2vid import layout
 from podcast_img2vid.cli import ArgumentParser, add_work_dir_argument, run_cli
 from podcast_img2vid.errors import UserError
-from podcast_img2vid.kenburns_provider import KenBurnsSettings
-from podcast_img2vid.ltx_provider import LTXSettings
-from podcast_img2vid.providers import (
+from podcast_img2vid.step2.providers.kenburns import KenBurnsSettings
+from podcast_img2vid.step2.providers.ltx import LTXSettings
+from podcast_img2vid.step2.providers.registry import (
     Provider,
     add_provider_arguments,
     make_provider,
@@ -32,9 +31,10 @@ from podcast_img2vid.providers import (
     settings_flags,
     unused_flags,
 )
-from podcast_img2vid.step2 import close_processes, plan, price_line, run_step2, summary
-from podcast_img2vid.svd_provider import SVDSettings
-from podcast_img2vid.worklock import WorkLock
+from podcast_img2vid.step2.providers.svd import SVDSettings
+from podcast_img2vid.step2.run import close_processes, plan, price_line, run_step2, summary
+from podcast_img2vid.workdir import layout
+from podcast_img2vid.workdir.worklock import WorkLock
 
 MODEL_ID = "stabilityai/stable-video-diffusion-img2vid"  # hub id or local folder
 HEIGHT = 576  # a portrait picture gets HEIGHT and WIDTH swapped; both rounded to a multiple of 8
@@ -152,7 +152,7 @@ def dry_run(args: argparse.Namespace, provider: Provider) -> int:
 
 def review_commands(args: argparse.Namespace):
     """How review.html spells this script's commands for the work folder in `args`."""
-    from podcast_img2vid.review import Commands
+    from podcast_img2vid.step2.review import Commands
 
     program = ["python", Path(__file__).name, "--work-dir", str(Path(args.work_dir).resolve())]
     for flag, dest, default in (("--input-dir", "input_dir", Path(INPUT_DIR)),
@@ -167,7 +167,7 @@ def review_commands(args: argparse.Namespace):
 
 def write_review(args: argparse.Namespace, failed: dict[str, str] | None = None) -> None:
     """Write review.html for the work folder in `args` (also after `animate_podcast_v2.py --step all`)."""
-    from podcast_img2vid.review import write_review as write_page
+    from podcast_img2vid.step2.review import write_review as write_page
 
     work = layout.WorkDir(args.work_dir)
     folders = [work.root / getattr(args, dest, Path(default))
@@ -177,8 +177,8 @@ def write_review(args: argparse.Namespace, failed: dict[str, str] | None = None)
 
 def manage_takes(args: argparse.Namespace) -> None:
     """--use-take and --clean-takes (then the page again), or --review alone."""
-    from podcast_img2vid import takes
-    from podcast_img2vid.clip_record import made_from_another_picture
+    from podcast_img2vid.workdir import takes
+    from podcast_img2vid.workdir.clip_record import made_from_another_picture
 
     clips_dir = layout.WorkDir(args.work_dir).root / args.output_dir
     if args.use_take:

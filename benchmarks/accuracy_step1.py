@@ -33,9 +33,9 @@ sys.path.insert(0, str(REPO / "tests"))
 
 from step1_media import FAMILIES, XFADE_KINDS, Episode, encode_episode, episode  # noqa: E402
 
-from podcast_img2vid.layout import WorkDir  # noqa: E402
 from podcast_img2vid.media import ffmpeg_exe  # noqa: E402
-from podcast_img2vid.step1 import run_step1  # noqa: E402
+from podcast_img2vid.step1.extract import run_step1  # noqa: E402
+from podcast_img2vid.workdir.layout import WorkDir  # noqa: E402
 
 SIZES = [(640, 360), (960, 540), (1280, 720), (1920, 1080)]
 RATES = [24, 25, 30, 50, 60]

@@ -30,8 +30,8 @@ from PIL import Image, ImageDraw
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from podcast_img2vid.layout import TIMESTAMPS_CSV  # noqa: E402
 from podcast_img2vid.media import ffmpeg_exe, run_ffmpeg  # noqa: E402
+from podcast_img2vid.workdir.layout import TIMESTAMPS_CSV  # noqa: E402
 
 WIDTH, HEIGHT, FPS = 1280, 720, 30
 

@@ -15,8 +15,8 @@ from pathlib import Path
 import av
 import numpy as np
 
-from podcast_img2vid import layout
 from podcast_img2vid.media import read_frames, run_ffmpeg, write_video
+from podcast_img2vid.workdir import layout
 
 LEVELS = (30, 100, 170, 240)
 REPO = Path(__file__).resolve().parents[1]
@@ -113,8 +113,8 @@ def make_long_clip(path: Path, seconds: float, fps: int = 25, size=(320, 180)) -
 PEAK_RSS_CHILD = """
 import sys
 from pathlib import Path
-from podcast_img2vid import layout
-from podcast_img2vid.step3 import run_step3
+from podcast_img2vid.workdir import layout
+from podcast_img2vid.step3.run import run_step3
 video, work, output, pattern = sys.argv[1:]
 run_step3(Path(video), layout.WorkDir(Path(work)), Path(output), pattern=pattern)
 # VmHWM, not ru_maxrss: on Linux ru_maxrss also counts the parent's memory at fork time.

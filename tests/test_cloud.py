@@ -27,8 +27,10 @@ from conftest import REPO
 from fake_cloud import FAL_KEY, LUMA_KEY, RUNWAY_KEY, VIDEO_FRAMES, FakeCloud
 from PIL import Image
 
-from podcast_img2vid import cloud, layout, step2
-from podcast_img2vid.cloud_providers import (
+from podcast_img2vid.errors import UserError
+from podcast_img2vid.step2 import run as step2
+from podcast_img2vid.step2.providers import cloud
+from podcast_img2vid.step2.providers.cloud_services import (
     LumaProvider,
     LumaSettings,
     PikaProvider,
@@ -36,7 +38,7 @@ from podcast_img2vid.cloud_providers import (
     RunwayProvider,
     RunwaySettings,
 )
-from podcast_img2vid.errors import UserError
+from podcast_img2vid.workdir import layout
 
 pytest.importorskip("runwayml")
 pytest.importorskip("lumaai")

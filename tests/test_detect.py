@@ -25,7 +25,7 @@ from step1_media import (
     with_object,
 )
 
-from podcast_img2vid.detect import (
+from podcast_img2vid.step1.detect import (
     IDENTITY,
     PictureChangeDetector,
     activity_mask,
@@ -44,8 +44,8 @@ from podcast_img2vid.detect import (
     refine_motion,
     track_motion,
 )
-from podcast_img2vid.layout import WorkDir
-from podcast_img2vid.step1 import run_step1, same_picture
+from podcast_img2vid.step1.extract import run_step1, same_picture
+from podcast_img2vid.workdir.layout import WorkDir
 
 
 def moved(image: np.ndarray, zoom: float, dx: float, dy: float) -> tuple[np.ndarray, np.ndarray]:

@@ -12,9 +12,14 @@ from PIL import Image
 
 from podcast_img2vid.errors import UserError
 from podcast_img2vid.kenburns import MOVES
-from podcast_img2vid.kenburns_provider import SPARE_SECONDS, KenBurnsProvider, KenBurnsSettings, capped_size
 from podcast_img2vid.media import probe, read_frames
-from podcast_img2vid.provider_base import ClipRequest
+from podcast_img2vid.step2.providers.base import ClipRequest
+from podcast_img2vid.step2.providers.kenburns import (
+    SPARE_SECONDS,
+    KenBurnsProvider,
+    KenBurnsSettings,
+    capped_size,
+)
 
 
 def textured_picture(path: Path, width: int, height: int) -> Path:

@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from podcast_img2vid import layout
 from podcast_img2vid.errors import UserError
+from podcast_img2vid.workdir import layout
 
 
 def random_scenes(seed: int) -> list[layout.Scene]:

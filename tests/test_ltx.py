@@ -14,12 +14,13 @@ from safetensors.torch import save_file
 from test_step2 import frames_of, make_picture, script, sidecar, stamps, three_pictures
 from tiny_ltx import build_tiny_ltx
 
-from podcast_img2vid import layout, step2
-from podcast_img2vid import ltx_provider as ltx
 from podcast_img2vid.errors import UserError
 from podcast_img2vid.media import probe, read_frames
-from podcast_img2vid.provider_base import ClipRequest
-from podcast_img2vid.providers import make_provider, settings_flags
+from podcast_img2vid.step2 import run as step2
+from podcast_img2vid.step2.providers import ltx
+from podcast_img2vid.step2.providers.base import ClipRequest
+from podcast_img2vid.step2.providers.registry import make_provider, settings_flags
+from podcast_img2vid.workdir import layout
 
 SMALL = ["--provider", "ltx", "--ltx-checkpoint", "None", "--device", "cpu", "--ltx-height", "64",
          "--ltx-width", "96", "--ltx-num-frames", "9", "--ltx-steps", "2"]

@@ -19,12 +19,12 @@ import pytest
 from motion_media import moving_frames, photo_like, psnr, step_ratios
 from step3_media import make_source, write_csv
 
-from podcast_img2vid import layout
 from podcast_img2vid.fsutil import PARTIAL_TAG
-from podcast_img2vid.interpolate import Interpolation, cache_key, interpolated_clip
 from podcast_img2vid.media import read_frames, stream_durations, write_video
-from podcast_img2vid.step3 import run_step3
-from podcast_img2vid.step3_plan import clip_units, crossfade_frames, frames_for, scene_indices, shown_frame
+from podcast_img2vid.step3.interpolate import Interpolation, cache_key, interpolated_clip
+from podcast_img2vid.step3.plan import clip_units, crossfade_frames, frames_for, scene_indices, shown_frame
+from podcast_img2vid.step3.run import run_step3
+from podcast_img2vid.workdir import layout
 
 REPO = Path(__file__).resolve().parents[1]
 SEAM_TARGET = 2.0
@@ -182,7 +182,7 @@ CLIP_FRAMES, CLIP_FPS, OUT_FPS = 60, 5, 30
 INTERPOLATE_ONE = (  # Ctrl-C raises KeyboardInterrupt even when this test runs in the background
     "import signal, sys; from fractions import Fraction; from pathlib import Path; "
     "signal.signal(signal.SIGINT, signal.default_int_handler); "
-    "from podcast_img2vid.interpolate import interpolated_clip; "
+    "from podcast_img2vid.step3.interpolate import interpolated_clip; "
     f"interpolated_clip(Path(sys.argv[1]), Fraction({OUT_FPS}), {CLIP_FRAMES}, Fraction({CLIP_FPS}))"
 )
 

@@ -10,8 +10,8 @@ import pytest
 from PIL import Image
 
 from podcast_img2vid.errors import UserError
-from podcast_img2vid.layout import OVERLAYS_JSON, overlay_mask_name
-from podcast_img2vid.overlays import (
+from podcast_img2vid.workdir.layout import OVERLAYS_JSON, overlay_mask_name
+from podcast_img2vid.workdir.overlays import (
     MAX_SHARE,
     Overlay,
     OverlaySet,

@@ -14,10 +14,10 @@ import pytest
 import torch
 from conftest import REPO, on_small_filesystem
 
-from podcast_img2vid import layout
-from podcast_img2vid.assemble import fit_frame
-from podcast_img2vid.clip_record import file_sha256
 from podcast_img2vid.media import probe, stream_durations
+from podcast_img2vid.step3.assemble import fit_frame
+from podcast_img2vid.workdir import layout
+from podcast_img2vid.workdir.clip_record import file_sha256
 
 SAMPLE = REPO / "samples" / "sample_podcast.mp4"
 SAMPLE_CUTS = REPO / "samples" / "sample_podcast_cuts.csv"

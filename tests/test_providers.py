@@ -15,9 +15,9 @@ import pytest
 from conftest import REPO
 from test_step2 import make_work, script, sidecar
 
-from podcast_img2vid import providers
 from podcast_img2vid.media import read_frames
-from podcast_img2vid.provider_base import setting_info
+from podcast_img2vid.step2.providers import registry as providers
+from podcast_img2vid.step2.providers.base import setting_info
 
 FLAT_PROVIDER = '''
 """A third-party provider: a flat grey clip, in a package of its own."""
@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from podcast_img2vid.media import write_video
-from podcast_img2vid.provider_base import recorded_settings, setting
+from podcast_img2vid.step2.providers.base import recorded_settings, setting
 
 
 @dataclass(frozen=True)

@@ -20,9 +20,10 @@ import numpy as np
 import pytest
 from test_step2 import LANDSCAPE, make_picture, make_work
 
-from podcast_img2vid import layout, review, takes
-from podcast_img2vid.overlays import Overlay, OverlaySet, write_overlays
-from podcast_img2vid.providers import make_provider
+from podcast_img2vid.step2 import review
+from podcast_img2vid.step2.providers.registry import make_provider
+from podcast_img2vid.workdir import layout, takes
+from podcast_img2vid.workdir.overlays import Overlay, OverlaySet, write_overlays
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))

@@ -25,10 +25,10 @@ from step1_media import (
     with_object,
 )
 
-from podcast_img2vid import layout
 from podcast_img2vid.errors import UserError
 from podcast_img2vid.media import probe, run_ffmpeg
-from podcast_img2vid.step1 import Step1Result, run_step1, summary
+from podcast_img2vid.step1.extract import Step1Result, run_step1, summary
+from podcast_img2vid.workdir import layout
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "samples" / "sample_podcast.mp4"

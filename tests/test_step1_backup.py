@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from podcast_img2vid import layout, step1
+from podcast_img2vid.step1 import extract as step1
+from podcast_img2vid.workdir import layout
 
 SET = (layout.EXTRACTED_DIR, layout.TIMESTAMPS_CSV, layout.CONTACT_SHEET)
 

@@ -22,9 +22,9 @@ from PIL import Image
 from scenedetect import ContentDetector, detect
 from step1_media import XFADE_KINDS, Clip, encode, encode_episode, episode, photo, with_object
 
-from podcast_img2vid import layout
 from podcast_img2vid.media import probe, run_ffmpeg
-from podcast_img2vid.step1 import run_step1
+from podcast_img2vid.step1.extract import run_step1
+from podcast_img2vid.workdir import layout
 
 
 def step1_cuts(video: Path, work: Path, threshold: float = 30.0) -> list[int]:

@@ -15,9 +15,9 @@ import pytest
 from overlay_media import NTSC, Cue, OverlayEpisode, encode, overlay_episode, still_episode, subtitles
 from scenedetect import ContentDetector, detect
 
-from podcast_img2vid.layout import WorkDir, read_scenes
-from podcast_img2vid.overlays import read_overlays
-from podcast_img2vid.step1 import run_step1
+from podcast_img2vid.step1.extract import run_step1
+from podcast_img2vid.workdir.layout import WorkDir, read_scenes
+from podcast_img2vid.workdir.overlays import read_overlays
 
 CASES = [  # family, seed, size, frame rate
     ("subtitles_cjk", 3101, (640, 360), NTSC),

@@ -17,11 +17,11 @@ from PIL import Image
 from scenedetect import FrameTimecode
 from step1_media import Episode, Scene, Transition, encode_episode, episode, photo
 
-from podcast_img2vid import layout
-from podcast_img2vid.detect import RUN_SAMPLES, CalmestPart, Candidate
 from podcast_img2vid.media import write_video
-from podcast_img2vid.scan import sharpest
-from podcast_img2vid.step1 import run_step1
+from podcast_img2vid.step1.detect import RUN_SAMPLES, CalmestPart, Candidate
+from podcast_img2vid.step1.extract import run_step1
+from podcast_img2vid.step1.scan import sharpest
+from podcast_img2vid.workdir import layout
 
 # The chooser alone: frames are numbers, "still" or not, every candidate settled.
 

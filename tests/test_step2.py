@@ -28,12 +28,13 @@ from diffusers import AutoencoderKLTemporalDecoder, StableVideoDiffusionPipeline
 from PIL import Image
 from tiny_svd import TINY_NUM_FRAMES
 
-from podcast_img2vid import clip_record, layout, step2
-from podcast_img2vid import svd_provider as svd
 from podcast_img2vid.errors import UserError
 from podcast_img2vid.fsutil import partial_path
 from podcast_img2vid.media import probe, read_frames, write_video
-from podcast_img2vid.provider_base import ClipRequest, ProviderUnavailable
+from podcast_img2vid.step2 import run as step2
+from podcast_img2vid.step2.providers import svd
+from podcast_img2vid.step2.providers.base import ClipRequest, ProviderUnavailable
+from podcast_img2vid.workdir import clip_record, layout
 
 sys.path.insert(0, str(REPO))
 import step2_local_i2v_svd as script  # noqa: E402
@@ -569,7 +570,7 @@ KNOWN_SEEDS = {(42, "image_001.png"): 2155798084331930769, (7, "image_002.png"):
 
 def test_picture_seeds_are_fixed_values_the_same_in_another_process():
     assert {key: step2.picture_seed(*key) for key in KNOWN_SEEDS} == KNOWN_SEEDS
-    code = "from podcast_img2vid.step2 import picture_seed; print(picture_seed(42, 'image_001.png'))"
+    code = "from podcast_img2vid.step2.run import picture_seed; print(picture_seed(42, 'image_001.png'))"
     other = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True,
                            env={**os.environ, "PYTHONHASHSEED": "123"}, check=True)
     assert int(other.stdout) == KNOWN_SEEDS[(42, "image_001.png")]

@@ -30,11 +30,8 @@ from step3_media import (
     write_csv,
 )
 
-from podcast_img2vid import layout
-from podcast_img2vid.assemble import VideoSettings
 from podcast_img2vid.errors import UserError
 from podcast_img2vid.kenburns import zoom_pan
-from podcast_img2vid.kenburns_provider import KenBurnsProvider, KenBurnsSettings
 from podcast_img2vid.media import (
     FrameReader,
     ffmpeg_exe,
@@ -45,15 +42,18 @@ from podcast_img2vid.media import (
     stream_durations,
     write_video,
 )
-from podcast_img2vid.step2 import run_step2
-from podcast_img2vid.step3 import run_step3, summary
-from podcast_img2vid.step3_plan import (
+from podcast_img2vid.step2.providers.kenburns import KenBurnsProvider, KenBurnsSettings
+from podcast_img2vid.step2.run import run_step2
+from podcast_img2vid.step3.assemble import VideoSettings
+from podcast_img2vid.step3.plan import (
     clip_units,
     frames_for,
     resample,
     scene_indices,
     scene_spans,
 )
+from podcast_img2vid.step3.run import run_step3, summary
+from podcast_img2vid.workdir import layout
 
 REPO = Path(__file__).resolve().parents[1]
 CUTS = [("image_001.png", 0.0, 1.37), ("image_002.png", 1.37, 2.91), ("image_001.png", 2.91, 4.3)]
@@ -606,7 +606,7 @@ def test_a_full_disk_is_one_clear_error_and_the_previous_output_stays(tmp_path, 
     def disk_full(*args, **kwargs):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr("podcast_img2vid.step3.encode_segment", disk_full)
+    monkeypatch.setattr("podcast_img2vid.step3.run.encode_segment", disk_full)
     with pytest.raises(UserError, match=r"disk is full .*free some space"):
         run_step3(make_source(tmp_path / "src.mp4", 1.0), work, out)
     assert out.read_bytes() == b"the previous output"

@@ -21,14 +21,14 @@ from overlay_media import OVERLAY_FAMILIES, SIZES, OverlayEpisode, encode, overl
 from PIL import Image
 from step3_media import FRAMES_PER_CLIP, code, identify_frame, make_clip
 
-from podcast_img2vid import layout
-from podcast_img2vid.composite import TIME_TOLERANCE, SourceFrames
 from podcast_img2vid.errors import UserError
-from podcast_img2vid.kenburns_provider import KenBurnsProvider, KenBurnsSettings
 from podcast_img2vid.media import read_frames, run_ffmpeg
-from podcast_img2vid.overlays import Overlay, OverlaySet, write_overlays
-from podcast_img2vid.step2 import run_step2
-from podcast_img2vid.step3 import run_step3, summary
+from podcast_img2vid.step2.providers.kenburns import KenBurnsProvider, KenBurnsSettings
+from podcast_img2vid.step2.run import run_step2
+from podcast_img2vid.step3.composite import TIME_TOLERANCE, SourceFrames
+from podcast_img2vid.step3.run import run_step3, summary
+from podcast_img2vid.workdir import layout
+from podcast_img2vid.workdir.overlays import Overlay, OverlaySet, write_overlays
 
 REPO = Path(__file__).resolve().parents[1]
 MAX_LEVELS = 25

@@ -14,14 +14,14 @@ import pytest
 from conftest import REPO
 from PIL import Image
 
-from podcast_img2vid import layout
 from podcast_img2vid.errors import UserError
-from podcast_img2vid.worklock import WorkLock
+from podcast_img2vid.workdir import layout
+from podcast_img2vid.workdir.worklock import WorkLock
 
 SAMPLE = REPO / "samples" / "sample_podcast.mp4"
 HOLD = (
-    "import sys; from pathlib import Path; from podcast_img2vid.layout import WorkDir; "
-    "from podcast_img2vid.worklock import WorkLock\n"
+    "import sys; from pathlib import Path; from podcast_img2vid.workdir.layout import WorkDir; "
+    "from podcast_img2vid.workdir.worklock import WorkLock\n"
     "with WorkLock(WorkDir(Path(sys.argv[1])), 'step 2'):\n"
     "    print('locked', flush=True); sys.stdin.read()\n"
 )

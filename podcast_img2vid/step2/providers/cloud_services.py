@@ -21,7 +21,9 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from ...errors import UserError
 from . import cloud
+from .base import setting
 from .cloud import (
     PRICES,
     CloudProvider,
@@ -35,8 +37,6 @@ from .cloud import (
     picture_data_uri,
     service_seed,
 )
-from .errors import UserError
-from .provider_base import setting
 
 DEFAULT_PROMPT = ("gentle subtle motion, the camera slowly pushes in; keep the picture's drawing style, "
                   "colours and composition; no new objects, no text")

@@ -26,7 +26,7 @@ from fractions import Fraction
 
 import numpy as np
 
-from .layout import Scene
+from ..workdir.layout import Scene
 
 PATTERNS = ("loop", "freeze", "pingpong", "seamless")
 MIN_REPEAT_SECONDS = 2

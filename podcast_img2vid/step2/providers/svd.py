@@ -38,8 +38,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .errors import UserError, error_chain
-from .provider_base import ClipRequest, ProviderUnavailable, recorded_settings, setting
+from ...errors import UserError, error_chain
+from .base import ClipRequest, ProviderUnavailable, recorded_settings, setting
 
 if TYPE_CHECKING:
     import numpy as np
@@ -324,7 +324,7 @@ class SVDProvider:
         import numpy as np
         import torch
 
-        from .media import read_picture, write_video
+        from ...media import read_picture, write_video
 
         settings = self.settings()
         picture = read_picture(request.image)

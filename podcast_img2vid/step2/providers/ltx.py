@@ -31,9 +31,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .errors import UserError
-from .provider_base import ClipRequest, ProviderUnavailable, recorded_settings, setting
-from .svd_provider import (
+from ...errors import UserError
+from .base import ClipRequest, ProviderUnavailable, recorded_settings, setting
+from .svd import (
     _hub_error,
     _model_source,
     fit_picture,
@@ -200,7 +200,7 @@ class LTXProvider:
         if self._prompt is None:
             from safetensors.torch import load_file, save_file
 
-            from .fsutil import atomic_output
+            from ...fsutil import atomic_output
 
             negative = self.config.negative_prompt if self._guided else None
             kept = prompt_file(clips_dir, self.config.model, self.config.prompt, negative)
@@ -252,7 +252,7 @@ class LTXProvider:
         import numpy as np
         import torch
 
-        from .media import read_picture, write_video
+        from ...media import read_picture, write_video
 
         prompt = self.prompt_embeddings(request.output.parent)
         picture = read_picture(request.image)

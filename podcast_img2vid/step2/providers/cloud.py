@@ -40,12 +40,12 @@ from typing import TypeVar
 
 from tqdm import tqdm
 
-from . import clip_record
-from .errors import UserError
-from .fsutil import atomic_write_text
-from .layout import CLOUD_TASKS_DIR
-from .media import read_picture, run_ffmpeg
-from .provider_base import ClipRequest, ProviderUnavailable, recorded_settings
+from ...errors import UserError
+from ...fsutil import atomic_write_text
+from ...media import read_picture, run_ffmpeg
+from ...workdir import clip_record
+from ...workdir.layout import CLOUD_TASKS_DIR
+from .base import ClipRequest, ProviderUnavailable, recorded_settings
 
 PRICES_CHECKED = "2026-12-04"
 """When the prices below were last compared with the services' published prices."""
@@ -309,7 +309,7 @@ class Made:
 class CloudProvider:
     """A step-2 provider backed by a `CloudService`: resumable, retried, polled with progress.
 
-    A subclass names its service class and settings class (see cloud_providers.py); the
+    A subclass names its service class and settings class (see cloud_services.py); the
     settings carry `concurrency`, `poll_seconds` and `timeout_minutes` besides the service's own.
     """
 

@@ -44,7 +44,7 @@ it is recorded next to each clip, and a clip whose recorded settings differ is m
 module is imported for `--help`: import heavy libraries (torch, diffusers, a cloud client) inside
 the methods that use them.
 
-This module imports nothing of step 2's, so provider modules and the registry (providers.py)
+This module imports nothing of step 2's, so provider modules and the registry (registry.py)
 import it without a cycle.
 """
 
@@ -56,7 +56,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from .errors import UserError
+from ...errors import UserError
 
 
 class ProviderUnavailable(UserError):

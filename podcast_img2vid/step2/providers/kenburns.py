@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from fractions import Fraction
 
-from .provider_base import ClipRequest, setting
+from .base import ClipRequest, setting
 
 SPARE_SECONDS = 1.0
 """Added to each clip, so a scene that step 3 makes a little longer (audio longer than the
@@ -48,15 +48,15 @@ class KenBurnsProvider:
     uses_scene_length = True
 
     def __init__(self, settings: KenBurnsSettings, crf: int = 18):
-        from .cli import check_frame_rate
-        from .media import frame_rate
+        from ...cli import check_frame_rate
+        from ...media import frame_rate
 
         check_frame_rate("--kenburns-fps", settings.fps)
         self.fps = frame_rate(settings.fps).limit_denominator(1001)
         self.crf = crf
 
     def settings(self) -> dict[str, object]:
-        from .kenburns import MOVES
+        from ...kenburns import MOVES
 
         return {"fps": str(self.fps), "crf": self.crf, "moves": MOVES, "max_side": MAX_SIDE,
                 "spare_seconds": SPARE_SECONDS}
@@ -64,8 +64,8 @@ class KenBurnsProvider:
     def animate(self, request: ClipRequest) -> str:
         import numpy as np
 
-        from .kenburns import MOVES, zoom_pan
-        from .media import read_picture, write_video
+        from ...kenburns import MOVES, zoom_pan
+        from ...media import read_picture, write_video
 
         picture = np.asarray(read_picture(request.image))
         size = capped_size(picture.shape[1], picture.shape[0])

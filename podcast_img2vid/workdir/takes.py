@@ -17,8 +17,8 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import UserError
-from .fsutil import atomic_output
+from ..errors import UserError
+from ..fsutil import atomic_output
 from .layout import (
     CLIP_EXT,
     IMAGE_EXT,

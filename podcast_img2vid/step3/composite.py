@@ -21,8 +21,8 @@ import av
 import cv2
 import numpy as np
 
-from .media import read_picture, upright
-from .overlays import Overlay, OverlaySet, overlay_pixels
+from ..media import read_picture, upright
+from ..workdir.overlays import Overlay, OverlaySet, overlay_pixels
 
 MARGIN = 4
 """Pixels kept around a mask's bounding box (the key's soft edge is computed inside it)."""

@@ -33,8 +33,8 @@ import cv2
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from .errors import UserError
-from .fsutil import atomic_output, atomic_write_text
+from ..errors import UserError
+from ..fsutil import atomic_output, atomic_write_text
 from .layout import OVERLAY_KINDS, OVERLAYS_JSON, overlay_mask_name
 
 VERSION = 1

@@ -22,11 +22,11 @@ from dataclasses import asdict, dataclass
 from fractions import Fraction
 from pathlib import Path
 
-from . import layout
-from .clip_record import file_sha256
-from .fsutil import atomic_output
-from .media import run_ffmpeg
-from .step3_plan import played_once
+from ..fsutil import atomic_output
+from ..media import run_ffmpeg
+from ..workdir import layout
+from ..workdir.clip_record import file_sha256
+from .plan import played_once
 
 FILTERS = {
     # Motion-compensated: motion of 8x8 blocks estimated both ways, overlapped-block compensation,

@@ -31,8 +31,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import UserError
-from .fsutil import atomic_write_text
+from ..errors import UserError
+from ..fsutil import atomic_write_text
 
 EXTRACTED_DIR = "1_extracted_images"
 CLIPS_DIR = "2_animated_clips"

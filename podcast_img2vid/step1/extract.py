@@ -26,11 +26,19 @@ import cv2
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from .errors import UserError
-from .layout import CONTACT_SHEET, EXTRACTED_DIR, TIMESTAMPS_CSV, Scene, WorkDir, image_name, write_scenes
-from .media import MediaInfo, probe, upright
+from ..errors import UserError
+from ..media import MediaInfo, probe, upright
+from ..workdir.layout import (
+    CONTACT_SHEET,
+    EXTRACTED_DIR,
+    TIMESTAMPS_CSV,
+    Scene,
+    WorkDir,
+    image_name,
+    write_scenes,
+)
+from ..workdir.overlays import MAX_SHARE, Overlay, OverlaySet, write_overlays
 from .overlay_finder import STATIC_AREA, StaticLayer, clean_band, inpaint_overlays, widen_band
-from .overlays import MAX_SHARE, Overlay, OverlaySet, write_overlays
 from .scan import Detected, ScenePicture, scan
 
 THUMB_WIDTH = 256

@@ -35,11 +35,13 @@ from urllib.parse import quote
 
 import av
 
-from . import clip_record
-from .clip_record import ClipRecord, made_from_another_picture
-from .errors import UserError
-from .fsutil import atomic_write_text
-from .layout import (
+from ..errors import UserError
+from ..fsutil import atomic_write_text
+from ..media import frame_rate
+from ..step3.plan import SceneSpan, clip_units, fill, scene_spans
+from ..workdir import clip_record
+from ..workdir.clip_record import ClipRecord, made_from_another_picture
+from ..workdir.layout import (
     IMAGE_EXT,
     WorkDir,
     by_number,
@@ -49,11 +51,9 @@ from .layout import (
     referenced_images,
     sidecar_name,
 )
-from .media import frame_rate
-from .overlays import read_overlays
-from .providers import shown_settings
-from .step3_plan import SceneSpan, clip_units, fill, scene_spans
-from .takes import earlier_takes, takes_disk_use
+from ..workdir.overlays import read_overlays
+from ..workdir.takes import earlier_takes, takes_disk_use
+from .providers.registry import shown_settings
 
 
 def _asset(name: str) -> str:

@@ -43,13 +43,21 @@ from typing import TYPE_CHECKING
 
 from tqdm import tqdm
 
-from . import clip_record
-from .clip_record import ClipRecord
-from .errors import UserError, disk_error, error_chain
-from .fsutil import partial_path, remove_partials
-from .layout import IMAGE_EXT, WorkDir, by_number, clip_name, is_image_name, read_scenes, sidecar_name
-from .provider_base import ClipRequest, Provider, ProviderUnavailable
-from .takes import keep_current, takes_summary
+from ..errors import UserError, disk_error, error_chain
+from ..fsutil import partial_path, remove_partials
+from ..workdir import clip_record
+from ..workdir.clip_record import ClipRecord
+from ..workdir.layout import (
+    IMAGE_EXT,
+    WorkDir,
+    by_number,
+    clip_name,
+    is_image_name,
+    read_scenes,
+    sidecar_name,
+)
+from ..workdir.takes import keep_current, takes_summary
+from .providers.base import ClipRequest, Provider, ProviderUnavailable
 
 if TYPE_CHECKING:
     from accelerate import PartialState

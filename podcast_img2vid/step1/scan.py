@@ -22,9 +22,9 @@ from scenedetect import FrameTimecode, SceneManager
 from scenedetect.backends.pyav import VideoStreamAv
 from tqdm import tqdm
 
+from ..errors import UserError
+from ..media import MediaInfo
 from .detect import Candidate, PictureChangeDetector, Still
-from .errors import UserError
-from .media import MediaInfo
 from .overlay_finder import SubtitleBand, animated_blocks, blocks_to_pixels
 
 ANALYSIS_SIZE = 160

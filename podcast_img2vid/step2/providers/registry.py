@@ -26,19 +26,19 @@ from dataclasses import dataclass
 from functools import cache
 from importlib.metadata import entry_points
 
-from .errors import UserError
-from .provider_base import ClipRequest, Provider, ProviderUnavailable, SettingInfo, setting_info
+from ...errors import UserError
+from .base import ClipRequest, Provider, ProviderUnavailable, SettingInfo, setting_info
 
 __all__ = ["BUILT_IN", "ClipRequest", "Provider", "ProviderUnavailable", "add_provider_arguments",
            "make_provider", "provider_classes", "settings_flags", "shown_settings", "unused_flags"]
 
 BUILT_IN = {
-    "svd": "podcast_img2vid.svd_provider:SVDProvider",
-    "kenburns": "podcast_img2vid.kenburns_provider:KenBurnsProvider",
-    "ltx": "podcast_img2vid.ltx_provider:LTXProvider",
-    "runway": "podcast_img2vid.cloud_providers:RunwayProvider",
-    "luma": "podcast_img2vid.cloud_providers:LumaProvider",
-    "pika": "podcast_img2vid.cloud_providers:PikaProvider",
+    "svd": "podcast_img2vid.step2.providers.svd:SVDProvider",
+    "kenburns": "podcast_img2vid.step2.providers.kenburns:KenBurnsProvider",
+    "ltx": "podcast_img2vid.step2.providers.ltx:LTXProvider",
+    "runway": "podcast_img2vid.step2.providers.cloud_services:RunwayProvider",
+    "luma": "podcast_img2vid.step2.providers.cloud_services:LumaProvider",
+    "pika": "podcast_img2vid.step2.providers.cloud_services:PikaProvider",
 }
 ENTRY_POINT_GROUP = "podcast_img2vid.providers"
 

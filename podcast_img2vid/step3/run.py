@@ -30,24 +30,10 @@ import av
 import numpy as np
 from tqdm import tqdm
 
-from . import layout
-from .assemble import (
-    Assembler,
-    AudioTrack,
-    VideoSettings,
-    encode_segment,
-    even_size,
-    fit_box,
-    fit_frame,
-    to_video_frame,
-)
-from .clip_record import made_from_another_picture
-from .composite import Compositor, SourceFrames
-from .errors import UserError
-from .fsutil import atomic_output, is_disk_full, remove_stale_partials, unused_partial_path
-from .interpolate import interpolated_clip, needs_interpolation
-from .kenburns import MOVES, zoom_pan
-from .media import (
+from ..errors import UserError
+from ..fsutil import atomic_output, is_disk_full, remove_stale_partials, unused_partial_path
+from ..kenburns import MOVES, zoom_pan
+from ..media import (
     FrameReader,
     MediaInfo,
     Span,
@@ -58,8 +44,22 @@ from .media import (
     read_picture,
     run_ffmpeg,
 )
-from .overlays import OverlaySet, read_overlays
-from .step3_plan import (
+from ..workdir import layout
+from ..workdir.clip_record import made_from_another_picture
+from ..workdir.overlays import OverlaySet, read_overlays
+from .assemble import (
+    Assembler,
+    AudioTrack,
+    VideoSettings,
+    encode_segment,
+    even_size,
+    fit_box,
+    fit_frame,
+    to_video_frame,
+)
+from .composite import Compositor, SourceFrames
+from .interpolate import interpolated_clip, needs_interpolation
+from .plan import (
     PATTERNS,
     Blend,
     ClipUnits,

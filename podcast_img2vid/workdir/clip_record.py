@@ -22,7 +22,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .fsutil import atomic_write_text
+from ..fsutil import atomic_write_text
 
 
 @dataclass(frozen=True)

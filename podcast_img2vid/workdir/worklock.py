@@ -21,7 +21,7 @@ from types import TracebackType
 
 import psutil
 
-from .errors import UserError
+from ..errors import UserError
 from .layout import WorkDir
 
 UNWRITTEN_GRACE_SECONDS = 2.0
