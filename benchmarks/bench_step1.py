@@ -1,22 +1,26 @@
 """Step 1 speed against a bare ffmpeg decode of the same file, timed in the same run.
 
-    python benchmarks/bench_step1.py                  # makes a 1-minute 720p30 podcast-like video
-    python benchmarks/bench_step1.py --minutes 20     # a longer one (made once, kept in --cache)
+    python benchmarks/bench_step1.py                  # 1-minute 720p30 podcasts, still and moving
+    python benchmarks/bench_step1.py --minutes 60     # the bar's length (made once, kept in --cache)
     python benchmarks/bench_step1.py --video 001.mp4  # your own video
-    python benchmarks/bench_step1.py --minutes 60 --moving   # every picture zooms and drifts
+    python benchmarks/bench_step1.py --kinds still    # only the still one
 
-The bar (issue 2): step 1 takes at most 1.5x the time of `ffmpeg -i FILE -map 0:v -f null -`.
-Runs alternate (bare, ours, bare, ours, ...) so a busy machine hurts both alike; the best of each
-is compared. "ours" is the whole command, `animate_podcast_v2.py FILE --step 1`, start-up included
-(about 0.3 s of Python imports, which dominates a 1-minute video; the bar is about long ones).
-For a generated video the found cuts are also checked against the true ones. Generated videos are
-encoded with x264 `veryfast` (the ratio compares step 1 with decoding that same file).
+The bar (issues 2, 20, 23): step 1 takes at most 1.5x the time of `ffmpeg -i FILE -map 0:v -f null -`,
+on a still-picture podcast and on one where every picture zooms and drifts (a Ken Burns move in the
+source). Runs alternate (bare, ours, bare, ours, ...) so a busy machine hurts both alike; the best of
+each is compared, with the load average when it was taken. "ours" is the whole command,
+`animate_podcast_v2.py FILE --step 1`, start-up included (about 0.3 s of Python imports, which
+dominates a 1-minute video; the bar is about long ones). "read" is the share of the video's frames
+step 1 decoded. For a generated video the found cuts are also checked against the true ones.
+Generated videos are encoded with x264 `veryfast` (the ratio compares step 1 with decoding that same
+file); make the 60-minute ones with `nice` on a shared machine, they take a while.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import os
 import random
 import subprocess
 import sys
@@ -101,54 +105,70 @@ def timed(cmd: list[str], cwd: Path) -> float:
     return time.perf_counter() - start
 
 
+def load() -> str:
+    """The 1-minute load average (not available on Windows)."""
+    return f"{os.getloadavg()[0]:.1f}" if hasattr(os, "getloadavg") else "n/a"
+
+
+def generated(cache: Path, minutes: float, moving: bool) -> tuple[Path, list[int], int]:
+    """A generated podcast (made once, kept in `cache`), its true cuts and its frame count."""
+    cache.mkdir(parents=True, exist_ok=True)
+    video = cache / f"podcast_{minutes:g}min_720p30{'_moving' if moving else ''}.mp4"
+    truth_file = video.with_suffix(".cuts.txt")
+    if not (video.is_file() and truth_file.is_file()):
+        cuts = make_video(video, minutes, moving)
+        truth_file.write_text(" ".join(map(str, cuts)), encoding="utf-8")
+    truth = [int(x) for x in truth_file.read_text(encoding="utf-8").split()]
+    return video, truth, round(minutes * 60 * FPS)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--minutes", type=float, default=1.0, help="length of the generated video")
-    parser.add_argument("--video", type=Path, help="time this video instead of a generated one")
+    parser.add_argument("--minutes", type=float, default=1.0, help="length of the generated videos")
+    parser.add_argument("--kinds", nargs="+", default=["still", "moving"], choices=["still", "moving"],
+                        help="which generated videos to time")
+    parser.add_argument("--video", type=Path, help="time this video instead of generated ones")
     parser.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "podcast_img2vid_bench",
                         help="folder that keeps generated videos between runs")
     parser.add_argument("--runs", type=int, default=2, help="timed runs of each")
-    parser.add_argument("--moving", action="store_true",
-                        help="every picture zooms and drifts (a Ken Burns move in the source)")
     args = parser.parse_args()
 
-    truth = None
-    if args.video is None:
-        args.cache.mkdir(parents=True, exist_ok=True)
-        kind = "_moving" if args.moving else ""
-        video = args.cache / f"podcast_{args.minutes:g}min_720p30{kind}.mp4"
-        truth_file = video.with_suffix(".cuts.txt")
-        if not (video.is_file() and truth_file.is_file()):
-            cuts = make_video(video, args.minutes, args.moving)
-            truth_file.write_text(" ".join(map(str, cuts)), encoding="utf-8")
-        truth = [int(x) for x in truth_file.read_text(encoding="utf-8").split()]
+    if args.video is not None:
+        videos = {args.video.name: (args.video.resolve(), None, None)}
     else:
-        video = args.video.resolve()
+        videos = {f"{args.minutes:g} min {kind}": generated(args.cache, args.minutes, kind == "moving")
+                  for kind in args.kinds}
 
-    bare_cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error",
-                "-i", str(video), "-map", "0:v", "-f", "null", "-"]
-    bare, ours = [], []
+    rows = []
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        ours_cmd = [sys.executable, str(REPO / "animate_podcast_v2.py"), str(video), "--step", "1",
-                    "--work-dir", str(work / "work")]
-        for _ in range(args.runs):
-            bare.append(timed(bare_cmd, work))
-            ours.append(timed(ours_cmd, work))
-        with (work / "work" / TIMESTAMPS_CSV).open(encoding="utf-8") as f:
-            found = [int(row["start_frame"]) for row in csv.DictReader(f)][1:]
+        for name, (video, truth, total) in videos.items():
+            bare_cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error",
+                        "-i", str(video), "-map", "0:v", "-f", "null", "-"]
+            ours_cmd = [sys.executable, str(REPO / "animate_podcast_v2.py"), str(video), "--step", "1",
+                        "--work-dir", str(work / "work")]
+            bare, ours = [], []
+            for _ in range(args.runs):
+                bare.append((timed(bare_cmd, work), load()))
+                ours.append((timed(ours_cmd, work), load()))
+            with (work / "work" / TIMESTAMPS_CSV).open(encoding="utf-8") as f:
+                scenes = list(csv.DictReader(f))
+            found = [int(row["start_frame"]) for row in scenes][1:]
+            read = int(scenes[-1]["end_frame"])
+            rows.append((name, min(bare), min(ours), read / total if total else None, found, truth))
+            print(f"{name}: bare {', '.join(f'{t:.2f}s (load {a})' for t, a in bare)}; "
+                  f"step 1 {', '.join(f'{t:.2f}s (load {a})' for t, a in ours)}", flush=True)
 
-    print(f"video: {video}")
-    print(f"bare ffmpeg decode: best {min(bare):.2f}s  (runs: {', '.join(f'{t:.2f}' for t in bare)})")
-    print(f"step 1:             best {min(ours):.2f}s  (runs: {', '.join(f'{t:.2f}' for t in ours)})")
-    print(f"ratio step 1 / bare decode: {min(ours) / min(bare):.2f}  (bar: 1.5 for a long video)")
-    if min(bare) < 5:
-        print("note: on a video this short, start-up time weighs a lot; try --minutes 10 or more")
-    if truth is not None:
-        exact = len(set(found) & set(truth))
-        print(f"cuts: {len(truth)} true, {len(found)} found, {exact} exact to the frame")
+    print("\n| video | bare decode | step 1 | ratio | frames read | cuts found / exact / true |")
+    print("|---|---|---|---|---|---|")
+    for name, (bare_s, bare_load), (ours_s, ours_load), share, found, truth in rows:
+        cuts = f"{len(found)} / {len(set(found) & set(truth))} / {len(truth)}" if truth is not None else "n/a"
+        read = f"{share:.0%}" if share is not None else "n/a"
+        print(f"| {name} | {bare_s:.2f} s (load {bare_load}) | {ours_s:.2f} s (load {ours_load}) | "
+              f"{ours_s / bare_s:.2f} | {read} | {cuts} |")
+    print("\nbar: ratio at most 1.5 on a 60-minute video; on a short one, start-up time weighs a lot")
 
 
 if __name__ == "__main__":

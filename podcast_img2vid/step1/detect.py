@@ -378,6 +378,8 @@ def activity_mask(
     which flickers on the analysed picture) is no overlay, and a margin around it would leave little
     to judge.
     """
+    if not (turns >= ACTIVITY_TURNS).any():  # the usual case, and the mask below would be all valid
+        return np.ones(turns.shape, bool)
     net = np.abs(sum_signed)
     rest = (sum_abs - net - SETTLING * net).max(axis=0)
     often = (starts >= ACTIVITY_STARTS) | (moves >= ACTIVITY_SHARE * max(frames, 1))
