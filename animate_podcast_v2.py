@@ -49,6 +49,11 @@ def build_parser() -> tuple[argparse.ArgumentParser, list[argparse.Action]]:
         "--no-dedupe", action="store_true",
         help="give a recurring picture its own image file instead of reusing the first one",
     )
+    step1.add_argument(
+        "--stats", type=Path, default=None, metavar="FILE",
+        help="also write the detector's metrics of every analysed frame to this CSV file "
+        "(to trace a wrong or missed cut)",
+    )
 
     step2 = parser.add_argument_group(
         "step 2: animate each picture (--step all only; the same flags as step2_local_i2v_svd.py, "
@@ -102,7 +107,8 @@ def run_pipeline(args: argparse.Namespace, parser: argparse.ArgumentParser, outp
     provider.settings()  # the model's config is found (a wrong --model stops here)
     with WorkLock(work, "step all", create=True):
         print(step1_summary(run_step1(args.video, work, threshold=args.threshold,
-                                      min_scene_seconds=args.min_scene_len, dedupe=not args.no_dedupe)))
+                                      min_scene_seconds=args.min_scene_len, dedupe=not args.no_dedupe,
+                                      stats_file=args.stats)))
         clips = run_step2(work, provider, seed=args.seed, only=args.only, force=args.force)
         print(step2_summary(provider.name, clips, work.clips_dir))
         step2_script.write_review(args, clips.failed)
@@ -137,7 +143,8 @@ def main(argv: list[str] | None = None) -> int:
 
             with WorkLock(work, "step 1", create=True):
                 done = run_step1(args.video, work, threshold=args.threshold,
-                                 min_scene_seconds=args.min_scene_len, dedupe=not args.no_dedupe)
+                                 min_scene_seconds=args.min_scene_len, dedupe=not args.no_dedupe,
+                                 stats_file=args.stats)
             print(step1_summary(done))
         else:
             from podcast_img2vid.step3.run import run_step3

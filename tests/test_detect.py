@@ -408,7 +408,7 @@ def detector_cuts(frames, fps: float, min_scene_len: int = 15) -> list[int]:
 @pytest.mark.parametrize("seed", [1, 2, 3, 4, 5, 6])
 def test_a_short_scene_between_two_dissolves_is_a_scene_of_its_own(seed):
     """A picture alone on screen for 0.5-0.8 s between dissolves of 0.3-1.5 s (still, or zooming on
-    even seeds) never settles for SETTLE_LONG_SECONDS: it was decided with the change before it (one
+    even seeds) never settles for `settle_long_seconds`: it was decided with the change before it (one
     cut, the picture lost), and its blocks, which come and go within the activity window, looked
     animated (seeds 1, 4 and 5 lost a cut before 2 fixes: the picture held between the dissolves,
     and a block must turn back twice to be animated)."""

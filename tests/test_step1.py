@@ -27,7 +27,9 @@ from step1_media import (
 
 from podcast_img2vid.errors import UserError
 from podcast_img2vid.media import probe, run_ffmpeg
+from podcast_img2vid.step1.detect import METRIC_KEYS
 from podcast_img2vid.step1.extract import Step1Result, run_step1, summary
+from podcast_img2vid.step1.scan import ANALYSIS_FPS
 from podcast_img2vid.workdir import layout
 
 REPO = Path(__file__).resolve().parents[1]
@@ -289,6 +291,29 @@ def test_cli_runs_in_current_folder_with_spaces_and_cjk(main_clip, tmp_path):
     scenes = layout.read_scenes(folder / layout.TIMESTAMPS_CSV)
     assert_cuts(scenes, clip.cuts)
     assert "Traceback" not in proc.stderr
+
+
+def test_stats_file_has_every_analysed_frame_and_changes_no_cut(main_clip, tmp_path):
+    """`--stats FILE`: the detector's metrics, one row per analysed frame (the frames SceneManager
+    skips are not analysed), the cuts it reported among them, and the same cuts as without it."""
+    video, clip, _ = main_clip
+    without = step1(video, tmp_path / "without")
+    folder = tmp_path / "with"
+    folder.mkdir()
+    proc = cli(str(video), "--step", "1", "--stats", "stats.csv", cwd=folder)
+    assert proc.returncode == 0, proc.stderr
+    assert starts(layout.read_scenes(folder / layout.TIMESTAMPS_CSV)) == starts(without)
+    with (folder / "stats.csv").open(encoding="utf-8", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert list(rows[0]) == ["Frame Number", "Timecode", *sorted(METRIC_KEYS)]
+    info = probe(video)
+    every = round(float(info.fps) / ANALYSIS_FPS)
+    assert [int(row["Frame Number"]) - 1 for row in rows] == list(range(0, info.frame_count, every))
+    reported = [int(cut) for row in rows for cut in row["cut_frames"].split()]
+    assert reported == starts(without)
+    assert all(int(row["judged_blocks"]) > 0 for row in rows)
+    assert sorted(p.name for p in folder.iterdir() if p.is_file()) == [
+        layout.CONTACT_SHEET, "stats.csv", layout.TIMESTAMPS_CSV]
 
 
 def make_bad_inputs(folder: Path, good: Path) -> dict[str, Path]:

@@ -18,7 +18,7 @@ from scenedetect import FrameTimecode
 from step1_media import Episode, Scene, Transition, encode_episode, episode, photo
 
 from podcast_img2vid.media import write_video
-from podcast_img2vid.step1.detect import RUN_SAMPLES, CalmestPart, Candidate
+from podcast_img2vid.step1.detect import DEFAULT_PARAMETERS, CalmestPart, Candidate
 from podcast_img2vid.step1.extract import run_step1
 from podcast_img2vid.step1.scan import sharpest
 from podcast_img2vid.workdir import layout
@@ -82,7 +82,8 @@ def test_a_late_cut_splits_the_scenes_and_memory_stays_small():
         held = {c.index for run in [chooser.scene, *chooser.still_runs] for c in run.samples}
         kept = max(kept, len(held))
     assert all(c.index >= 30_000 for c in chooser.finish())
-    assert kept <= 2 * RUN_SAMPLES * 8  # the scene, the longest still part and those of the last 40 frames
+    # the scene, the longest still part and those of the last 40 frames
+    assert kept <= 2 * DEFAULT_PARAMETERS.run_samples * 8
 
 
 @pytest.mark.parametrize("short", [1, 3, 12, 40])

@@ -11,13 +11,13 @@ motion between them (a slow zoom, a pan, a shake) has been taken out:
   change in a grainy video. Two changed blocks (about 0.25 % of the frame) can make a cut.
 * `track_motion`: the zoom/shift between a frame and a recent anchor frame (ECC on a small grey
   picture); every frame gets a *pose*, so any two nearby frames can be aligned (`align`).
-* `activity_mask`: blocks that go back and forth over `ACTIVITY_SECONDS` before and after a frame
+* `activity_mask`: blocks that go back and forth over `activity_seconds` before and after a frame
   (an audiogram, a presenter box, a blinking logo) are ignored; a cut or a dissolve moves a block
   one way only, so it is never masked.
 * Hard cuts (`hard_cut`): most blocks change between two analysed frames, far more than around
   them, and the new picture stays (not a flash). Found at once, even if nothing is ever still.
 * Dissolves, fades and small edits: once the reference differs and the picture has stopped
-  changing (no block moves for `SETTLE_SECONDS`, nor much over `SETTLE_LONG_SECONDS`), or, in a
+  changing (no block moves for `settle_seconds`, nor much over `settle_long_seconds`), or, in a
   picture that never stops moving, before the change's first frame is forgotten, the reference
   is aligned with the frame directly (`refine_motion`: the tracked poses are chained, so they
   drift; in a moving picture on area-averaged `detail` pictures, where sharp edges do not
@@ -34,8 +34,11 @@ motion between them (a slow zoom, a pan, a shake) has been taken out:
 `threshold` only decides which blocks count as changed: what moves, what is animated and what is a
 hard cut do not depend on it, so a lower threshold finds every change a higher one finds.
 
-The detector sees each frame `ACTIVITY_SECONDS` late, so it can look ahead; cuts are reported late,
-which `SceneManager` allows. Input frames are small YUV pictures (luma first).
+The detector sees each frame `activity_seconds` late, so it can look ahead; cuts are reported late,
+which `SceneManager` allows (`event_buffer_length`). Input frames are small YUV pictures (luma first).
+Every tuning value is a field of `DetectorParameters`, given to the constructor (the policy functions
+below take it too); with a `StatsManager` the detector records per-frame metrics (`METRIC_KEYS`), so
+a wrong cut can be traced.
 """
 
 from __future__ import annotations
@@ -51,97 +54,141 @@ import numpy as np
 from scenedetect import FrameTimecode, SceneDetector
 
 BLOCKS_ACROSS = 40
-MIN_BLOCKS = 2
-STILL_LEVEL = 4.0
-"""A block moves when it changes by more than this many levels (or 6 times the noise)."""
-SETTLE_SECONDS = 0.3
-SETTLE_LONG_SECONDS = 0.6
-"""The picture is still when nothing moved over SETTLE_SECONDS, nor twice as much over this."""
-ACTIVITY_SECONDS = 1.5
-ACTIVITY_LEVEL = 8.0
-ACTIVITY_NOISE = 2.5
-ACTIVITY_STARTS = 3
-ACTIVITY_TURNS = 2
-ACTIVITY_SHARE = 0.25
-"""What makes a block animated: see `activity_mask`."""
-ACTIVITY_MARGIN = 2
-"""Blocks within this many blocks of an animated area (at least 2x2 animated blocks) are not judged
-either: an overlay moves only now and then at its edges (a presenter leaning into a corner of the
-box)."""
-GLOBAL_SHARE = 0.5
-"""A frame where this share of the blocks moves is a cut, a dissolve or a fade: no animation."""
-SETTLING = 0.25
-"""After a change, a block may wobble by this share of it (the codec settling) and not be animated."""
-MIN_VALID_SHARE = 0.3
-"""When more of the frame looks animated, the least active 30 % of the blocks are still judged."""
-LOOKBACK_SECONDS = 2.5
-"""How far before a change's first clearly changed frame its transition may start (2 s dissolves)."""
-LONGEST_TRANSITION_SECONDS = 1.5
-"""Most of a transition (a fifth to four fifths of the way) takes at most this long: 2 s dissolves."""
-MIN_ALONE_SECONDS = 0.4
-"""A picture that stays still this long between two transitions is a scene of its own (a short
-scene between two dissolves may not settle for SETTLE_LONG_SECONDS before the next one starts)."""
-SLIDE_COVERAGE = 0.5
-"""A motion that leaves less than this share of the picture in the frame within
-LONGEST_TRANSITION_SECONDS is a slide transition, not a move of the picture: it is not followed."""
-REFRESH_SECONDS = 2.5
-"""An unchanged reference is renewed after this long (so slow drifts never add up to a change)."""
-REFRESH_MOVING_SECONDS = 0.5
-MOVING_PIXELS = 1.0
-"""When the picture moved by more than this (analysis pixels) since the reference, it is renewed
-after REFRESH_MOVING_SECONDS: a dissolve still changes by a quarter within that time."""
-MOTION_SLACK = 1.0
-"""Once the picture moved, a block may change by this many times its texture (`block_texture`)
-without counting: the analysed picture keeps every few pixels, so fine texture does not move
-with the picture."""
-HARD_LEVEL = 10.0
-HARD_SHARE = 0.3
-HARD_RATIO = 3.0
-HARD_WINDOW = 2
-"""A hard cut changes HARD_SHARE of the judged blocks, and HARD_RATIO times more blocks (by
-HARD_LEVEL, whatever the threshold) than the HARD_WINDOW frames on each side of it do."""
-RAMP_FRAMES = 3
-"""A transition seen half way on this many analysed frames is placed by a line fitted to them."""
-FADE_DEPTH = 24.0
-"""A transition is a fade when its darkest (brightest) frame is this much darker (brighter)
-than both pictures."""
-FADE_FLOOR = 2.0
-"""Frames within this many levels of the darkest (brightest) one are the fade's floor (black
-or white clipped by the codec); the cut is the floor's middle, weighted by depth."""
-NOISE_FRAMES = 63
-TRACK_WIDTH = 80
-"""Motion is estimated on a grey picture about this wide."""
-ANCHOR_SECONDS = 1.0
-MIN_TRACK_CORRELATION = 0.9
-DETAIL_SCALE = 2
-"""A change in a moving picture is checked on pictures this many times the analysed size, area-averaged
-(`detail`): the analysed picture keeps every few pixels, so a sharp edge that moves flickers there."""
-REFINE_SHARE = 0.1
-"""A direct alignment of two analysed pictures may correct the tracked motion by this share of the
-width (the tracked motion is measured on smaller pictures and chained: it may be a few pixels off)."""
-STILL_PIXELS = 0.25
-"""A picture whose direct alignment moves it by less than this (analysis pixels) did not move: its
-plain comparison stands (no slack for texture, so a subtle edit in a textured picture counts)."""
-MOTION_GAIN = 0.7
-"""A measured motion is used when aligning with it leaves at most 70 % of the change."""
-RUN_SAMPLES = 6
-"""A run of frames keeps 6 to 11 of them as picture candidates: one within a twelfth of its length
-from its middle."""
-MIN_STILL_SECONDS = 1.0
-"""A scene's picture comes from its longest still part when it lasts this long (see `CalmestPart`)."""
-STILL_PART_SHARE = 0.5
-"""In a still part no judged block differs from its first frame by half the level of a move."""
-NEAR_ACTIVITY_BLOCKS = 5
-SUDDEN_SECONDS = 0.1
-NEAR_ACTIVITY_SHARE = 0.005
-"""A change whose blocks all lie within NEAR_ACTIVITY_BLOCKS of an animated block (the still
-part of a presenter box, whose background drifts a pixel at a time) must be a step: most of its
-blocks go from a fifth to four fifths of the way within SUDDEN_SECONDS (at least 2 frames),
-and it must cover NEAR_ACTIVITY_SHARE of the judged blocks (the box's edge, where the presenter
-leans in now and then, changes a few blocks; a 1 % edit covers twice as many)."""
-ANIMATED_MEMORY_SECONDS = 5.0
-"""Nor is it a cut when every block of it was animated (or next to animation) within this long: a
-slow presenter sways across the box in more time than the activity window sees."""
+"""The analysis grid: a frame is cut into about this many blocks across. Not a tuning knob: the
+overlay finder maps the detector's blocks to pixels with the same grid (`block_size`)."""
+
+IDENTITY = np.eye(3)
+
+
+@dataclass(frozen=True)
+class DetectorParameters:
+    """How `PictureChangeDetector` decides, with the values every test and benchmark was measured
+    with (like the arguments of PySceneDetect's ContentDetector and its `Components` weights).
+    Levels are in 8-bit levels (of 255) of a block's mean colour; durations in seconds of video,
+    turned into frames at the detector's frame rate. `threshold` is the constructor's own argument.
+    """
+
+    # What counts as a change, and as still.
+    min_blocks: int = 2
+    """Two changed blocks (about 0.25 % of the frame) can make a cut."""
+    still_level: float = 4.0
+    """A block moves when it changes by more than this many levels (or 6 times the noise)."""
+    settle_seconds: float = 0.3
+    settle_long_seconds: float = 0.6
+    """The picture is still when nothing moved over `settle_seconds`, nor twice as much over this."""
+    noise_frames: int = 63
+    """The noise level (grain) is the median block step over this many recent frames."""
+
+    # Animated overlays (`activity_mask`).
+    activity_seconds: float = 1.5
+    """The activity window before and after a frame; the detector sees each frame this late."""
+    activity_level: float = 8.0
+    activity_noise: float = 2.5
+    activity_starts: int = 3
+    activity_turns: int = 2
+    activity_share: float = 0.25
+    """What makes a block animated: see `activity_mask`."""
+    activity_margin: int = 2
+    """Blocks within this many blocks of an animated area (at least 2x2 animated blocks) are not
+    judged either: an overlay moves only now and then at its edges (a presenter leaning into a corner
+    of the box)."""
+    global_share: float = 0.5
+    """A frame where this share of the blocks moves is a cut, a dissolve or a fade: no animation."""
+    settling: float = 0.25
+    """After a change, a block may wobble by this share of it (the codec settling) and not be animated."""
+    min_valid_share: float = 0.3
+    """When more of the frame looks animated, the least active 30 % of the blocks are still judged."""
+
+    # Transitions.
+    lookback_seconds: float = 2.5
+    """How far before a change's first clearly changed frame its transition may start (2 s dissolves)."""
+    longest_transition_seconds: float = 1.5
+    """Most of a transition (a fifth to four fifths of the way) takes at most this long: 2 s dissolves."""
+    min_alone_seconds: float = 0.4
+    """A picture that stays still this long between two transitions is a scene of its own (a short
+    scene between two dissolves may not settle for `settle_long_seconds` before the next one starts)."""
+    slide_coverage: float = 0.5
+    """A motion that leaves less than this share of the picture in the frame within
+    `longest_transition_seconds` is a slide transition, not a move of the picture: it is not followed."""
+    hard_level: float = 10.0
+    hard_share: float = 0.3
+    hard_ratio: float = 3.0
+    hard_window: int = 2
+    """A hard cut changes `hard_share` of the judged blocks, and `hard_ratio` times more blocks (by
+    `hard_level`, whatever the threshold) than the `hard_window` frames on each side of it do."""
+    ramp_frames: int = 3
+    """A transition seen half way on this many analysed frames is placed by a line fitted to them."""
+    fade_depth: float = 24.0
+    """A transition is a fade when its darkest (brightest) frame is this much darker (brighter)
+    than both pictures."""
+    fade_floor: float = 2.0
+    """Frames within this many levels of the darkest (brightest) one are the fade's floor (black
+    or white clipped by the codec); the cut is the floor's middle, weighted by depth."""
+
+    # The reference picture.
+    refresh_seconds: float = 2.5
+    """An unchanged reference is renewed after this long (so slow drifts never add up to a change)."""
+    refresh_moving_seconds: float = 0.5
+    moving_pixels: float = 1.0
+    """When the picture moved by more than this (analysis pixels) since the reference, it is renewed
+    after `refresh_moving_seconds`: a dissolve still changes by a quarter within that time."""
+
+    # Whole-picture motion.
+    track_width: int = 80
+    """Motion is estimated on a grey picture about this wide."""
+    anchor_seconds: float = 1.0
+    """The tracker's anchor frame is renewed after this long."""
+    min_track_correlation: float = 0.9
+    """Two pictures whose aligned correlation (ECC) is lower do not show the same picture."""
+    motion_slack: float = 1.0
+    """Once the picture moved, a block may change by this many times its texture (`block_texture`)
+    without counting: the analysed picture keeps every few pixels, so fine texture does not move
+    with the picture."""
+    motion_gain: float = 0.7
+    """A measured motion is used when aligning with it leaves at most 70 % of the change."""
+    detail_scale: int = 2
+    """A change in a moving picture is checked on pictures this many times the analysed size,
+    area-averaged (`detail`): the analysed picture keeps every few pixels, so a sharp edge that moves
+    flickers there."""
+    refine_share: float = 0.1
+    """A direct alignment of two analysed pictures may correct the tracked motion by this share of the
+    width (the tracked motion is measured on smaller pictures and chained: it may be a few pixels off)."""
+    still_pixels: float = 0.25
+    """A picture whose direct alignment moves it by less than this (analysis pixels) did not move: its
+    plain comparison stands (no slack for texture, so a subtle edit in a textured picture counts)."""
+
+    # Changes near animated overlays.
+    near_activity_blocks: int = 5
+    sudden_seconds: float = 0.1
+    near_activity_share: float = 0.005
+    """A change whose blocks all lie within `near_activity_blocks` of an animated block (the still
+    part of a presenter box, whose background drifts a pixel at a time) must be a step: most of its
+    blocks go from a fifth to four fifths of the way within `sudden_seconds` (at least 2 frames),
+    and it must cover `near_activity_share` of the judged blocks (the box's edge, where the presenter
+    leans in now and then, changes a few blocks; a 1 % edit covers twice as many)."""
+    animated_memory_seconds: float = 5.0
+    """Nor is it a cut when every block of it was animated (or next to animation) within this long: a
+    slow presenter sways across the box in more time than the activity window sees."""
+
+    # The scene's picture.
+    run_samples: int = 6
+    """A run of frames keeps 6 to 11 of them as picture candidates: one within a twelfth of its length
+    from its middle."""
+    min_still_seconds: float = 1.0
+    """A scene's picture comes from its longest still part when it lasts this long (see `CalmestPart`)."""
+    still_part_share: float = 0.5
+    """In a still part no judged block differs from its first frame by half the level of a move."""
+
+
+DEFAULT_PARAMETERS = DetectorParameters()
+
+METRIC_KEYS = ("judged_blocks", "moved_blocks", "noise_level", "change_level", "changed_blocks",
+               "reference_frame", "pending_since", "cut_frames")
+"""What the detector records per judged frame in a `StatsManager` (PySceneDetect's), to trace a
+wrong or missed cut: the blocks judged (not animated) and moved against the previous frame, the
+noise level and the change level a block must exceed, the judged blocks changed from the
+reference (blank where not measured), the reference's frame number, the first frame of a pending
+change, and the cuts reported when the frame was judged (frame numbers; often earlier frames)."""
 
 
 @dataclass(frozen=True)
@@ -216,12 +263,13 @@ def block_change(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 # Global motion. A pose is a 3x3 affine matrix from a shared reference to a frame's pixels; the
-# motion from frame a to frame b is pose_b @ inv(pose_a).
-
-IDENTITY = np.eye(3)
+# motion from frame a to frame b is pose_b @ inv(pose_a) (IDENTITY: no motion).
 
 
-def track_motion(anchor: np.ndarray, grey: np.ndarray, guess: np.ndarray) -> np.ndarray | None:
+def track_motion(
+    anchor: np.ndarray, grey: np.ndarray, guess: np.ndarray,
+    parameters: DetectorParameters = DEFAULT_PARAMETERS,
+) -> np.ndarray | None:
     """Affine motion (3x3) mapping `anchor` onto `grey` (float32 pictures of one size), by ECC
     from `guess`; None when the two do not show the same picture (a cut)."""
     warp = np.ascontiguousarray(guess[:2], dtype=np.float32)
@@ -230,18 +278,19 @@ def track_motion(anchor: np.ndarray, grey: np.ndarray, guess: np.ndarray) -> np.
         correlation, warp = cv2.findTransformECC(anchor, grey, warp, cv2.MOTION_AFFINE, criteria, None, 1)
     except cv2.error:  # no convergence: different pictures
         return None
-    if correlation < MIN_TRACK_CORRELATION:
+    if correlation < parameters.min_track_correlation:
         return None
     return np.vstack([warp.astype(np.float64), [0, 0, 1]])
 
 
 def refine_motion(
-    template: np.ndarray, image: np.ndarray, guess: np.ndarray, mask: np.ndarray | None = None
+    template: np.ndarray, image: np.ndarray, guess: np.ndarray, mask: np.ndarray | None = None,
+    parameters: DetectorParameters = DEFAULT_PARAMETERS,
 ) -> np.ndarray | None:
     """Affine motion (3x3) mapping `template` onto `image` (grey pictures of one size), by ECC from
     `guess` on the pixels of `image` where `mask` is set (uint8), on pictures half the size first,
     then on the pictures themselves; None when they do not show the same picture, or the motion
-    strays from `guess` by more than REFINE_SHARE of the width (it then matched something else)."""
+    strays from `guess` by more than `refine_share` of the width (it then matched something else)."""
     height, width = image.shape[:2]
     half = (max(8, width // 2), max(8, height // 2))
     motion = guess
@@ -258,8 +307,8 @@ def refine_motion(
         except cv2.error:
             return None
         motion = rescale(np.vstack([warp.astype(np.float64), [0, 0, 1]]), factor)
-    strays = displacement(motion - guess, width, height) > REFINE_SHARE * width
-    return None if correlation < MIN_TRACK_CORRELATION or strays else motion
+    strays = displacement(motion - guess, width, height) > parameters.refine_share * width
+    return None if correlation < parameters.min_track_correlation or strays else motion
 
 
 def displacement(change: np.ndarray, width: int, height: int) -> float:
@@ -357,9 +406,9 @@ def _typical(step: np.ndarray, where: np.ndarray) -> float:
 
 def activity_mask(
     sum_abs: np.ndarray, sum_signed: np.ndarray, moves: np.ndarray, starts: np.ndarray, turns: np.ndarray,
-    local: int, frames: int,
+    local: int, frames: int, parameters: DetectorParameters = DEFAULT_PARAMETERS,
 ) -> np.ndarray:
-    """The blocks that are *valid* (not animated) over a window; at least MIN_VALID_SHARE of them.
+    """The blocks that are *valid* (not animated) over a window; at least `min_valid_share` of them.
 
     Over the `local` frames of a window of `frames` frames that changed locally (frames where
     most of the picture changed, cuts and dissolves, are left out), per channel and block:
@@ -368,12 +417,12 @@ def activity_mask(
     `turns` the moves against its previous one (in a channel).
 
     An animated block (a waveform bar, a presenter, a blinking logo) goes back and forth far
-    more than its net change, by more than the codec noise of every frame (ACTIVITY_LEVEL plus
-    ACTIVITY_NOISE a frame), and does so often: in ACTIVITY_STARTS separate runs or on
-    ACTIVITY_SHARE of the frames, turning back ACTIVITY_TURNS times or more. A small edit goes one
+    more than its net change, by more than the codec noise of every frame (`activity_level` plus
+    `activity_noise` a frame), and does so often: in `activity_starts` separate runs or on
+    `activity_share` of the frames, turning back `activity_turns` times or more. A small edit goes one
     way, with only the codec settling after it; a picture that shows up and leaves again (a short
     scene between two dissolves, whose slow frames count as local) turns back once. The blocks next
-    to an animated one are left out too, and ACTIVITY_MARGIN blocks around an animated area (the
+    to an animated one are left out too, and `activity_margin` blocks around an animated area (the
     edge of an overlay moves less); a thin line of animated blocks (the outline of a moving drawing,
     which flickers on the analysed picture) is no overlay, and a margin around it would leave little
     to judge.
@@ -381,25 +430,28 @@ def activity_mask(
     if not (turns >= ACTIVITY_TURNS).any():  # the usual case, and the mask below would be all valid
         return np.ones(turns.shape, bool)
     net = np.abs(sum_signed)
-    rest = (sum_abs - net - SETTLING * net).max(axis=0)
-    often = (starts >= ACTIVITY_STARTS) | (moves >= ACTIVITY_SHARE * max(frames, 1))
-    often &= turns >= ACTIVITY_TURNS
-    animated = (rest > ACTIVITY_LEVEL + ACTIVITY_NOISE * local) & often
+    rest = (sum_abs - net - parameters.settling * net).max(axis=0)
+    often = (starts >= parameters.activity_starts) | (moves >= parameters.activity_share * max(frames, 1))
+    often &= turns >= parameters.activity_turns
+    animated = (rest > parameters.activity_level + parameters.activity_noise * local) & often
     cells = animated.astype(np.uint8)
     squares = cv2.erode(cells, np.ones((2, 2), np.uint8), anchor=(0, 0), borderType=cv2.BORDER_CONSTANT,
                         borderValue=0).astype(bool)  # the top left corners of 2x2 animated blocks
     _, groups = cv2.connectedComponents(cells, connectivity=8)
     overlays = np.isin(groups, groups[squares]).astype(np.uint8)  # label 0 (still blocks) is never in squares
-    margin = np.ones((2 * ACTIVITY_MARGIN + 1, 2 * ACTIVITY_MARGIN + 1), np.uint8)
+    margin = np.ones((2 * parameters.activity_margin + 1, 2 * parameters.activity_margin + 1), np.uint8)
     valid = ~(cv2.dilate(overlays, margin) | cv2.dilate(cells, np.ones((3, 3), np.uint8))).astype(bool)
-    least = int(np.ceil(MIN_VALID_SHARE * valid.size))
+    least = int(np.ceil(parameters.min_valid_share * valid.size))
     if np.count_nonzero(valid) < least:
         valid = rest <= np.partition(rest.ravel(), least - 1)[least - 1]
     return valid
 
 
-def hard_cut(shares: np.ndarray, middle: int, share_at_threshold: float) -> bool:
-    """Whether frame `middle` is a hard cut, from the share of blocks that changed by HARD_LEVEL
+def hard_cut(
+    shares: np.ndarray, middle: int, share_at_threshold: float,
+    parameters: DetectorParameters = DEFAULT_PARAMETERS,
+) -> bool:
+    """Whether frame `middle` is a hard cut, from the share of blocks that changed by `hard_level`
     at each frame of a window (`shares`) and the share that changed by the threshold there.
 
     Like PySceneDetect's AdaptiveDetector: the change must stand far out of its neighbours' on
@@ -407,11 +459,13 @@ def hard_cut(shares: np.ndarray, middle: int, share_at_threshold: float) -> bool
     """
     before, after = shares[:middle], shares[middle + 1 :]
     level = max(float(side.mean()) for side in (before, after) if side.size) if shares.size > 1 else 0.0
-    return share_at_threshold >= HARD_SHARE and shares[middle] >= max(HARD_RATIO * level, HARD_SHARE / 2)
+    least = max(parameters.hard_ratio * level, parameters.hard_share / 2)
+    return share_at_threshold >= parameters.hard_share and shares[middle] >= least
 
 
 def locate_transition(
     seen: np.ndarray, old: np.ndarray, new: np.ndarray, longest: int, judged: int,
+    parameters: DetectorParameters = DEFAULT_PARAMETERS,
 ) -> int | None:
     """Index in `seen` (blocks of consecutive frames, (frames, channels, n)) where the change from
     `old` to `new` ((channels, n) each) happens, or None when it is no transition.
@@ -419,25 +473,27 @@ def locate_transition(
     Per block: the frame after the last one still less than half way. Blocks that take longer than
     `longest` frames to go from a fifth to four fifths of the way are drifting, not transitioning
     (a presenter walking, a slow pan). The cut is the median of the other blocks' frames; it needs
-    MIN_BLOCKS of them, and half of them within a frame of it (a change that creeps across the
-    frame, like a progress bar, never agrees), unless they are most (GLOBAL_SHARE) of the `judged`
+    `min_blocks` of them, and half of them within a frame of it (a change that creeps across the
+    frame, like a progress bar, never agrees), unless they are most (`global_share`) of the `judged`
     blocks and all but a tenth at each end get half way within `longest` frames: a wipe or a slide,
     which reaches each part of the picture at its own frame.
     """
     progress = _progress(seen, old, new)
     middle = _last_below(progress, 0.5) + 1
     frames = middle[_rise(progress) <= longest]
-    if frames.size < MIN_BLOCKS:
+    if frames.size < parameters.min_blocks:
         return None
     cut = int(np.median(frames))
     agree = np.count_nonzero(np.abs(frames - cut) <= 1)
-    if agree >= MIN_BLOCKS and 2 * agree >= frames.size:
+    if agree >= parameters.min_blocks and 2 * agree >= frames.size:
         return cut
     first, last = np.percentile(frames, [10, 90])
-    return cut if frames.size >= GLOBAL_SHARE * judged and last - first <= longest else None
+    return cut if frames.size >= parameters.global_share * judged and last - first <= longest else None
 
 
-def ramp_middle(frames: np.ndarray, progress: np.ndarray, found: int) -> float | None:
+def ramp_middle(
+    frames: np.ndarray, progress: np.ndarray, found: int, parameters: DetectorParameters = DEFAULT_PARAMETERS,
+) -> float | None:
     """The frame number where a slow transition is half way, from its median `progress` (0 to 1) at
     the analysed `frames` and the index where it first gets half way (`found`): a straight line
     fitted to the ramp, from the last frame below a tenth of the way before `found` to the first
@@ -445,7 +501,7 @@ def ramp_middle(frames: np.ndarray, progress: np.ndarray, found: int) -> float |
     (the lowest before it, the highest after it: the reference may have been taken in the first
     frames of the dissolve, and the frames before it are then below 0). A codec holds a slow
     dissolve still for a few frames now and then, so the first frame past half way may come late.
-    None when the ramp has fewer than RAMP_FRAMES analysed frames (a step: the frames in between
+    None when the ramp has fewer than `ramp_frames` analysed frames (a step: the frames in between
     tell more). Only for still pictures: between moving pictures the new one is aligned by its own
     later motion, so its share is measured low early in the dissolve and the whole ramp would lean
     late."""
@@ -455,7 +511,7 @@ def ramp_middle(frames: np.ndarray, progress: np.ndarray, found: int) -> float |
     high = found
     while high < len(progress) and progress[high] < 0.9:
         high += 1
-    if high - low - 1 < RAMP_FRAMES:
+    if high - low - 1 < parameters.ramp_frames:
         return None
     slope, offset = np.polyfit(frames[low + 1 : high], progress[low + 1 : high], 1)
     before = min(0.0, float(progress[: low + 1].min())) if low >= 0 else 0.0
@@ -470,7 +526,9 @@ def is_sudden(seen: np.ndarray, old: np.ndarray, new: np.ndarray, frames: int) -
     return 2 * np.count_nonzero(rise <= frames) > rise.size
 
 
-def near_activity(changed: np.ndarray, valid: np.ndarray, reach: int = NEAR_ACTIVITY_BLOCKS) -> bool:
+def near_activity(
+    changed: np.ndarray, valid: np.ndarray, reach: int = DEFAULT_PARAMETERS.near_activity_blocks,
+) -> bool:
     """Whether every `changed` block lies within `reach` blocks of one that is not `valid` (animated)."""
     if valid.all():
         return False
@@ -495,14 +553,16 @@ def _last_below(progress: np.ndarray, level: float) -> np.ndarray:
     return np.where(below.any(axis=0), below.shape[0] - 1 - np.argmax(below[::-1], axis=0), -1)
 
 
-def fade_extreme(brightness: np.ndarray, old: float, new: float) -> int | None:
+def fade_extreme(
+    brightness: np.ndarray, old: float, new: float, parameters: DetectorParameters = DEFAULT_PARAMETERS,
+) -> int | None:
     """Index of the darkest (or brightest) frame of a fade through black (white), given the mean
     brightness of each frame of a transition and of the pictures on both sides; None if no fade."""
     darkest, brightest = int(np.argmin(brightness)), int(np.argmax(brightness))
-    if brightness[darkest] < min(old, new) - FADE_DEPTH:
-        depth = brightness[darkest] + FADE_FLOOR - brightness
-    elif brightness[brightest] > max(old, new) + FADE_DEPTH:
-        depth = brightness - (brightness[brightest] - FADE_FLOOR)
+    if brightness[darkest] < min(old, new) - parameters.fade_depth:
+        depth = brightness[darkest] + parameters.fade_floor - brightness
+    elif brightness[brightest] > max(old, new) + parameters.fade_depth:
+        depth = brightness - (brightness[brightest] - parameters.fade_floor)
     else:
         return None
     frames = np.flatnonzero(depth > 0)
@@ -511,7 +571,7 @@ def fade_extreme(brightness: np.ndarray, old: float, new: float) -> int | None:
 
 class Run:
     """Consecutive frames (`start` to `end`) and candidates among them: every frame a cut may still
-    split the run at, and of the frames before, between RUN_SAMPLES and twice as many, evenly
+    split the run at, and of the frames before, between `samples` and twice as many, evenly
     spread: those whose number is a multiple of `stride`, the stride doubling as the run grows
     (so runs that overlap share the frames they keep)."""
 
@@ -550,10 +610,11 @@ class Run:
         nearest = sorted(self.samples, key=lambda c: abs(c.index - middle))
         return [c for c in nearest if abs(c.index - middle) <= self.length / 8] or nearest[:1]
 
-    def thin(self, final_before: int) -> None:
-        """Keep every frame from `final_before` on (a cut may still come there), and few before."""
+    def thin(self, final_before: int, samples: int) -> None:
+        """Keep every frame from `final_before` on (a cut may still come there), and `samples` to
+        twice as many before."""
         kept = [c for c in self.samples if c.index < final_before and c.index % self.stride == 0]
-        while len(kept) >= 2 * RUN_SAMPLES:
+        while len(kept) >= 2 * samples:
             self.stride *= 2
             kept = [c for c in kept if c.index % self.stride == 0]
         self.samples = kept + [c for c in self.samples if c.index >= final_before]
@@ -570,8 +631,10 @@ class CalmestPart:
     the frames before it to a few evenly spread ones (`Run`).
     """
 
-    def __init__(self, min_still: int):
+    def __init__(self, min_still: int, samples: int = DEFAULT_PARAMETERS.run_samples):
         self.min_still = min_still
+        self.samples = samples
+        """How many frames a run keeps before `final_before`: `samples` to twice as many (`Run.thin`)."""
         self.scene = Run(0)
         self.still_runs: list[Run] = []
         """The scene's still parts: the longest that can no longer be split by a cut, and the later
@@ -589,7 +652,7 @@ class CalmestPart:
             longest = max(closed, key=lambda run: run.length)
             self.still_runs = [run for run in self.still_runs if run is longest or run not in closed]
         for run in [self.scene, *self.still_runs]:
-            run.thin(final_before)
+            run.thin(final_before, self.samples)
 
     def cut(self, cut: int) -> list[Candidate]:
         """The scene ending before frame `cut` is done: its picture's candidates (see `Still`)."""
@@ -636,14 +699,8 @@ class _Frame:
     """Blocks that moved and had not moved at the previous frame."""
     turned: np.ndarray | None = None
     """Blocks that moved against the way they last moved (in some channel)."""
-
-    @cached_property
-    def grey(self) -> np.ndarray:
-        """The luma about TRACK_WIDTH wide, float32: what motion is measured on."""
-        height, width = self.image.shape[:2]
-        factor = max(1.0, width / TRACK_WIDTH)
-        size = (max(8, round(width / factor)), max(8, round(height / factor)))
-        return cv2.resize(self.image[:, :, 0], size, interpolation=cv2.INTER_AREA).astype(np.float32)
+    grey: np.ndarray | None = None
+    """The luma the tracker measures motion on (`_Tracker.grey`), once it was needed."""
 
     @cached_property
     def texture(self) -> np.ndarray:
@@ -669,7 +726,8 @@ class ActivityWindow:
     in (`moves`), the separate runs of them (`starts`) and the moves that turned back (`turns`); and
     how many such frames there are."""
 
-    def __init__(self, shape: tuple[int, ...]):
+    def __init__(self, shape: tuple[int, ...], parameters: DetectorParameters):
+        self.parameters = parameters
         self.sum_abs = np.zeros(shape, np.float32)
         self.sum_signed = np.zeros(shape, np.float32)
         self.moves = np.zeros(shape[1:], np.int32)
@@ -691,7 +749,7 @@ class ActivityWindow:
     def mask(self, end: int) -> np.ndarray:
         """`activity_mask` over the window up to frame `end` (excluded)."""
         return activity_mask(self.sum_abs, self.sum_signed, self.moves, self.starts, self.turns,
-                             self.local_frames, end - self.start)
+                             self.local_frames, end - self.start, self.parameters)
 
     def _count(self, frame: _Frame, sign: int) -> None:
         if frame.local:
@@ -733,10 +791,10 @@ class RecentFrames:
 
 class NoiseLevel:
     """The typical block step of recent frames (grain, compression noise): the median over the last
-    NOISE_FRAMES frames, renewed every 8 frames (and at each of the first 16)."""
+    `frames` frames (`noise_frames`), renewed every 8 frames (and at each of the first 16)."""
 
-    def __init__(self):
-        self._steps: deque[float] = deque(maxlen=NOISE_FRAMES)
+    def __init__(self, frames: int):
+        self._steps: deque[float] = deque(maxlen=frames)
         self._seen = 0
         self.level = 0.0
 
@@ -750,12 +808,13 @@ class NoiseLevel:
 
 
 class _Tracker:
-    """Measures motion against an anchor frame (renewed every ANCHOR_SECONDS of tracking, when
+    """Measures motion against an anchor frame (renewed every `anchor_seconds` of tracking, when
     it no longer explains the motion, and in a transition or after a cut), by ECC on grey
-    pictures about TRACK_WIDTH wide."""
+    pictures about `track_width` wide."""
 
-    def __init__(self, rate: float):
-        self.anchor_life = max(2, round(ANCHOR_SECONDS * rate))
+    def __init__(self, rate: float, parameters: DetectorParameters):
+        self.parameters = parameters
+        self.anchor_life = max(2, round(parameters.anchor_seconds * rate))
         self.anchor: _Frame | None = None
         self.anchor_age = 0
         self.guess = IDENTITY
@@ -765,9 +824,19 @@ class _Tracker:
         """Motion from the anchor (or from the frame `start`) to `frame` in its pixels, or None
         when none explains the change."""
         origin, guess = (self.anchor, self.guess) if start is None else (start, IDENTITY)
-        self._motion = track_motion(origin.grey, frame.grey, guess)
+        self._motion = track_motion(self.grey(origin), self.grey(frame), guess, self.parameters)
         factor = frame.image.shape[1] / frame.grey.shape[1]
         return None if self._motion is None else rescale(self._motion, factor)
+
+    def grey(self, frame: _Frame) -> np.ndarray:
+        """The frame's luma about `track_width` wide, float32 (made once per frame)."""
+        if frame.grey is None:
+            height, width = frame.image.shape[:2]
+            factor = max(1.0, width / self.parameters.track_width)
+            size = (max(8, round(width / factor)), max(8, round(height / factor)))
+            luma = cv2.resize(frame.image[:, :, 0], size, interpolation=cv2.INTER_AREA)
+            frame.grey = luma.astype(np.float32)
+        return frame.grey
 
     @property
     def lost(self) -> bool:
@@ -785,6 +854,28 @@ class _Tracker:
         """Make `frame` the anchor (the first frame, after a cut, or when it explains the motion
         better)."""
         self.anchor, self.anchor_age, self.guess = frame, 0, IDENTITY
+
+
+@dataclass(frozen=True)
+class _Transition:
+    """The frames a pending change may have happened over, as `_decide` weighs them: frames `since`
+    to `index`, the `changed` blocks' means of each in the reference's pixels (`aligned`); the
+    change may start at frame `start` (`seen`: from there); the `changed` blocks' means in the
+    reference (`old`) and at frame `index` (`new`); whether the picture is `still` (not moved since
+    the reference)."""
+
+    since: int
+    start: int
+    index: int
+    changed: np.ndarray
+    aligned: np.ndarray
+    old: np.ndarray
+    new: np.ndarray
+    still: bool
+
+    @property
+    def seen(self) -> np.ndarray:
+        return self.aligned[self.start - self.since :]
 
 
 class PictureChangeDetector(SceneDetector):
@@ -808,6 +899,10 @@ class PictureChangeDetector(SceneDetector):
     `overlay_change(change)` may veto a change that is no cut (a `LocalChange`): True when it lies
     only inside an overlay, such as a subtitle band. `animated_frames` counts, per block, the judged
     frames where it was animated (or next to animation), of `judged_frames`.
+
+    `parameters` tunes every decision (`DetectorParameters`; the defaults are what the tests and
+    benchmarks measure). With a `stats_manager` (PySceneDetect's), each judged frame's `METRIC_KEYS`
+    are recorded under its timecode.
     """
 
     def __init__(
@@ -821,10 +916,12 @@ class PictureChangeDetector(SceneDetector):
         | None = None,
         detail: Callable[[object, tuple[int, int]], np.ndarray] | None = None,
         overlay_change: Callable[[LocalChange], bool] | None = None,
+        parameters: DetectorParameters = DEFAULT_PARAMETERS,
     ):
         super().__init__()
         if threshold <= 0:
             raise ValueError("threshold must be positive")
+        self.parameters = parameters
         self.level = threshold / 3
         self.min_scene_len = max(1, min_scene_len)
         self.on_still = on_still
@@ -834,20 +931,21 @@ class PictureChangeDetector(SceneDetector):
         self.overlay_change = overlay_change
         self.animated_frames: np.ndarray | None = None
         self.judged_frames = 0
-        self.settle = max(2, round(SETTLE_SECONDS * fps))
-        self.settle_long = max(self.settle + 1, round(SETTLE_LONG_SECONDS * fps))
-        self.ahead = max(2, round(ACTIVITY_SECONDS * fps))
-        self.lookback = max(self.settle_long + 2, round(LOOKBACK_SECONDS * fps))
-        self.refresh = max(self.lookback, round(REFRESH_SECONDS * fps))
-        self.refresh_moving = max(self.settle + 1, round(REFRESH_MOVING_SECONDS * fps))
-        self.longest = max(2, round(LONGEST_TRANSITION_SECONDS * fps))
-        self.sudden = max(2, round(SUDDEN_SECONDS * fps))
-        self.alone = max(self.settle + 1, round(MIN_ALONE_SECONDS * fps))
-        self.animated_memory = round(ANIMATED_MEMORY_SECONDS * fps)
+        self.settle = max(2, round(parameters.settle_seconds * fps))
+        self.settle_long = max(self.settle + 1, round(parameters.settle_long_seconds * fps))
+        self.ahead = max(2, round(parameters.activity_seconds * fps))
+        self.lookback = max(self.settle_long + 2, round(parameters.lookback_seconds * fps))
+        self.refresh = max(self.lookback, round(parameters.refresh_seconds * fps))
+        self.refresh_moving = max(self.settle + 1, round(parameters.refresh_moving_seconds * fps))
+        self.longest = max(2, round(parameters.longest_transition_seconds * fps))
+        self.sudden = max(2, round(parameters.sudden_seconds * fps))
+        self.alone = max(self.settle + 1, round(parameters.min_alone_seconds * fps))
+        self.animated_memory = round(parameters.animated_memory_seconds * fps)
         self.still_wait = self.settle_long + self.lookback
         """How long after a cut the reference is taken even if the picture never stands still."""
-        self._calmest = CalmestPart(max(self.settle_long, round(MIN_STILL_SECONDS * fps)))
-        self._tracker = _Tracker(fps)
+        self._calmest = CalmestPart(max(self.settle_long, round(parameters.min_still_seconds * fps)),
+                                    parameters.run_samples)
+        self._tracker = _Tracker(fps, parameters)
         self._recent = RecentFrames()
         self._activity: ActivityWindow | None = None
         self._last_valid: np.ndarray | None = None
@@ -856,7 +954,7 @@ class PictureChangeDetector(SceneDetector):
         """Per block, the last time (frames read) it was not valid."""
         self._last_direction: np.ndarray | None = None
         """Per channel and block, the sign of its last move (0 before any)."""
-        self._noise = NoiseLevel()
+        self._noise = NoiseLevel(parameters.noise_frames)
         self._ref: _Reference | None = None
         self._pending: int | None = None
         """First frame that differed from the reference, while waiting for the picture to settle."""
@@ -865,6 +963,8 @@ class PictureChangeDetector(SceneDetector):
         """The first frame of the still part the last frame judged belongs to."""
         self._grabbed: tuple[int, object | None] = (-1, None)
         """The last frame judged and what `grab` gave for it."""
+        self._metrics: dict[str, int] = {}
+        """What the stages measured on the frame being judged (see `METRIC_KEYS`)."""
 
     @property
     def reach(self) -> int:
@@ -872,9 +972,18 @@ class PictureChangeDetector(SceneDetector):
         return self.ahead + self.lookback + self.settle_long + 1
 
     @property
+    def event_buffer_length(self) -> int:
+        """PySceneDetect's contract: how many frames (of those given) before the newest one a cut
+        may be reported (`reach`)."""
+        return self.reach
+
+    @property
     def picture_reach(self) -> int:
         """How many frames back from the newest one `grab` may be asked for."""
         return self.ahead + 1
+
+    def get_metrics(self) -> list[str]:
+        return list(METRIC_KEYS)
 
     def process_frame(self, timecode: FrameTimecode, frame_img: np.ndarray) -> list[FrameTimecode]:
         self._add(timecode, frame_img)
@@ -889,7 +998,10 @@ class PictureChangeDetector(SceneDetector):
         for index in range(max(0, end - self.ahead), end):  # the activity window keeps its past
             cuts += self._judge(index)
         if self._pending is not None and end > 1:  # the last picture came less than a second ago
-            cuts += self._settled(end - 1, final=True)
+            final = self._settled(end - 1, final=True)
+            if self.stats_manager is not None and final:
+                self._record_metrics(end - 1, self._last_valid, final)
+            cuts += final
         if end:
             self._still(self._calmest.finish())
         return cuts
@@ -902,7 +1014,7 @@ class PictureChangeDetector(SceneDetector):
             blocks = block_means(image)
             frame = _Frame(timecode, image, blocks, IDENTITY, np.zeros_like(blocks), False)
             self._tracker.restart(frame)
-            self._activity = ActivityWindow(blocks.shape)
+            self._activity = ActivityWindow(blocks.shape, self.parameters)
             self._last_valid = np.ones(blocks.shape[1:], bool)
             self._animated_at = np.full(blocks.shape[1:], -(1 << 30))
             self._last_direction = np.zeros(blocks.shape, np.int8)
@@ -919,7 +1031,8 @@ class PictureChangeDetector(SceneDetector):
             step = float(np.median(np.abs(frame.step).max(axis=0)))
             frame.moved = np.abs(frame.step).max(axis=0) > self._still_level
             frame.moving = bool(frame.moved.any())
-            frame.local = frame.moving and np.count_nonzero(frame.moved) < GLOBAL_SHARE * frame.moved.size
+            frame.local = frame.moving and (
+                np.count_nonzero(frame.moved) < self.parameters.global_share * frame.moved.size)
             stepped = np.abs(frame.step) > self._still_level
             direction = np.sign(frame.step).astype(np.int8) * stepped
             frame.turned = (direction * self._last_direction < 0).any(axis=0)
@@ -944,10 +1057,11 @@ class PictureChangeDetector(SceneDetector):
         judged = self._last_valid
         anchor = self._tracker.anchor
         drift = np.count_nonzero((block_change(frame.blocks, anchor.blocks) > self._still_level) & judged)
-        if drift < MIN_BLOCKS:
+        if drift < self.parameters.min_blocks:
             return frame
         motion = self._explained_motion(frame, anchor, judged)
-        lost = motion is None and (self._tracker.lost or drift >= GLOBAL_SHARE * np.count_nonzero(judged))
+        most = self.parameters.global_share * np.count_nonzero(judged)
+        lost = motion is None and (self._tracker.lost or drift >= most)
         if motion is None and anchor is not previous:
             motion = self._explained_motion(frame, previous, judged)
             if motion is not None:
@@ -966,17 +1080,18 @@ class PictureChangeDetector(SceneDetector):
         return frame
 
     def _slides_away(self, pose: np.ndarray, frame: _Frame) -> bool:
-        """Whether `pose` would move the picture so that less than SLIDE_COVERAGE of it stays in the
+        """Whether `pose` would move the picture so that less than `slide_coverage` of it stays in the
         frame within `longest` frames: no Ken Burns move is that fast; a slide transition is (the old
         picture and the new one move out and in together, so motion explains every frame of it, and
         the new picture would only ever be compared with where the old one went, out of sight)."""
         earlier = self._at(max(self._recent.first, self._recent.end - self.longest))
         height, width = frame.image.shape[:2]
-        return coverage(pose @ np.linalg.inv(earlier.pose), width, height).mean() < SLIDE_COVERAGE
+        kept = coverage(pose @ np.linalg.inv(earlier.pose), width, height).mean()
+        return kept < self.parameters.slide_coverage
 
     def _explained_motion(self, frame: _Frame, start: _Frame, judged: np.ndarray) -> np.ndarray | None:
         """The motion from `start` (the tracker's anchor or another frame) to `frame`, if aligning
-        `start` with it leaves at most MOTION_GAIN of the change on the judged blocks (an overlay
+        `start` with it leaves at most `motion_gain` of the change on the judged blocks (an overlay
         or a cut can fool ECC)."""
         motion = self._tracker.motion(frame, None if start is self._tracker.anchor else start)
         if motion is None:
@@ -984,7 +1099,8 @@ class PictureChangeDetector(SceneDetector):
         moved, covered = align(start.image, motion)
         where = covered & judged
         left = _typical(frame.blocks - moved, where)
-        return motion if left < MOTION_GAIN * _typical(frame.blocks - start.blocks, where) else None
+        before = _typical(frame.blocks - start.blocks, where)
+        return motion if left < self.parameters.motion_gain * before else None
 
     def _trim(self, judged: int) -> None:
         leaving = judged - self.ahead  # it left every activity window still to be judged
@@ -1003,7 +1119,7 @@ class PictureChangeDetector(SceneDetector):
 
     @property
     def _still_level(self) -> float:
-        return max(STILL_LEVEL, 6 * self._noise.level)
+        return max(self.parameters.still_level, 6 * self._noise.level)
 
     def _valid(self) -> np.ndarray:
         """Blocks that are not animated around the judged frame."""
@@ -1021,33 +1137,74 @@ class PictureChangeDetector(SceneDetector):
     # Judging frame `index` (all frames up to `index + ahead` have been read).
 
     def _judge(self, index: int) -> list[FrameTimecode]:
+        """Judge frame `index`, in the first stage that applies: no reference yet
+        (`_first_reference`), a hard cut (`_hard_cut_at`), the reference still shown
+        (`_watch_reference`), or a change pending since an earlier frame (`_settled`)."""
+        self._metrics = {}
         valid = self._valid()
         self.animated_frames += ~valid
         self.judged_frames += 1
         self._note_calm(index, valid)
         if self._ref is None:
-            if self._steady(index, valid) or index >= self.still_wait:
+            cuts = self._first_reference(index, valid)
+        elif index > 0 and self._is_hard_cut(index, valid):
+            cuts = self._hard_cut_at(index, valid)
+        elif self._pending is None:
+            cuts = self._watch_reference(index, valid)
+        else:
+            cuts = self._settled(index)
+        if self.stats_manager is not None:
+            self._record_metrics(index, valid, cuts)
+        return cuts
+
+    def _record_metrics(self, index: int, valid: np.ndarray, cuts: list[FrameTimecode]) -> None:
+        """Give the stats manager what was measured on frame `index` (`METRIC_KEYS`); the last frame
+        is judged again at the end of the video, and keeps the cuts reported the first time."""
+        frame = self._at(index)
+        pending = self._pending
+        earlier = self.stats_manager.get_metrics(frame.timecode, ["cut_frames"])[0]
+        cut_frames = [earlier] if earlier else []
+        self.stats_manager.set_metrics(frame.timecode, {
+            "judged_blocks": int(np.count_nonzero(valid)),
+            "moved_blocks": int(np.count_nonzero(frame.moved)) if frame.moved is not None else 0,
+            "noise_level": round(self._noise.level, 3),
+            "change_level": round(self._change_level, 3),
+            "changed_blocks": self._metrics.get("changed_blocks", ""),
+            "reference_frame": self._ref.frame.timecode.frame_num if self._ref is not None else "",
+            "pending_since": self._at(pending).timecode.frame_num if pending is not None
+            and pending >= self._recent.first else "",
+            "cut_frames": " ".join(cut_frames + [str(cut.frame_num) for cut in cuts]),
+        })
+
+    def _first_reference(self, index: int, valid: np.ndarray) -> list[FrameTimecode]:
+        """The video's first reference: the first still frame, or frame `still_wait` if none is."""
+        if self._steady(index, valid) or index >= self.still_wait:
+            self._set_reference(index)
+        return []
+
+    def _hard_cut_at(self, index: int, valid: np.ndarray) -> list[FrameTimecode]:
+        """A hard cut at frame `index`, placed against the picture that settles after it (a short
+        dissolve may span two analysed frames)."""
+        before = self._at(index - 1)
+        changed = (block_change(self._at(index).blocks, before.blocks) > self._change_level) & valid
+        settled = min(self._recent.end - 1, index + self.settle)
+        after = self._aligned(settled, before)[0]
+        return self._cut(index, index, valid, before, before.blocks, after, changed)
+
+    def _watch_reference(self, index: int, valid: np.ndarray) -> list[FrameTimecode]:
+        """Whether frame `index` starts a change (it is then pending), or the reference is renewed:
+        after a small change or when it is old, once the picture is still; when it never is, only
+        when nothing changed (aligning errors must not add up)."""
+        blocks, changed = self._against_reference(index, valid)
+        count = np.count_nonzero(changed)
+        if count >= self.parameters.min_blocks:
+            self._pending = index
+        elif self._steady(index, valid):
+            if count or index - self._ref.index >= self._refresh_after(index):
                 self._set_reference(index)
-            return []
-        if index > 0 and self._is_hard_cut(index, valid):
-            before = self._at(index - 1)
-            changed = (block_change(self._at(index).blocks, before.blocks) > self._change_level) & valid
-            # a short dissolve may span two analysed frames: place it against the settled picture
-            settled = min(self._recent.end - 1, index + self.settle)
-            after = self._aligned(settled, before)[0]
-            return self._cut(index, index, valid, before, before.blocks, after, changed)
-        if self._pending is None:
-            blocks, changed = self._against_reference(index, valid)
-            count = np.count_nonzero(changed)
-            if count >= MIN_BLOCKS:
-                self._pending = index
-            elif self._steady(index, valid):
-                if count or index - self._ref.index >= self._refresh_after(index):
-                    self._set_reference(index)  # a small change, or an old reference
-            elif not count and index - self._ref.index >= self.refresh:
-                self._set_reference(index)  # never still: aligning errors must not add up
-            return []
-        return self._settled(index)
+        elif not count and index - self._ref.index >= self.refresh:
+            self._set_reference(index)
+        return []
 
     def _against_reference(self, index: int, valid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Frame `index`'s block means in the reference's pixels, and the judged blocks that changed.
@@ -1055,22 +1212,24 @@ class PictureChangeDetector(SceneDetector):
         Animated and uncovered blocks take the frame's values in the reference (so they never
         count once judged again); not while a change is pending, so a dissolve is never measured
         against its own frames (where the judged blocks change as it goes). When the picture moved,
-        a block must change by MOTION_SLACK times its texture more.
+        a block must change by `motion_slack` times its texture more.
         """
         blocks, covered = self._aligned(index, self._ref.frame)
         if self._pending is None:
             np.copyto(self._ref.blocks, blocks, where=~(valid & covered))
         level = self._change_level
         if blocks is not self._at(index).blocks:
-            level = level + MOTION_SLACK * self._ref.frame.texture
-        return blocks, (block_change(blocks, self._ref.blocks) > level) & valid & covered
+            level = level + self.parameters.motion_slack * self._ref.frame.texture
+        changed = (block_change(blocks, self._ref.blocks) > level) & valid & covered
+        self._metrics["changed_blocks"] = int(np.count_nonzero(changed))
+        return blocks, changed
 
     def _changed_once_realigned(self, index: int, valid: np.ndarray) -> np.ndarray:
         """The judged blocks of frame `index` that differ from the reference once the reference is
         aligned with it directly (ECC from the tracked motion): the tracked poses are measured on
         smaller pictures and chained, so over a long motion they may be a pixel off, which sharp
         edges turn into a change. Where both frames were grabbed, this is measured on their
-        `detail` pictures (DETAIL_SCALE times larger, area-averaged), compared at the analysed size;
+        `detail` pictures (`detail_scale` times larger, area-averaged), compared at the analysed size;
         still layers over the moving picture are taken out (`layered_change`)."""
         frame = self._at(index)
         old, new = self._ref.frame.image, frame.image
@@ -1078,19 +1237,21 @@ class PictureChangeDetector(SceneDetector):
         scale = 1
         grabbed, full = self._grabbed
         if self.detail is not None and self._ref.full is not None and grabbed == index and full is not None:
-            scale, size = DETAIL_SCALE, (DETAIL_SCALE * width, DETAIL_SCALE * height)
+            scale = self.parameters.detail_scale
+            size = (scale * width, scale * height)
             old, new = self.detail(self._ref.full, size), self.detail(full, size)
         guess = rescale(frame.pose @ np.linalg.inv(self._ref.frame.pose), scale)
         mask = cv2.resize(pixel_mask(valid, frame.image), new.shape[1::-1], interpolation=cv2.INTER_NEAREST)
-        motion = refine_motion(old[:, :, 0], new[:, :, 0], guess, mask)
+        motion = refine_motion(old[:, :, 0], new[:, :, 0], guess, mask, self.parameters)
         if motion is None:  # no alignment on the judged blocks (too flat, or changed): the whole picture
-            motion = refine_motion(old[:, :, 0], new[:, :, 0], guess)
-        if motion is None or displacement(motion - IDENTITY, *new.shape[1::-1]) < STILL_PIXELS * scale:
+            motion = refine_motion(old[:, :, 0], new[:, :, 0], guess, parameters=self.parameters)
+        unmoved = self.parameters.still_pixels * scale
+        if motion is None or displacement(motion - IDENTITY, *new.shape[1::-1]) < unmoved:
             return np.ones(valid.shape, bool)  # no picture to align, or nothing moved
         change = layered_change(old, new, motion, (width, height), self._still_level)
         covered = coverage(np.linalg.inv(rescale(motion, 1 / scale)), width, height)
         texture = block_texture(cv2.resize(old, (width, height), interpolation=cv2.INTER_AREA))
-        level = self._change_level + MOTION_SLACK * texture
+        level = self._change_level + self.parameters.motion_slack * texture
         return (change > level) & valid & covered
 
     def _refresh_after(self, index: int) -> int:
@@ -1098,7 +1259,7 @@ class PictureChangeDetector(SceneDetector):
         aligning over a large motion leaves more error than a change of the threshold's size."""
         motion = self._at(index).pose @ np.linalg.inv(self._ref.frame.pose)
         height, width = self._at(index).image.shape[:2]
-        moved = displacement(motion - IDENTITY, width, height) > MOVING_PIXELS
+        moved = displacement(motion - IDENTITY, width, height) > self.parameters.moving_pixels
         return self.refresh_moving if moved else self.refresh
 
     def _is_hard_cut(self, index: int, valid: np.ndarray) -> bool:
@@ -1107,25 +1268,25 @@ class PictureChangeDetector(SceneDetector):
             return False
         step = np.abs(frame.step).max(axis=0)[valid]
         share = np.count_nonzero(step > self._change_level) / max(1, step.size)
-        if share < HARD_SHARE:
+        if share < self.parameters.hard_share:
             return False
-        hard_level = max(HARD_LEVEL, 8 * self._noise.level)
-        start, end = max(self._recent.first, index - HARD_WINDOW), self._recent.end
+        hard_level = max(self.parameters.hard_level, 8 * self._noise.level)
+        start, end = max(self._recent.first, index - self.parameters.hard_window), self._recent.end
         shares = np.array([
             np.count_nonzero(np.abs(self._at(i).step).max(axis=0)[valid] > hard_level) / max(1, step.size)
-            for i in range(start, min(end, index + HARD_WINDOW + 1))
+            for i in range(start, min(end, index + self.parameters.hard_window + 1))
         ])
-        if not hard_cut(shares, index - start, share):
+        if not hard_cut(shares, index - start, share, self.parameters):
             return False
         later = min(end - 1, index + self.settle)  # not a flash: the new picture stays
         blocks, covered = self._aligned(later, index - 1)
         stays = (block_change(blocks, self._at(index - 1).blocks) > self._change_level) & valid & covered
-        return np.count_nonzero(stays) >= HARD_SHARE / 2 * np.count_nonzero(valid)
+        return np.count_nonzero(stays) >= self.parameters.hard_share / 2 * np.count_nonzero(valid)
 
     def _steady(self, index: int, valid: np.ndarray, short: bool = False, slack: bool = False) -> bool:
         """Whether no judged block moved over the last `settle` frames, nor (unless `short`) twice
         as much over `settle_long` (a slow dissolve). With `slack`, a block of a moving picture may
-        change by MOTION_SLACK times its texture more (the analysed picture keeps every few pixels,
+        change by `motion_slack` times its texture more (the analysed picture keeps every few pixels,
         so fine texture does not move with the picture): enough to decide a pending change, not to
         renew the reference (the first frames of a dissolve between moving pictures pass it)."""
         backs = [*range(1, min(self.settle, index - self._recent.first) + 1)]
@@ -1138,39 +1299,57 @@ class PictureChangeDetector(SceneDetector):
             blocks, covered = self._aligned(index - back, index)
             level = self._still_level * (2 if back > self.settle else 1)
             if slack and blocks is not self._at(index - back).blocks:
-                level = level + MOTION_SLACK * frame.texture
-            if np.count_nonzero((block_change(blocks, frame.blocks) > level) & valid & covered) >= MIN_BLOCKS:
+                level = level + self.parameters.motion_slack * frame.texture
+            moved = (block_change(blocks, frame.blocks) > level) & valid & covered
+            if np.count_nonzero(moved) >= self.parameters.min_blocks:
                 return False
         return True
 
     def _settled(self, index: int, final: bool = False) -> list[FrameTimecode]:
-        """While a change is pending: once the picture is still again, decide whether it was a cut;
-        also when it never stands still (a zoom), before the change's first frame is forgotten,
-        and at the end of the video (`final`)."""
+        """While a change is pending: once it can be decided (`_ready_to_decide`), whether it
+        lasted (`_lasting_change`; else it was a flash), and whether a picture was shown alone
+        before the one now on screen (`_picture_between`: the first change is decided on its own,
+        the second stays pending); then `_decide`. At the end of the video (`final`) it is decided
+        as it is."""
         valid = self._valid()
         span = index - max(self._pending, self._recent.first)
         if span < self.settle:
             return []
         blocks, changed = self._against_reference(index, valid)
-        if not final and self._pending > self._recent.first and not self._steady(index, valid, slack=True):
-            if np.count_nonzero(changed) < MIN_BLOCKS:
-                self._pending = None  # the change went away again while the picture moves
-            return []  # not still yet, and the change's first frame is still kept
+        if not final and not self._ready_to_decide(index, valid, changed):
+            return []
         pending, self._pending = self._pending, None
-        if np.count_nonzero(changed) >= MIN_BLOCKS:
-            changed &= self._changed_once_realigned(index, valid)
-        if np.count_nonzero(changed) < MIN_BLOCKS:  # back to the old picture: a flash
+        changed = self._lasting_change(index, valid, changed)
+        if changed is None:
             self._set_reference(index)
             return []
         origin = index - span
         between = self._picture_between(origin, index, valid)
-        if between is not None:  # two changes: decide the first; the second is pending from there
-            shown, shown_blocks, shown_changed = between
-            cuts = self._decide(pending, origin, shown, shown_blocks, shown_changed, valid, final)
-            if self._pending is None:
-                self._pending = shown + 1
-            return cuts
-        return self._decide(pending, origin, index, blocks, changed, valid, final)
+        if between is None:
+            return self._decide(pending, origin, index, blocks, changed, valid, final)
+        shown, shown_blocks, shown_changed = between
+        cuts = self._decide(pending, origin, shown, shown_blocks, shown_changed, valid, final)
+        if self._pending is None:
+            self._pending = shown + 1
+        return cuts
+
+    def _ready_to_decide(self, index: int, valid: np.ndarray, changed: np.ndarray) -> bool:
+        """Whether the pending change can be decided at frame `index`: the picture is still again,
+        or it never stands still (a zoom) and the change's first frame is about to be forgotten. A
+        change that went away again while the picture moves is dropped."""
+        if self._pending <= self._recent.first or self._steady(index, valid, slack=True):
+            return True
+        if np.count_nonzero(changed) < self.parameters.min_blocks:
+            self._pending = None
+        return False
+
+    def _lasting_change(self, index: int, valid: np.ndarray, changed: np.ndarray) -> np.ndarray | None:
+        """The `changed` blocks that stay changed once the reference is aligned with frame `index`
+        directly (`_changed_once_realigned`); None when too few do: back to the old picture (a
+        flash), or the tracked motion had drifted."""
+        if np.count_nonzero(changed) >= self.parameters.min_blocks:
+            changed &= self._changed_once_realigned(index, valid)
+        return changed if np.count_nonzero(changed) >= self.parameters.min_blocks else None
 
     def _picture_between(
         self, first: int, last: int, valid: np.ndarray,
@@ -1197,31 +1376,31 @@ class PictureChangeDetector(SceneDetector):
         blocks, covered = self._aligned(index, start)
         level = self._still_level * (2 if index - start > self.settle else 1)
         if blocks is not self._at(index).blocks:
-            level = level + MOTION_SLACK * self._at(start).texture
+            level = level + self.parameters.motion_slack * self._at(start).texture
         moved = (block_change(blocks, self._at(start).blocks) > level) & valid & covered
-        return np.count_nonzero(moved) < MIN_BLOCKS
+        return np.count_nonzero(moved) < self.parameters.min_blocks
 
     def _shown_alone(
         self, shown: int, last: int, valid: np.ndarray,
     ) -> tuple[int, np.ndarray, np.ndarray] | None:
         """Frame `shown`, its block means in the reference's pixels and the judged blocks changed
         from the reference, if it differs both from the reference and from frame `last` (as
-        `_against_reference` judges: MIN_BLOCKS blocks by the threshold); else None."""
+        `_against_reference` judges: `min_blocks` blocks by the threshold); else None."""
         blocks, covered = self._aligned(shown, self._ref.frame)
         level = self._change_level
         if blocks is not self._at(shown).blocks:
-            level = level + MOTION_SLACK * self._ref.frame.texture
+            level = level + self.parameters.motion_slack * self._ref.frame.texture
         changed = (block_change(blocks, self._ref.blocks) > level) & valid & covered
-        if np.count_nonzero(changed) >= MIN_BLOCKS:
+        if np.count_nonzero(changed) >= self.parameters.min_blocks:
             changed &= self._changed_once_realigned(shown, valid)
-        if np.count_nonzero(changed) < MIN_BLOCKS:
+        if np.count_nonzero(changed) < self.parameters.min_blocks:
             return None
         later, covered = self._aligned(last, shown)
         level = self._change_level
         if later is not self._at(last).blocks:
-            level = level + MOTION_SLACK * self._at(shown).texture
+            level = level + self.parameters.motion_slack * self._at(shown).texture
         again = (block_change(later, self._at(shown).blocks) > level) & valid & covered
-        return (shown, blocks, changed) if np.count_nonzero(again) >= MIN_BLOCKS else None
+        return (shown, blocks, changed) if np.count_nonzero(again) >= self.parameters.min_blocks else None
 
     def _decide(
         self, pending: int, origin: int, index: int, blocks: np.ndarray, changed: np.ndarray,
@@ -1229,46 +1408,81 @@ class PictureChangeDetector(SceneDetector):
     ) -> list[FrameTimecode]:
         """Decide the change pending since frame `pending` (seen from frame `origin` on) up to frame
         `index` (its block means `blocks` in the reference's pixels, the judged blocks `changed`):
-        a cut at the transition's middle, or none; the reference becomes frame `index`."""
-        start = max(self._recent.first + 1, self._ref.index + 1, origin - self.lookback)
-        still = blocks is self._at(index).blocks
-        since = start
-        if still:  # a still picture's dissolve is also fitted on this scene's frames before the
-            # reference (`ramp_middle`: the reference may lie inside the dissolve); aligning them is free
-            since = max(self._recent.first + 1, self._last_cut + 1, origin - self.lookback)
-        kept = range(since, index + 1)
-        aligned = np.stack([self._aligned(i, self._ref.frame)[0][:, changed] for i in kept])
-        seen = aligned[start - since :]
+        over the transition's frames (`_transition`), a fade through black or white (decided once
+        it is over: `_still_fading`) or where the changed blocks get half way
+        (`locate_transition`); no cut when it is beside animation or inside an overlay
+        (`_no_picture_change`); a still picture's slow dissolve is placed by its ramp
+        (`_ramp_placed`). The reference becomes frame `index`."""
+        transition = self._transition(origin, index, blocks, changed)
+        seen = transition.seen
         brightness = seen[:, 0].mean(axis=1)
-        fade = fade_extreme(brightness, float(self._ref.blocks[0, changed].mean()),
-                            float(blocks[0, changed].mean()))
-        if fade is not None and not final and len(brightness) > self.settle and (
-                abs(brightness[-1] - brightness[-1 - self.settle]) > self._still_level):
-            self._pending = pending  # still fading in: the next picture's reference would lie in the fade
+        fade = fade_extreme(brightness, float(transition.old[0].mean()), float(transition.new[0].mean()),
+                            self.parameters)
+        if fade is not None and not final and self._still_fading(brightness):
+            self._pending = pending  # the next picture's reference would lie in the fade
             return []
-        old, new = self._ref.blocks[:, changed], blocks[:, changed]
-        found = fade if fade is not None else locate_transition(seen, old, new, self.longest,
-                                                                np.count_nonzero(valid))
-        if found is not None and fade is None and near_activity(changed, valid) and (
-                final or np.count_nonzero(changed) < NEAR_ACTIVITY_SHARE * np.count_nonzero(valid)
-                or (self._recent.end - self._animated_at[changed] <= self.animated_memory).all()
-                or not is_sudden(seen, old, new, self.sudden)):
-            found = None  # the edge of an animated box, its drifting background, or (at the end,
-            # with no frames after it to show which blocks are animated) the box reaching new blocks
-        if found is not None and fade is None and self.overlay_change is not None and self.overlay_change(
-                LocalChange(changed, self._ref.frame.image, self._at(index).image, not still)):
-            found = None  # only inside an overlay (a subtitle's band): no picture change
+        if fade is None:
+            found = locate_transition(seen, transition.old, transition.new, self.longest,
+                                      np.count_nonzero(valid), self.parameters)
+            if found is not None and self._no_picture_change(transition, valid, final):
+                found = None
+        else:
+            found = fade
         if found is None:
             self._set_reference(index)
             return []
-        cut, middle = start + found, None
-        if fade is None and still:
-            frames = np.array([self._at(i).timecode.frame_num for i in kept])
-            middle = ramp_middle(frames, np.median(_progress(aligned, old, new), axis=1), cut - since)
-            if middle is not None:
-                cut = since + int(np.clip(np.searchsorted(frames, middle), 1, len(frames) - 1))
+        cut, middle = transition.start + found, None
+        if fade is None and transition.still:
+            cut, middle = self._ramp_placed(transition, cut)
         return self._cut(cut, index, valid, self._ref.frame, self._ref.blocks, blocks, changed,
                          fade is not None, middle)
+
+    def _transition(self, origin: int, index: int, blocks: np.ndarray, changed: np.ndarray) -> _Transition:
+        """The frames a change seen from frame `origin` to frame `index` may have happened over: from
+        `lookback` frames before `origin` (not before the reference), and for a still picture also
+        this scene's frames before the reference (`ramp_middle`: the reference may lie inside the
+        dissolve; aligning them is free)."""
+        start = max(self._recent.first + 1, self._ref.index + 1, origin - self.lookback)
+        still = blocks is self._at(index).blocks
+        since = start
+        if still:
+            since = max(self._recent.first + 1, self._last_cut + 1, origin - self.lookback)
+        kept = range(since, index + 1)
+        aligned = np.stack([self._aligned(i, self._ref.frame)[0][:, changed] for i in kept])
+        return _Transition(since, start, index, changed, aligned, self._ref.blocks[:, changed],
+                           blocks[:, changed], still)
+
+    def _still_fading(self, brightness: np.ndarray) -> bool:
+        """Whether a fade's brightness (per frame of the transition) still changes at its last frames."""
+        return len(brightness) > self.settle and (
+            abs(brightness[-1] - brightness[-1 - self.settle]) > self._still_level)
+
+    def _no_picture_change(self, transition: _Transition, valid: np.ndarray, final: bool) -> bool:
+        """Whether a located change is no picture change: beside an animated area, the edge of an
+        animated box or its drifting background (too small, its blocks animated lately, or not a
+        step), or at the end of the video (no frames after it show which blocks are animated: the
+        box reaching new blocks); or only inside an overlay, as `overlay_change` says (a subtitle's
+        band)."""
+        changed = transition.changed
+        if near_activity(changed, valid, self.parameters.near_activity_blocks) and (
+                final
+                or np.count_nonzero(changed) < self.parameters.near_activity_share * np.count_nonzero(valid)
+                or (self._recent.end - self._animated_at[changed] <= self.animated_memory).all()
+                or not is_sudden(transition.seen, transition.old, transition.new, self.sudden)):
+            return True
+        return self.overlay_change is not None and self.overlay_change(LocalChange(
+            changed, self._ref.frame.image, self._at(transition.index).image, not transition.still))
+
+    def _ramp_placed(self, transition: _Transition, cut: int) -> tuple[int, float | None]:
+        """A still picture's change located at frame `cut`, moved to the middle of its ramp when it
+        is a slow dissolve (`ramp_middle`): the frame and that middle (a frame number), else (`cut`, None)."""
+        since = transition.since
+        frames = np.array([self._at(i).timecode.frame_num for i in range(since, transition.index + 1)])
+        progress = np.median(_progress(transition.aligned, transition.old, transition.new), axis=1)
+        middle = ramp_middle(frames, progress, cut - since, self.parameters)
+        if middle is None:
+            return cut, None
+        return since + int(np.clip(np.searchsorted(frames, middle), 1, len(frames) - 1)), middle
 
     def _cut(
         self, cut: int, new: int, valid: np.ndarray, space: _Frame, old: np.ndarray, settled: np.ndarray,
@@ -1310,7 +1524,7 @@ class PictureChangeDetector(SceneDetector):
             # compared with the pictures on both sides (the analysed neighbours are mid-fade)
             extreme = fade_extreme(np.array(levels), float(old[0].mean()), float(new[0].mean()))
             return skipped[extreme][0] if extreme is not None else frame.timecode
-        if np.count_nonzero(changed) < MIN_BLOCKS:
+        if np.count_nonzero(changed) < self.parameters.min_blocks:
             return frame.timecode
         old, delta = old[:, changed], new[:, changed] - old[:, changed]
         half = 0.5 * (delta * delta).sum(axis=0)
@@ -1336,9 +1550,9 @@ class PictureChangeDetector(SceneDetector):
         the first frame of the still part (unaligned: a slow drift ends it)."""
         frame = self._at(index)
         start = self._still_start
-        level = STILL_PART_SHARE * self._still_level
+        level = self.parameters.still_part_share * self._still_level
         still = start is not None and np.count_nonzero(
-            (block_change(frame.blocks, start.blocks) > level) & valid) < MIN_BLOCKS
+            (block_change(frame.blocks, start.blocks) > level) & valid) < self.parameters.min_blocks
         self._still_start = start if still else frame
         full = self.grab(frame.timecode) if self.grab is not None else None
         self._grabbed = (index, full)

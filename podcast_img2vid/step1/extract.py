@@ -25,8 +25,10 @@ import av
 import cv2
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
+from scenedetect import StatsManager
 
 from ..errors import UserError
+from ..fsutil import atomic_output
 from ..media import MediaInfo, probe, upright
 from ..workdir.layout import (
     CONTACT_SHEET,
@@ -79,12 +81,17 @@ def run_step1(
     threshold: float = 30.0,
     min_scene_seconds: float = 0.5,
     dedupe: bool = True,
+    stats_file: Path | None = None,
 ) -> Step1Result:
-    """Detect scenes in `video` and write the step-1 outputs into `work`; returns what it did."""
+    """Detect scenes in `video` and write the step-1 outputs into `work`; returns what it did.
+    With `stats_file`, the detector's metrics of every analysed frame are written there as CSV
+    (PySceneDetect's stats format), to trace a wrong or missed cut."""
     if not threshold > 0:
         raise UserError(f"-t/--threshold must be a positive number (got {threshold}); the default is 30.")
     if not min_scene_seconds >= 0:
         raise UserError(f"--min-scene-len must be 0 or more seconds (got {min_scene_seconds}).")
+    if stats_file is not None and stats_file.resolve() == video.resolve():
+        raise UserError(f"--stats {stats_file}: that is the video itself; name a new file such as stats.csv.")
     info = probe(video)
     work.root.mkdir(parents=True, exist_ok=True)
     for leftover in work.staging_dirs():
@@ -96,7 +103,10 @@ def run_step1(
     try:
         with ThreadPoolExecutor(max_workers=1) as writer:
             pictures = _Pictures(images, info.sample_aspect, dedupe, writer)
-            detected = scan(info, threshold, min_scene_seconds, pictures.add)
+            stats = StatsManager() if stats_file is not None else None
+            detected = scan(info, threshold, min_scene_seconds, pictures.add, stats)
+            if stats is not None:
+                _write_stats(stats, stats_file)
             _check_complete(info, detected.end_seconds)
             names = pictures.results()
         overlays, dropped = pictures.overlays(detected)
@@ -117,6 +127,12 @@ def run_step1(
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return Step1Result(scenes, work, backup, split, unchanged, overlays.kinds, dropped)
+
+
+def _write_stats(stats: StatsManager, path: Path) -> None:
+    """The detector's per-frame metrics as CSV, written atomically."""
+    with atomic_output(path) as partial, partial.open("w", encoding="utf-8", newline="") as file:
+        stats.save_to_csv(file)
 
 
 def _check_complete(info: MediaInfo, end_seconds: float) -> None:

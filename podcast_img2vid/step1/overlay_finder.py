@@ -23,7 +23,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from .detect import ACTIVITY_MARGIN, LocalChange, block_size, pixel_mask
+from .detect import DEFAULT_PARAMETERS, LocalChange, block_size, pixel_mask
 
 BAND_SHARE = 0.3
 """A subtitle band (two lines and an outline or a box) is at most this share of the frame's height."""
@@ -157,7 +157,7 @@ def animated_blocks(animated_frames: np.ndarray | None, judged_frames: int) -> n
     boxes = np.zeros_like(often)
     for x, y, width, height, _ in stats[1:count]:
         boxes[y : y + height, x : x + width] = 1
-    side = 2 * ACTIVITY_MARGIN - 1
+    side = 2 * DEFAULT_PARAMETERS.activity_margin - 1
     core = cv2.erode(boxes, np.ones((side, side), np.uint8)).astype(bool)
     return core if core.any() else None
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import av
 import cv2
 import numpy as np
-from scenedetect import FrameTimecode, SceneManager
+from scenedetect import FrameTimecode, SceneManager, StatsManager
 from scenedetect.backends.pyav import VideoStreamAv
 from tqdm import tqdm
 
@@ -222,8 +222,10 @@ def scan(
     threshold: float,
     min_scene_seconds: float,
     on_picture: Callable[[ScenePicture], None],
+    stats: StatsManager | None = None,
 ) -> Detected:
-    """Find the cuts and overlays; `on_picture` receives each scene's picture in order."""
+    """Find the cuts and overlays; `on_picture` receives each scene's picture in order; `stats`
+    receives the detector's metrics of each analysed frame."""
     fps = float(info.fps)
     skip = max(0, round(fps / ANALYSIS_FPS) - 1)
     stream: AnalysisStream
@@ -266,6 +268,9 @@ def scan(
     manager.auto_downscale = False
     manager.downscale = 1
     manager.add_detector(detector)
+    if stats is not None:  # given to the detector alone: SceneManager refuses frame_skip with stats
+        detector.stats_manager = stats
+        stats.register_metrics(detector.get_metrics())
     threads = cv2.getNumThreads()
     cv2.setNumThreads(1)  # the detector's images are tiny: a thread pool only costs time
     try:
