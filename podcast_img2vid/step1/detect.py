@@ -427,7 +427,7 @@ def activity_mask(
     which flickers on the analysed picture) is no overlay, and a margin around it would leave little
     to judge.
     """
-    if not (turns >= ACTIVITY_TURNS).any():  # the usual case, and the mask below would be all valid
+    if not (turns >= parameters.activity_turns).any():  # the usual case; the mask below would be all valid
         return np.ones(turns.shape, bool)
     net = np.abs(sum_signed)
     rest = (sum_abs - net - parameters.settling * net).max(axis=0)
