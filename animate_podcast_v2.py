@@ -18,8 +18,8 @@ import step2_local_i2v_svd as step2_script
 from podcast_img2vid.cli import ArgumentParser, add_work_dir_argument, check_frame_rate, run_cli
 from podcast_img2vid.errors import UserError
 from podcast_img2vid.step2.providers.registry import Provider
+from podcast_img2vid.step3.inputs import FALLBACKS
 from podcast_img2vid.step3.plan import PATTERNS
-from podcast_img2vid.step3.run import FALLBACKS
 from podcast_img2vid.step3.run import summary as step3_summary
 from podcast_img2vid.workdir.layout import WorkDir, output_name
 from podcast_img2vid.workdir.worklock import WorkLock
@@ -97,7 +97,8 @@ def run_pipeline(args: argparse.Namespace, parser: argparse.ArgumentParser, outp
     from podcast_img2vid.step1.extract import summary as step1_summary
     from podcast_img2vid.step2.run import run_step2
     from podcast_img2vid.step2.run import summary as step2_summary
-    from podcast_img2vid.step3.run import check_output_path, run_step3
+    from podcast_img2vid.step3.output_path import check_output_path
+    from podcast_img2vid.step3.run import run_step3
 
     work = WorkDir(args.work_dir)
     check_output_path(args.video, output, work)

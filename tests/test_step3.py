@@ -606,7 +606,7 @@ def test_a_full_disk_is_one_clear_error_and_the_previous_output_stays(tmp_path, 
     def disk_full(*args, **kwargs):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr("podcast_img2vid.step3.run.encode_segment", disk_full)
+    monkeypatch.setattr("podcast_img2vid.step3.encode.encode_segment", disk_full)
     with pytest.raises(UserError, match=r"disk is full .*free some space"):
         run_step3(make_source(tmp_path / "src.mp4", 1.0), work, out)
     assert out.read_bytes() == b"the previous output"

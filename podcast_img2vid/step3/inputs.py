@@ -1,0 +1,127 @@
+"""Step 3's inputs, all checked before anything is encoded: the source video, timestamps.csv, a clip
+(or with `--fallback still` the picture) for every scene, and step 1's overlays."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import av
+
+from ..errors import UserError
+from ..media import MediaInfo, count_frames, frame_rate, probe
+from ..workdir import layout
+from ..workdir.clip_record import made_from_another_picture
+from ..workdir.overlays import OverlaySet, read_overlays
+from .output_path import check_output_path
+from .plan import PATTERNS
+
+FALLBACKS = ("error", "still")
+CSV_END_TOLERANCE = 0.5
+"""Seconds by which timestamps.csv may end before or after the video (hand edits, rounding)."""
+
+
+def warn(message: str) -> None:
+    print(f"warning: {message}", file=sys.stderr)
+
+
+@dataclass(frozen=True)
+class ClipSource:
+    """What a scene shows: an animated clip, or (fallback) the still picture as a one-frame clip."""
+
+    image: str
+    path: Path
+    still: bool
+    frame_count: int
+    fps: Fraction
+
+
+def display_size(info: MediaInfo) -> tuple[int, int]:
+    """The source's size as players show it, in square pixels (an anamorphic 720x576 with pixels
+    64:45 wide shows as 1024x576): the output's size, so it is never squeezed."""
+    if info.sample_aspect == 1:
+        return info.width, info.height
+    if info.sample_aspect > 1:
+        return round(info.width * info.sample_aspect), info.height
+    return info.width, round(info.height / info.sample_aspect)
+
+
+def check_clip(work: layout.WorkDir, image: str, fallback: str, fps: Fraction) -> ClipSource | str:
+    """The clip for `image`, or a one-line description of what is wrong with it."""
+    path = work.clips_dir / layout.clip_name(image)
+    if not path.is_file():
+        still = work.images_dir / image
+        if fallback == "still" and still.is_file():
+            warn(f"{path}: no clip; showing the still {still} instead (--fallback still)")
+            return ClipSource(image, still, True, 1, fps)
+        if fallback == "still":
+            return f"{path}: missing, and so is the still {still}"
+        return f"{path}: missing (run step 2 for it, or use --fallback still)"
+    if made_from_another_picture(work.images_dir / image, path, work.clips_dir / layout.sidecar_name(image)):
+        return (f"{path}: was made from an earlier {image} (step 1 ran again or the picture changed); "
+                "run step 2 again to remake it")
+    try:
+        info = probe(path)
+        count = count_frames(path)
+    except UserError as e:
+        return str(e)
+    except (av.error.FFmpegError, ValueError) as e:
+        return f"{path}: cannot be decoded ({e.__class__.__name__}); delete it and run step 2 again"
+    if count == 0:
+        return f"{path}: has no frames; delete it and run step 2 again"
+    return ClipSource(image, path, False, count, info.fps)
+
+
+def validate_inputs(
+    video: Path, work: layout.WorkDir, output: Path, pattern: str, fallback: str, fps: float | None,
+    overlays: bool,
+) -> tuple[MediaInfo, list[layout.Scene], dict[str, ClipSource], OverlaySet | None]:
+    """Check every input before any encoding; raise ONE UserError listing every problem.
+
+    `overlays`: also read and check step 1's overlays (None when it found none)."""
+    if pattern not in PATTERNS:
+        raise UserError(f"pattern {pattern!r} is not one of {', '.join(PATTERNS)}")
+    if fallback not in FALLBACKS:
+        raise UserError(f"fallback {fallback!r} is not one of {', '.join(FALLBACKS)}")
+    if fps is not None and not fps > 0:
+        raise UserError(f"--fps {fps}: give a positive frame rate such as 30 or 29.97")
+    check_output_path(video, output, work)
+    problems: list[str] = []
+    info = scenes = None
+    try:
+        info = probe(video)
+    except UserError as e:
+        problems.append(str(e))
+    try:
+        scenes = layout.read_scenes(work.csv_path)
+    except UserError as e:
+        problems.append(str(e))
+    live = None
+    if overlays and info is not None:
+        try:
+            live = read_overlays(work.images_dir, display_size(info))
+        except UserError as e:
+            problems.append(str(e))
+    sources: dict[str, ClipSource] = {}
+    if scenes is not None:
+        out_fps = frame_rate(fps) if fps is not None else (info.fps if info else Fraction(30))
+        for image in layout.referenced_images(scenes):
+            checked = check_clip(work, image, fallback, out_fps)
+            if isinstance(checked, str):
+                problems.append(checked)
+            else:
+                sources[image] = checked
+    if info is not None and scenes is not None and abs(scenes[-1].end - info.duration) > CSV_END_TOLERANCE:
+        problems.append(
+            f"{work.csv_path} ends at {scenes[-1].end:.3f}s but {video} is {info.duration:.3f}s long: it was "
+            "made for another video or its last scenes were removed; run step 1 for this video, or make "
+            f"the last scene end at {info.duration:.3f}"
+        )
+    if len(problems) == 1:
+        raise UserError(f"step 3 cannot start, nothing was written: {problems[0]}")
+    if problems:
+        listed = "".join(f"\n  {n}. {problem}" for n, problem in enumerate(problems, 1))
+        raise UserError(f"{len(problems)} problems; step 3 cannot start, nothing was written:{listed}")
+    return info, scenes, sources, live
