@@ -31,14 +31,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ...errors import UserError
 from .base import ClipRequest, ProviderUnavailable, recorded_settings, setting
 from .svd import (
     _hub_error,
     _model_source,
     fit_picture,
-    frames_are_broken,
-    is_out_of_memory,
+    generate_with_fallbacks,
     oriented_model_size,
     to_uint8,
     torch_device,
@@ -258,34 +256,24 @@ class LTXProvider:
         picture = read_picture(request.image)
         width, height = oriented_model_size(picture.size, self.height, self.width)
         fitted = fit_picture(picture, width, height)
-        notes: list[str] = []
-        while True:
-            out_of_memory = False
-            try:
-                frames = self._generate(fitted, width, height, request.seed, prompt)
-            except RuntimeError as e:
-                if not is_out_of_memory(e):
-                    raise
-                out_of_memory = True
-            if out_of_memory:
-                gc.collect()
-                torch.cuda.empty_cache()
-                if self.memory_rung == len(MEMORY_RUNGS):
-                    raise UserError(
-                        f"CUDA out of memory even with {', '.join(MEMORY_RUNGS)}. Lower --ltx-height/"
-                        "--ltx-width or --ltx-num-frames."
-                    )
-                notes.append(f"CUDA out of memory: retried with {self._lower_memory()}")
-                continue
-            if frames_are_broken(frames, np.asarray(fitted)):
-                if self.dtype == torch.float32:
-                    raise RuntimeError("the pipeline produced NaN or black frames even in float32")
-                self.pipe.to(dtype=torch.float32)
-                self.dtype = torch.float32
-                notes.append("half precision gave NaN/black frames: redone in float32 (kept for the rest "
-                             "of the run)")
-                continue
-            break
+        def free_memory() -> None:
+            gc.collect()
+            torch.cuda.empty_cache()
+
+        def use_float32() -> None:
+            self.pipe.to(dtype=torch.float32)
+            self.dtype = torch.float32
+
+        frames, notes = generate_with_fallbacks(
+            lambda: self._generate(fitted, width, height, request.seed, prompt), np.asarray(fitted),
+            lowest_memory=lambda: self.memory_rung == len(MEMORY_RUNGS),
+            free_memory=free_memory,
+            lower_memory=self._lower_memory,
+            out_of_memory=f"CUDA out of memory even with {', '.join(MEMORY_RUNGS)}. Lower --ltx-height/"
+            "--ltx-width or --ltx-num-frames.",
+            in_float32=lambda: self.dtype == torch.float32,
+            use_float32=use_float32,
+        )
         write_video(to_uint8(frames), request.output, fps=self.config.fps)
         return "; ".join(notes) or None
 

@@ -34,6 +34,7 @@ import os
 import socket
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -157,6 +158,44 @@ def is_out_of_memory(error: RuntimeError) -> bool:
     return isinstance(error, torch.cuda.OutOfMemoryError) or any(
         marker in text for marker in ("CUDA out of memory", "CUDA error: out of memory")
     )
+
+
+def generate_with_fallbacks(
+    generate: Callable[[], np.ndarray],
+    picture: np.ndarray,
+    *,
+    lowest_memory: Callable[[], bool],
+    free_memory: Callable[[], None],
+    lower_memory: Callable[[], str],
+    out_of_memory: str,
+    in_float32: Callable[[], bool],
+    use_float32: Callable[[], None],
+) -> tuple[np.ndarray, list[str]]:
+    """`generate()`'s frames, and notes on what it took: on CUDA out of memory, the memory is freed
+    (once the error is let go, which holds tensors) and the next way to use less is switched on
+    (`lower_memory` returns those on), until none is left (`lowest_memory`): then a UserError saying
+    `out_of_memory`; frames that half precision broke (`frames_are_broken` against `picture`, uint8)
+    are made again in float32 (`use_float32`, kept for the rest of the run)."""
+    notes: list[str] = []
+    while True:
+        frames = None
+        try:
+            frames = generate()
+        except RuntimeError as e:  # torch.cuda.OutOfMemoryError, or cuDNN/cuBLAS failing to allocate
+            if not is_out_of_memory(e):
+                raise
+        if frames is None:
+            free_memory()
+            if lowest_memory():
+                raise UserError(out_of_memory)
+            notes.append(f"CUDA out of memory: retried with {lower_memory()}")
+            continue
+        if not frames_are_broken(frames, picture):
+            return frames, notes
+        if in_float32():
+            raise RuntimeError("the pipeline produced NaN or black frames even in float32")
+        use_float32()
+        notes.append("half precision gave NaN/black frames: redone in float32 (kept for the rest of the run)")
 
 
 def to_uint8(frames: np.ndarray) -> list[np.ndarray]:
@@ -330,33 +369,16 @@ class SVDProvider:
         picture = read_picture(request.image)
         width, height = oriented_model_size(picture.size, self.height, self.width)
         fitted = fit_picture(picture, width, height)
-        notes: list[str] = []
-        while True:
-            out_of_memory = False
-            try:
-                frames = self._generate(fitted, width, height, request.seed, settings)
-            except RuntimeError as e:  # torch.cuda.OutOfMemoryError, or cuDNN/cuBLAS failing to allocate
-                if not is_out_of_memory(e):
-                    raise
-                out_of_memory = True
-            if out_of_memory:
-                self._free_cuda_memory()
-                if self.memory_rung == len(MEMORY_RUNGS):
-                    raise UserError(
-                        f"CUDA out of memory even with {', '.join(MEMORY_RUNGS)}. Lower --height/--width "
-                        "or --num-frames."
-                    )
-                notes.append(f"CUDA out of memory: retried with {self._lower_memory()}")
-                continue
-            if frames_are_broken(frames, np.asarray(fitted)):
-                if self.dtype == torch.float32:
-                    raise RuntimeError("the pipeline produced NaN or black frames even in float32")
-                self._use_float32()
-                notes.append(
-                    "half precision gave NaN/black frames: redone in float32 (kept for the rest of the run)"
-                )
-                continue
-            break
+        frames, notes = generate_with_fallbacks(
+            lambda: self._generate(fitted, width, height, request.seed, settings), np.asarray(fitted),
+            lowest_memory=lambda: self.memory_rung == len(MEMORY_RUNGS),
+            free_memory=self._free_cuda_memory,
+            lower_memory=self._lower_memory,
+            out_of_memory=f"CUDA out of memory even with {', '.join(MEMORY_RUNGS)}. Lower --height/--width "
+            "or --num-frames.",
+            in_float32=lambda: self.dtype == torch.float32,
+            use_float32=self._use_float32,
+        )
         write_video(to_uint8(frames), request.output, fps=self.config.fps)
         return "; ".join(notes) or None
 
