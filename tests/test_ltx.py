@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
 import torch
+from fake_pipe import FakePipe
 from safetensors.torch import save_file
 from test_step2 import frames_of, make_picture, script, sidecar, stamps, three_pictures
 from tiny_ltx import build_tiny_ltx
@@ -142,39 +142,7 @@ def test_the_defaults_are_the_distilled_2b_recipe():
     assert defaults.height % 32 == 0 and defaults.width % 32 == 0
 
 
-class FakeLTXPipe:
-    """Stands in for the pipeline: fails `oom` times with CUDA OOM, returns NaN `nan` times."""
-
-    def __init__(self, oom: int = 0, nan: int = 0) -> None:
-        self.oom, self.nan = oom, nan
-        self.calls: list[dict] = []
-        self.tiled = self.offloaded = False
-        self.dtypes: list[torch.dtype] = []
-        self.vae = SimpleNamespace(enable_tiling=self._tile)
-
-    def _tile(self) -> None:
-        self.tiled = True
-
-    def enable_model_cpu_offload(self, device=None) -> None:
-        self.offloaded = True
-
-    def to(self, dtype=None):
-        self.dtypes.append(dtype)
-        return self
-
-    def __call__(self, **kwargs):
-        self.calls.append(kwargs)
-        if self.oom:
-            self.oom -= 1
-            raise torch.cuda.OutOfMemoryError("CUDA out of memory")
-        frames = np.full((1, kwargs["num_frames"], kwargs["height"], kwargs["width"], 3), 0.5, np.float32)
-        if self.nan:
-            self.nan -= 1
-            frames[0, 1, 2, 3, 0] = np.nan
-        return SimpleNamespace(frames=frames)
-
-
-def fake_provider(pipe: FakeLTXPipe, **settings) -> ltx.LTXProvider:
+def fake_provider(pipe: FakePipe, **settings) -> ltx.LTXProvider:
     provider = ltx.LTXProvider(ltx.LTXSettings(model="unused/model", checkpoint=None, height=64, width=96,
                                                num_frames=9, device="cpu", **settings))
     provider._pipe = pipe
@@ -188,16 +156,16 @@ def request(tmp_path: Path) -> ClipRequest:
 
 
 def test_out_of_memory_turns_on_tiling_then_offload_then_gives_up(tmp_path):
-    pipe = FakeLTXPipe(oom=2)
+    pipe = FakePipe(oom=2)
     note = fake_provider(pipe, vae_tiling=False).animate(request(tmp_path))
     assert note.endswith("retried with VAE tiling, model CPU offload") and pipe.tiled and pipe.offloaded
     assert len(pipe.calls) == 3 and len(read_frames(tmp_path / "out.mp4")) == 9
     with pytest.raises(UserError, match="out of memory even with VAE tiling, model CPU offload"):
-        fake_provider(FakeLTXPipe(oom=2)).animate(request(tmp_path / "again"))  # tiling on already
+        fake_provider(FakePipe(oom=2)).animate(request(tmp_path / "again"))  # tiling on already
 
 
 def test_nan_frames_in_half_precision_are_redone_in_float32(tmp_path):
-    pipe = FakeLTXPipe(nan=1)
+    pipe = FakePipe(nan=1)
     provider = fake_provider(pipe)
     provider.dtype = torch.bfloat16  # as on CUDA
     assert "redone in float32" in provider.animate(request(tmp_path))

@@ -25,6 +25,7 @@ import pytest
 import torch
 from conftest import REPO, on_small_filesystem
 from diffusers import AutoencoderKLTemporalDecoder, StableVideoDiffusionPipeline
+from fake_pipe import FakePipe
 from PIL import Image
 from tiny_svd import TINY_NUM_FRAMES
 
@@ -385,39 +386,6 @@ def test_cuda_out_of_memory_ladder_with_real_offload_and_chunking(tmp_path, tiny
 
 
 # --- the SVD provider's safety nets, with a stand-in pipeline ---------------------------------
-
-
-class FakePipe:
-    """Stands in for the pipeline: fails `oom` times with CUDA OOM, returns NaN `nan` times."""
-
-    def __init__(self, oom: int = 0, nan: int = 0) -> None:
-        self.oom, self.nan = oom, nan
-        self.calls: list[dict] = []
-        self.offloaded_to = None
-        self.chunked = False
-        self.dtypes: list[torch.dtype] = []
-        self.unet = SimpleNamespace(enable_forward_chunking=self._chunk)
-
-    def _chunk(self) -> None:
-        self.chunked = True
-
-    def enable_model_cpu_offload(self, device=None) -> None:
-        self.offloaded_to = device
-
-    def to(self, dtype=None):
-        self.dtypes.append(dtype)
-        return self
-
-    def __call__(self, picture, **kwargs):
-        self.calls.append(kwargs)
-        if self.oom:
-            self.oom -= 1
-            raise torch.cuda.OutOfMemoryError("CUDA out of memory")
-        frames = np.full((1, kwargs["num_frames"], kwargs["height"], kwargs["width"], 3), 0.5, np.float32)
-        if self.nan:
-            self.nan -= 1
-            frames[0, 2, 3, 4, 1] = np.nan
-        return SimpleNamespace(frames=frames)
 
 
 def fake_provider(pipe: FakePipe) -> svd.SVDProvider:
