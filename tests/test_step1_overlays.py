@@ -26,14 +26,10 @@ CASES = [  # family, seed, size, frame rate
     pytest.param("subtitles_kenburns", 3104, (640, 360), 24, marks=pytest.mark.xfail(
         strict=True, reason="issue 19, left open: over a moving picture no frame shows what lies under "
         "the letters; inpainted by colour, 2.5 % of the first scene's subtitle pixels still show text")),
-    pytest.param("audiogram", 3105, (640, 360), NTSC, marks=pytest.mark.xfail(
-        strict=True, reason="issue 19, left open: the animated mask covers 89.6 % of the audiogram and "
-        "progress bar; most of the 3-pixel bar at the bottom edge is left out")),
+    ("audiogram", 3105, (640, 360), NTSC),
     ("presenter", 3116, (480, 270), 25),
     ("logo", 3107, (640, 360), 30),
-    pytest.param("combined", 3108, (854, 480), NTSC, marks=pytest.mark.xfail(
-        strict=True, reason="issue 19, left open: two subtitle changes beside the presenter box and the "
-        "audiogram are cut (frames 173 and 287)")),
+    ("combined", 3108, (854, 480), NTSC),
 ]
 EXPECTED = {"subtitles_cjk": {"subtitles"}, "subtitles_latin": {"subtitles"},
             "subtitles_kenburns": {"subtitles"}, "audiogram": {"animated"}, "presenter": {"animated"},

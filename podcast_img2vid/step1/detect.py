@@ -223,12 +223,14 @@ class Still:
 @dataclass(frozen=True)
 class LocalChange:
     """A change about to be reported as a cut, for `overlay_change` to veto: the `changed` blocks
-    ((rows, cols) bool), the reference's and the frame's analysed pictures, whether the picture moved."""
+    ((rows, cols) bool), the reference's and the frame's analysed pictures, whether the picture moved,
+    and the blocks judged (`valid`: animated areas and their margin are not)."""
 
     changed: np.ndarray
     before: np.ndarray
     after: np.ndarray
     moving: bool
+    valid: np.ndarray
 
 
 def block_means(image: np.ndarray) -> np.ndarray:
@@ -1471,7 +1473,7 @@ class PictureChangeDetector(SceneDetector):
                 or not is_sudden(transition.seen, transition.old, transition.new, self.sudden)):
             return True
         return self.overlay_change is not None and self.overlay_change(LocalChange(
-            changed, self._ref.frame.image, self._at(transition.index).image, not transition.still))
+            changed, self._ref.frame.image, self._at(transition.index).image, not transition.still, valid))
 
     def _ramp_placed(self, transition: _Transition, cut: int) -> tuple[int, float | None]:
         """A still picture's change located at frame `cut`, moved to the middle of its ramp when it

@@ -40,7 +40,7 @@ from ..workdir.layout import (
     write_scenes,
 )
 from ..workdir.overlays import MAX_SHARE, Overlay, OverlaySet, write_overlays
-from .overlay_finder import STATIC_AREA, StaticLayer, clean_band, inpaint_overlays, widen_band
+from .overlay_finder import STATIC_AREA, AnimatedPixels, StaticLayer, clean_band, inpaint_overlays, widen_band
 from .scan import Detected, ScenePicture, scan
 
 THUMB_WIDTH = 256
@@ -161,6 +161,9 @@ class _Pictures:
         self.size: tuple[int, int] | None = None
         """The pictures' (width, height), once one was placed."""
         self.static = StaticLayer()
+        self.animated = AnimatedPixels()
+        self._stored: tuple[int, int] | None = None
+        """The stored frames' (width, height)."""
         self._jobs: list[Future[str]] = []
         self._firsts: list[tuple[str, np.ndarray, np.ndarray]] = []
         """Each picture written so far: name, thumbnail signature and judged area (full size)."""
@@ -183,6 +186,7 @@ class _Pictures:
         bgr = display_picture(picture.frame, self.sample_aspect)
         self.size = bgr.shape[1::-1]
         judged = cv2.resize(picture.chosen.valid.astype(np.uint8), self.size, interpolation=cv2.INTER_NEAREST)
+        self._note_animated(picture)
         if picture.subtitle_mask is not None:
             band = widen_band(self._display_mask(picture.subtitle_mask)) > 0
             samples = [display_picture(f, self.sample_aspect) for f in picture.samples]
@@ -200,6 +204,31 @@ class _Pictures:
         self._firsts.append((name, signature, judged))
         return name
 
+    def _note_animated(self, picture: ScenePicture) -> None:
+        """Where the scene's sampled frames differ from its picture (`AnimatedPixels`, stored pixels)."""
+        self._stored = (picture.frame.width, picture.frame.height)
+        width, height = AnimatedPixels.size(self._stored)
+
+        def small(frame: av.VideoFrame) -> np.ndarray:
+            scaled = frame.reformat(width=width, height=height, format="bgr24", interpolation="AREA")
+            return scaled.to_ndarray()
+
+        band = None
+        if picture.subtitle_mask is not None:
+            band = widen_band(picture.subtitle_mask)
+            band = cv2.resize(band, (width, height), interpolation=cv2.INTER_NEAREST) > 0
+        self.animated.add(small(picture.frame), [small(f) for f in picture.samples], band)
+
+    def _animated_mask(self, blocks: np.ndarray) -> np.ndarray:
+        """The animated overlays' mask in the stored pixels: the pixels that move in the areas of the
+        detector's animated `blocks` (a stored-pixel mask), or those blocks when none was seen moving."""
+        size = AnimatedPixels.size(self._stored or blocks.shape[1::-1])
+        areas = cv2.resize(blocks, size, interpolation=cv2.INTER_NEAREST) > 0
+        moving = self.animated.mask(areas)
+        if moving is None:
+            return blocks
+        return cv2.resize(moving, blocks.shape[1::-1], interpolation=cv2.INTER_NEAREST)
+
     def overlays(self, detected: Detected) -> tuple[OverlaySet, list[str]]:
         """The overlays found, in the pictures' pixels, and the kinds dropped for covering too much."""
         if self.size is None:
@@ -211,7 +240,7 @@ class _Pictures:
             found.append(Overlay("subtitles", widen_band(self._display_mask(detected.subtitle_mask)),
                                  band.colours, band.moving))
         if detected.animated_mask is not None:
-            found.append(Overlay("animated", self._display_mask(detected.animated_mask)))
+            found.append(Overlay("animated", self._display_mask(self._animated_mask(detected.animated_mask))))
         static = self.static.mask(self.size)
         if static is not None and detected.animated_mask is not None:  # an animated area's still parts
             static[found[-1].mask > 0] = 0

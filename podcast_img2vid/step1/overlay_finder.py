@@ -4,21 +4,29 @@
   blocks all lie in one horizontal band near the bottom (or the top) of the frame, at most
   BAND_SHARE of its height, and that looks like text (`_text_like`: a small edit there is a flat
   patch; once the band is known, any change inside it: a subtitle's box coming and going) is a
-  subtitle change, never a picture change. The band is the box around those changes (a later one
+  subtitle change, never a picture change. Blocks beside an animated area, in rows away from the
+  rest of the change, are left out (`_without_animated_edges`). The band is the box around those
+  changes (a later one
   must fit in one band with them); the colours of the pixels that changed in it are the
   subtitles' colours (text, outline, box). A picture change under a constant subtitle changes
   blocks outside the band, so it is still a cut.
-* Animated areas (`animated_blocks`): the boxes around the blocks the detector's activity mask
-  left out of judging in a good share of the frames (an audiogram, a presenter box, a blinking
-  logo), less the margin the activity mask adds around them.
+* Animated areas: the detector's activity mask finds where they are (`animated_blocks`: the
+  boxes around the blocks it left out of judging in a good share of the frames, less its margin);
+  their own pixels are those where the frames of a still scene differ from its picture
+  (`AnimatedPixels`: the bars an audiogram reaches, a presenter box, a progress bar's growth), in
+  the areas that meet those boxes. The mask follows each area's shape, not one box around all.
 * Static overlays (`StaticLayer`): pixels identical in the pictures of every scene (at least
   three different pictures), in small detailed patches (a logo, not a shared flat background).
 * The clean picture: in the subtitle band, the subtitle's pixels are taken from frames sampled
   across the scene where it is absent or shows other words (`clean_band`), else inpainted; the
   animated and static overlays are inpainted (`inpaint_overlays`): no frame shows what they cover.
+* Masks made from the analysed blocks reach the frame's edges (`blocks_to_pixels`): a thin bar
+  along an edge lies in the rows the block grid leaves over.
 """
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 import cv2
 import numpy as np
@@ -59,6 +67,22 @@ COLOUR_TOLERANCE = 64
 """A pixel this close (levels, every channel) to one of the subtitles' colours may be text: the codec
 smears the colours of thin letters."""
 INPAINT_RADIUS = 3
+VARIED_WIDTH = 640
+VARIED_BLUR = 1.0
+VARIED_LEVEL = 40
+VARIED_STILL = 4.0
+"""`AnimatedPixels` compares frames at most VARIED_WIDTH wide, blurred by VARIED_BLUR (codec
+noise): a sample shows its scene's picture unmoved when the median pixel differs by at most
+VARIED_STILL levels (any channel), and its pixels that differ by more than VARIED_LEVEL are an
+overlay's."""
+VARIED_GAP = 1 / 40
+"""Varied pixels this close (share of the width: a block) belong to one area: the gaps between an
+audiogram's bars, a presenter's flat background, a progress bar's growth between two samples."""
+VARIED_EDGE = 2
+"""Pixels the animated mask reaches past the varied ones: an overlay's soft, compressed edge."""
+ANIMATED_EDGE = 1
+"""Blocks this close to an animated area (blocks the detector does not judge) are its edge: see
+`_without_animated_edges`."""
 
 
 class SubtitleBand:
@@ -76,6 +100,7 @@ class SubtitleBand:
         self._events = np.zeros(512, np.int32)
 
     def __call__(self, change: LocalChange) -> bool:
+        change = _without_animated_edges(change)
         rows = np.flatnonzero(change.changed.any(axis=1))
         if not rows.size:
             return False
@@ -124,6 +149,25 @@ class SubtitleBand:
         return tuple(tuple(int(round(v)) for v in self._sums[b] / self._counts[b]) for b in order)
 
 
+def _without_animated_edges(change: LocalChange) -> LocalChange:
+    """The change without its blocks at the edge of an animated area (within ANIMATED_EDGE blocks)
+    that lie in rows away from the rest of it: such an edge changes by itself at any moment (a
+    progress bar growing past an audiogram, a presenter's background drifting), also while a
+    subtitle changes, and is no part of the picture's change. Unchanged if every block is such an
+    edge (the detector has judged those) or no area is animated."""
+    animated = (~change.valid).astype(np.uint8)
+    if not animated.any():
+        return change
+    side = 2 * ANIMATED_EDGE + 1
+    edge = cv2.dilate(animated, np.ones((side, side), np.uint8)).astype(bool)
+    rows = np.flatnonzero((change.changed & ~edge).any(axis=1))
+    if not rows.size:
+        return change
+    kept = np.zeros_like(change.changed)
+    kept[rows[0] : rows[-1] + 1] = change.changed[rows[0] : rows[-1] + 1]
+    return replace(change, changed=kept)
+
+
 def _text_like(change: LocalChange) -> bool:
     """Whether a change looks like a line of text changing: its blocks are wider than TEXT_WIDTH
     times their height, and the pixels that changed lie on sharp edges (letters' strokes) before
@@ -164,14 +208,70 @@ def animated_blocks(animated_frames: np.ndarray | None, judged_frames: int) -> n
 
 def blocks_to_pixels(blocks: np.ndarray, analysed: tuple[int, int], size: tuple[int, int]) -> np.ndarray:
     """A (rows, cols) block mask of the analysed picture (`analysed` = (w, h)) as a uint8 mask
-    (255 = set) of frames of `size` (w, h)."""
+    (255 = set) of frames of `size` (w, h); the pixels the block grid leaves over at the right and
+    bottom edges take the last blocks' value."""
     width, height = analysed
     side = block_size(width, height)
-    small = np.zeros((height, width), np.uint8)
     rows, cols = blocks.shape
-    cells = np.kron(blocks.astype(np.uint8), np.ones((side, side), np.uint8))
-    small[: rows * side, : cols * side] = cells * 255
+    cells = np.kron(blocks.astype(np.uint8), np.ones((side, side), np.uint8)) * 255
+    small = cv2.copyMakeBorder(cells, 0, max(0, height - rows * side), 0, max(0, width - cols * side),
+                               cv2.BORDER_REPLICATE)[:height, :width]  # the last blocks reach the edges
     return cv2.resize(small, size, interpolation=cv2.INTER_NEAREST)
+
+
+class AnimatedPixels:
+    """The pixels where frames of a still scene differ from its picture, over all scenes (see the
+    module): `add` each scene, then `mask`."""
+
+    def __init__(self):
+        self.varied: np.ndarray | None = None
+        """(h, w) bool at `size`, None before the first scene."""
+
+    @staticmethod
+    def size(stored: tuple[int, int]) -> tuple[int, int]:
+        """The (w, h) frames are compared at, for frames of `stored` (w, h) size."""
+        width, height = stored
+        scale = min(1.0, VARIED_WIDTH / width)
+        return max(1, round(width * scale)), max(1, round(height * scale))
+
+    def add(self, picture: np.ndarray, samples: list[np.ndarray], band: np.ndarray | None) -> None:
+        """A scene: its `picture` and the frames sampled across it (BGR at `size`); pixels in the
+        subtitle `band` ((h, w) bool or None) are left out. Samples that do not show the picture
+        unmoved (a transition, a moving picture) are not used."""
+        base = cv2.GaussianBlur(picture, (0, 0), VARIED_BLUR).astype(np.int16)
+        varied = np.zeros(picture.shape[:2], bool)
+        for sample in samples:
+            if sample.shape != picture.shape:
+                continue
+            blurred = cv2.GaussianBlur(sample, (0, 0), VARIED_BLUR).astype(np.int16)
+            difference = np.abs(blurred - base).max(axis=2)
+            if np.median(difference) <= VARIED_STILL:
+                varied |= difference > VARIED_LEVEL
+        if band is not None:
+            varied &= ~band
+        if self.varied is None or self.varied.shape != varied.shape:
+            self.varied = varied
+        else:
+            self.varied |= varied
+
+    def mask(self, areas: np.ndarray) -> np.ndarray | None:
+        """The animated overlays (uint8, 255 = overlay, at `size`): the varied pixels joined over
+        gaps of VARIED_GAP, in the connected areas that meet `areas` ((h, w) bool: where the
+        detector found animated blocks), holes filled, widened by VARIED_EDGE; None if none."""
+        if self.varied is None or not self.varied.any() or areas.shape != self.varied.shape:
+            return None
+        side = max(3, round(VARIED_GAP * self.varied.shape[1]) | 1)
+        square = np.ones((side, side), np.uint8)
+        joined = cv2.morphologyEx(self.varied.astype(np.uint8), cv2.MORPH_CLOSE, square)
+        count, labels = cv2.connectedComponents(joined, connectivity=8)
+        met = np.unique(labels[areas & (joined > 0)])
+        kept = np.isin(labels, met[met > 0]).astype(np.uint8)
+        if not kept.any():
+            return None
+        contours, _ = cv2.findContours(kept, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+        filled = np.zeros_like(kept)
+        cv2.drawContours(filled, contours, -1, 255, cv2.FILLED)
+        return cv2.dilate(filled, np.ones((2 * VARIED_EDGE + 1,) * 2, np.uint8))
 
 
 class StaticLayer:
