@@ -538,9 +538,12 @@ def test_audio_that_starts_late_is_reported_and_kept_in_place(tmp_path, capsys):
 # ---- temporary files and output paths --------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", ["ep.partial.mp4", f"ep.partial.{os.getpid()}.mp4", "ep.partial.1.mp4"])
+@pytest.mark.parametrize("name", ["ep.partial.mp4", "ep.partial.{pid}.mp4", "ep.partial.1.mp4"])
 def test_a_source_named_like_a_partial_file_survives(tmp_path, name):
-    """`ep.partial.mp4 --step 3 -o ep.mp4` once deleted its own input before writing."""
+    """`ep.partial.mp4 --step 3 -o ep.mp4` once deleted its own input before writing; so could one
+    named like this very process's temporary file (the pid is filled in here, not in the test id,
+    which must be the same in every test worker)."""
+    name = name.format(pid=os.getpid())
     work = make_work(tmp_path, {"image_001.png": (0, 3, 25)}, scenes=[("image_001.png", 0.0, 1.0)])
     source = make_source(tmp_path / name, 1.0)
     data = source.read_bytes()
