@@ -7,6 +7,8 @@ judge step 3 alone. Clips come from the kenburns provider (CPU), as in the other
 
 from __future__ import annotations
 
+import contextlib
+import io
 import math
 import subprocess
 import sys
@@ -23,12 +25,13 @@ from step3_media import FRAMES_PER_CLIP, code, identify_frame, make_clip
 
 from podcast_img2vid.errors import UserError
 from podcast_img2vid.media import read_frames, run_ffmpeg
+from podcast_img2vid.step1.extract import run_step1
 from podcast_img2vid.step2.providers.kenburns import KenBurnsProvider, KenBurnsSettings
 from podcast_img2vid.step2.run import run_step2
 from podcast_img2vid.step3.composite import TIME_TOLERANCE, SourceFrames
 from podcast_img2vid.step3.run import run_step3, summary
 from podcast_img2vid.workdir import layout
-from podcast_img2vid.workdir.overlays import Overlay, OverlaySet, write_overlays
+from podcast_img2vid.workdir.overlays import Overlay, OverlaySet, read_overlays, write_overlays
 
 REPO = Path(__file__).resolve().parents[1]
 MAX_LEVELS = 25
@@ -56,8 +59,8 @@ def overlay_colours(ep: OverlayEpisode, kind: str) -> tuple[tuple[int, int, int]
     return tuple(tuple(int(v) for v in values[i]) for i in np.argsort(-counts)[:2])
 
 
-def step1_outputs(ep: OverlayEpisode, root: Path) -> Case:
-    """The episode encoded with a sound track, and what step 1 writes for it, from its truth."""
+def with_sound(ep: OverlayEpisode, root: Path) -> Path:
+    """The episode encoded, with a sound track as long as its picture."""
     root.mkdir(parents=True, exist_ok=True)
     silent = encode(ep, root / "silent.mp4")
     source = root / "source.mp4"
@@ -65,6 +68,12 @@ def step1_outputs(ep: OverlayEpisode, root: Path) -> Case:
     tone = "sine=frequency=440:sample_rate=44100"
     run_ffmpeg(["-i", str(silent), "-f", "lavfi", "-t", seconds, "-i", tone, "-c:v", "copy", "-c:a", "aac",
                 str(source)])
+    return source
+
+
+def step1_outputs(ep: OverlayEpisode, root: Path) -> Case:
+    """The episode encoded with a sound track, and what step 1 writes for it, from its truth."""
+    source = with_sound(ep, root)
     work = layout.WorkDir(root)
     work.images_dir.mkdir()
     bounds = [0, *ep.cuts, ep.frame_count]
@@ -195,3 +204,31 @@ def test_the_source_frame_on_screen_at_each_output_time(tmp_path, fps):
             at = Fraction(j, 30) + Fraction(TIME_TOLERANCE)
             shown = min(FRAMES_PER_CLIP - 1, math.floor(at * fps))
             assert identify_frame(frames.at(j / 30)) == code(0, shown)
+
+
+@pytest.mark.parametrize(("family", "seed", "size"), [("subtitles_cjk", 3301, (480, 270)),
+                                                      ("combined", 3302, (640, 360))])
+def test_overlays_step1_finds_come_back_live_after_steps_2_and_3(tmp_path, family, seed, size):
+    """The whole way a user goes: step 1 finds the cuts and the overlays itself, step 2 animates
+    its clean pictures, step 3 puts the source's overlays back over them."""
+    ep = overlay_episode(family, seed, size, scenes=3, seconds=(2.0, 3.0))
+    source = with_sound(ep, tmp_path)
+    work = layout.WorkDir(tmp_path / "work")
+    with contextlib.redirect_stderr(io.StringIO()):
+        found = run_step1(source, work)
+    assert [s.start_frame for s in found.scenes[1:]] == ep.cuts
+    recorded = read_overlays(work.images_dir, size)
+    assert recorded is not None and {o.kind for o in recorded.overlays} == set(ep.kinds)
+
+    run_step2(work, KenBurnsProvider(KenBurnsSettings(float(ep.fps))), seed=seed)
+    output = tmp_path / "out.mp4"
+    result = run_step3(source, work, output)
+    assert set(result.live_overlays) == set(ep.kinds) and result.sync_error_ms <= 10
+    src, out = read_frames(source), read_frames(output)
+    assert len(out) == len(src) == ep.frame_count
+    for kind in ep.kinds:
+        truth = [ep.overlay_mask(f, (kind,)) for f in range(ep.frame_count)]
+        errors = np.array([levels(o, s, t) for o, s, t in zip(out, src, truth, strict=True) if t.any()])
+        assert np.mean(errors <= MAX_LEVELS) >= MIN_SHARE, (kind, sorted(errors)[-10:])
+    picture = ~grown(np.any([ep.overlay_mask(f) for f in range(0, ep.frame_count, 3)], axis=0), 8)
+    assert np.mean([levels(o, s, picture) > 8 for o, s in zip(out, src, strict=True)]) > 0.5
