@@ -9,12 +9,14 @@ import io
 from fractions import Fraction
 from pathlib import Path
 
+import av
 import cv2
 import numpy as np
 import pytest
 from overlay_media import NTSC, Cue, OverlayEpisode, encode, overlay_episode, still_episode, subtitles
 from scenedetect import ContentDetector, detect
 
+from podcast_img2vid.media import frames_at, write_video
 from podcast_img2vid.step1.extract import run_step1
 from podcast_img2vid.workdir.layout import WorkDir, read_scenes
 from podcast_img2vid.workdir.overlays import read_overlays
@@ -132,3 +134,22 @@ def test_a_picture_change_under_a_constant_subtitle_is_a_cut(tmp_path):
     video = encode(ep, tmp_path / "constant.mp4")
     found = [s.start_frame for s in step1(video, tmp_path / "work").scenes[1:]]
     assert f1(found, ep.cuts) == 1.0, (found, ep.cuts)
+
+
+def test_frames_decoded_again_are_the_frames_of_a_full_decode(tmp_path):
+    """Pictures cleaned again at the end of step 1 come from frames decoded once more
+    (`frames_at`, from a keyframe on): they are exactly the frames a full decode gives."""
+    rng = np.random.default_rng(3121)
+    scenes = [rng.integers(0, 256, (9, 16, 3), dtype=np.uint8) for _ in range(4)]
+    frames = [cv2.resize(np.roll(scenes[i // 30], i % 30, axis=1), (320, 180),
+                         interpolation=cv2.INTER_NEAREST) for i in range(120)]
+    video = tmp_path / "scenes.mp4"
+    write_video(frames, video, 25)
+    with av.open(str(video)) as container:
+        decoded = [(f.pts, f.to_ndarray(format="rgb24")) for f in container.decode(video=0)]
+    wanted = [decoded[i][0] for i in (41, 40, 75, 110)]
+    again = frames_at(video, [*wanted, decoded[-1][0] + 10**6])
+    assert sorted(again) == sorted(wanted)  # a timestamp no frame has is left out
+    for index in (40, 41, 75, 110):
+        pts, rgb = decoded[index]
+        assert np.array_equal(again[pts].to_ndarray(format="rgb24"), rgb), index
