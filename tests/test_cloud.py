@@ -28,6 +28,7 @@ from fake_cloud import FAL_KEY, LUMA_KEY, RUNWAY_KEY, VIDEO_FRAMES, FakeCloud
 from PIL import Image
 
 from podcast_img2vid.errors import UserError
+from podcast_img2vid.step2 import cli as step2_cli
 from podcast_img2vid.step2 import run as step2
 from podcast_img2vid.step2.providers import cloud
 from podcast_img2vid.step2.providers.cloud_services import (
@@ -317,9 +318,9 @@ def test_review_commands_keep_the_luma_picture_address(tmp_path: Path) -> None:
     import step2_local_i2v_svd as script
 
     url = "https://example.com/podcast/1_extracted_images/"
-    args = script.build_parser().parse_args(["--work-dir", str(tmp_path), "--provider", "luma",
-                                             "--luma-image-url", url])
-    program = script.review_commands(args).program
+    parser = step2_cli.build_parser(script.CONSTANTS)
+    args = parser.parse_args(["--work-dir", str(tmp_path), "--provider", "luma", "--luma-image-url", url])
+    program = step2_cli.review_commands(args, script.CONSTANTS).program
     assert program[program.index("--luma-image-url") + 1] == url
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -73,3 +74,41 @@ def test_the_check_sees_a_cycle(tmp_path, monkeypatch):
     monkeypatch.setitem(globals(), "REPO", tmp_path)
     assert find_cycle(graph()) in ([f"{PACKAGE}.a", f"{PACKAGE}.b", f"{PACKAGE}.a"],
                                    [f"{PACKAGE}.b", f"{PACKAGE}.a", f"{PACKAGE}.b"])
+
+
+SCRIPTS = ("animate_podcast_v2.py", "step2_local_i2v_svd.py")
+
+
+def script_imports(path: Path) -> set[str]:
+    """Every module `path` imports, anywhere in it (inside functions too), by its top-level name,
+    and the modules it names to importlib or runpy."""
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            names.add((node.module or "").split(".")[0] if not node.level else ".")
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value.endswith(".py") \
+                and " " not in node.value:
+            names.add(Path(node.value).stem)  # a script named to runpy.run_path or a loader
+    return names
+
+
+def test_the_scripts_import_only_the_package_and_not_each_other():
+    """Both scripts are thin entry points: the standard library and podcast_img2vid, never the
+    other script (--step all reads the step-2 script's constants as text)."""
+    others = {Path(name).stem for name in SCRIPTS}
+    for name in SCRIPTS:
+        found = script_imports(REPO / name)
+        assert PACKAGE in found
+        assert not found & others, f"{name} imports {found & others}"
+        assert found <= {PACKAGE, *sys.stdlib_module_names}, f"{name} imports {found - {PACKAGE}}"
+
+
+def test_the_script_check_sees_a_script_imported(tmp_path):
+    script = tmp_path / "x.py"
+    for text in ("def main():\n    import step2_local_i2v_svd\n",
+                 "import runpy\nrunpy.run_path('step2_local_i2v_svd.py')\n",
+                 "from animate_podcast_v2 import main\n"):
+        script.write_text(text, encoding="utf-8")
+        assert script_imports(script) & {Path(name).stem for name in SCRIPTS}

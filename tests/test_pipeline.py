@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -154,6 +155,80 @@ def test_step_all_without_a_gpu_says_so_before_step_1(tmp_path):
     assert result.returncode == 2
     assert result.stderr.startswith("error: no CUDA GPU") and "--provider kenburns" in result.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+STEP2_SCRIPT = (REPO / "step2_local_i2v_svd.py").read_text(encoding="utf-8")
+
+
+def line_of(text: str) -> int:
+    return STEP2_SCRIPT[:STEP2_SCRIPT.index(text)].count("\n") + 1
+
+
+def edited_scripts(folder: Path, edits: dict[str, str] | None) -> Path:
+    """Copies of the two scripts in `folder`, the step-2 one with `edits` (old line start -> new
+    text) made as a user makes them (None: no step-2 script); the package is found through PYTHONPATH."""
+    folder.mkdir()
+    (folder / "animate_podcast_v2.py").write_bytes((REPO / "animate_podcast_v2.py").read_bytes())
+    if edits is not None:
+        text = STEP2_SCRIPT
+        for old, new in edits.items():
+            assert text.count(old) == 1
+            text = text.replace(old, new)
+        (folder / "step2_local_i2v_svd.py").write_text(text, encoding="utf-8")
+    return folder / "animate_podcast_v2.py"
+
+
+def run_copy(script: Path, cwd: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(script), *args], cwd=cwd, capture_output=True, text=True,
+                          encoding="utf-8", env={**os.environ, "PYTHONPATH": str(REPO)})
+
+
+def test_step_all_takes_the_constants_edited_in_the_step_2_script(tmp_path):
+    """--step all reads step 2's defaults from the step-2 script beside it: an edited constant is
+    the default in --help and what the checks before step 1 see."""
+    work = tmp_path / "work"
+    work.mkdir()
+    script = edited_scripts(tmp_path / "a", {"HEIGHT = 576": "HEIGHT = 512"})
+    help_text = " ".join(run_copy(script, work, "--help").stdout.split())
+    assert "--height HEIGHT svd: clip height (multiple of 8) (default: 512)" in help_text
+
+    missing = tmp_path / "edited model"
+    script = edited_scripts(tmp_path / "b", {'MODEL_ID = "stabilityai/stable-video-diffusion-img2vid"':
+                                             f"MODEL_ID = {str(missing)!r}",
+                                             'DEVICE = "cuda"': 'DEVICE = "cpu"'})
+    result = run_copy(script, work, str(SAMPLE), "--step", "all")
+    assert result.returncode == 2 and str(missing) in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and list(work.iterdir()) == []
+
+    script = edited_scripts(tmp_path / "c", {"NUM_INFERENCE_STEPS = 25": "NUM_INFERENCE_STEPS = 0"})
+    result = run_copy(script, work, str(SAMPLE), "--step", "all")
+    assert result.returncode == 2 and result.stderr == "error: --steps must be at least 1 (got 0).\n"
+    assert list(work.iterdir()) == []
+
+
+@pytest.mark.parametrize(("edits", "message"), [
+    ({"HEIGHT = 576": "HEIGHT = 288 * 2"},
+     f"line {line_of('HEIGHT = 576')}: HEIGHT = 288 * 2 is not a plain value; write a number"),
+    ({"SEED = 42": "SEED = (42"}, "was never closed; undo the last edit there"),
+    ({"SEED = 42": ""}, "SEED not found at its top; put the line back"),
+    (None, "step2_local_i2v_svd.py not found: step 2's defaults are the constants at its top"),
+])
+def test_a_step_2_script_animate_cannot_read_is_one_line(tmp_path, edits, message):
+    work = tmp_path / "work"
+    work.mkdir()
+    script = edited_scripts(tmp_path / "scripts", edits)
+    result = run_copy(script, work, str(SAMPLE), "--step", "1")
+    assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
+    assert result.stderr.startswith(f"error: {script.with_name('step2_local_i2v_svd.py')}")
+    assert message in result.stderr and list(work.iterdir()) == []
+
+
+def test_both_scripts_see_the_same_constants():
+    """The step-2 script's own values and what --step all reads from its text are the same."""
+    from podcast_img2vid.step2.cli import Constants
+
+    assert Constants.read(REPO / "step2_local_i2v_svd.py") == step2_local_i2v_svd.CONSTANTS
+    assert step2_local_i2v_svd.CONSTANTS.height == step2_local_i2v_svd.HEIGHT == 576
 
 
 sys.path.insert(0, str(REPO))

@@ -16,6 +16,7 @@ from conftest import REPO
 from test_step2 import make_work, script, sidecar
 
 from podcast_img2vid.media import read_frames
+from podcast_img2vid.step2 import cli as step2_cli
 from podcast_img2vid.step2.providers import registry as providers
 from podcast_img2vid.step2.providers.base import setting_info
 
@@ -83,7 +84,7 @@ def plugin_site(tmp_path, monkeypatch):
 
 def test_a_provider_from_another_package_gets_flags_records_and_review_commands(plugin_site, tmp_path,
                                                                                  capsys):
-    parser = script.build_parser()
+    parser = step2_cli.build_parser(script.CONSTANTS)
     warnings = capsys.readouterr().err
     assert "provider 'broken' from flat_provider_missing:Provider cannot be used" in warnings
     assert "provider 'svd' from flat_provider:FlatProvider ignored: the name is taken" in warnings
@@ -122,18 +123,19 @@ def test_svd_and_kenburns_records_keep_their_keys():
     clips are never made again because of this change."""
     import torch  # noqa: F401 - the SVD provider needs it
 
-    svd = providers.make_provider(script.build_parser().parse_args(["--device", "cpu", "--num-frames", "14"]))
+    parser = step2_cli.build_parser(script.CONSTANTS)
+    svd = providers.make_provider(parser.parse_args(["--device", "cpu", "--num-frames", "14"]))
     assert svd.settings() == {
         "model": script.MODEL_ID, "height": 576, "width": 1024, "num_frames": 14, "fps": 7, "steps": 25,
         "motion_bucket_id": 127, "noise_aug_strength": 0.02, "min_guidance_scale": 1.0,
         "max_guidance_scale": 3.0, "decode_chunk_size": 8}
-    kenburns = providers.make_provider(script.build_parser().parse_args(["--provider", "kenburns"]))
+    kenburns = providers.make_provider(parser.parse_args(["--provider", "kenburns"]))
     assert set(kenburns.settings()) == {"fps", "crf", "moves", "max_side", "spare_seconds"}
     assert kenburns.settings()["fps"] == "30"
 
 
 def test_every_setting_is_a_flag_with_its_help_and_default_and_the_constants_win():
-    parser = script.build_parser()
+    parser = step2_cli.build_parser(script.CONSTANTS)
     actions = {action.dest: action for action in parser._actions}
     for name, cls in providers.provider_classes().items():
         for flag in providers.flags_of(name):

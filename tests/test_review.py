@@ -20,8 +20,9 @@ import numpy as np
 import pytest
 from test_step2 import LANDSCAPE, make_picture, make_work
 
+from podcast_img2vid.step2 import cli as step2_cli
 from podcast_img2vid.step2 import review
-from podcast_img2vid.step2.providers.registry import make_provider
+from podcast_img2vid.step2.providers.registry import make_provider, settings_flags
 from podcast_img2vid.workdir import layout, takes
 from podcast_img2vid.workdir.overlays import Overlay, OverlaySet, write_overlays
 
@@ -139,14 +140,15 @@ def test_settings_flags_make_exactly_the_recorded_settings(variant, tiny_svd):
                  "--guidance-scale", str(rng.choice([0.5, 1.0, round(rng.uniform(1, 9), 2)])),
                  "--decode-chunk-size", rng.choice(["None", str(rng.randint(1, 14))])]
     kenburns_flags = ["--provider", "kenburns", "--kenburns-fps", rng.choice(["25", "29.97", "23.976", "60"])]
+    parser = step2_cli.build_parser(script.CONSTANTS)
     for flags in (svd_flags, kenburns_flags):
-        provider = make_provider(script.build_parser().parse_args(flags))
+        provider = make_provider(parser.parse_args(flags))
         settings = json.loads(json.dumps(provider.settings()))
-        again = script.settings_flags(provider.name, settings)
-        remade = make_provider(script.build_parser().parse_args([*again, "--device", "cpu"]))
+        again = settings_flags(provider.name, settings)
+        remade = make_provider(parser.parse_args([*again, "--device", "cpu"]))
         assert json.loads(json.dumps(remade.settings())) == settings
-    assert script.settings_flags("cloud", {"x": 1}) is None
-    assert script.settings_flags("svd", {"model": "m"}) is None
+    assert settings_flags("cloud", {"x": 1}) is None
+    assert settings_flags("svd", {"model": "m"}) is None
 
 
 def test_quoting_for_both_shells():

@@ -32,6 +32,7 @@ from tiny_svd import TINY_NUM_FRAMES
 from podcast_img2vid.errors import UserError
 from podcast_img2vid.fsutil import partial_path
 from podcast_img2vid.media import probe, read_frames, write_video
+from podcast_img2vid.step2 import cli as step2_cli
 from podcast_img2vid.step2 import run as step2
 from podcast_img2vid.step2.providers import svd
 from podcast_img2vid.step2.providers.base import ClipRequest, ProviderUnavailable
@@ -301,9 +302,9 @@ def test_no_cuda_without_device_cpu_is_a_clear_error(tmp_path, tiny_svd):
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: no CUDA GPU")
     assert "nvidia-smi" in lines[0] and "--provider kenburns" in lines[0]
-    parser = script.build_parser()
+    parser = step2_cli.build_parser(script.CONSTANTS)
     with pytest.raises(UserError, match="no CUDA GPU"):  # what animate_podcast_v2.py --step all calls
-        script.checked_provider(parser, parser.parse_args(["--model", str(tiny_svd)]))
+        step2_cli.checked_provider(parser, parser.parse_args(["--model", str(tiny_svd)]))
 
 
 def test_accelerate_two_processes_make_every_picture_once(tmp_path, tiny_svd):
@@ -611,7 +612,7 @@ def test_a_missing_referenced_picture_fails_alone(tmp_path):
 
 
 def test_help_shows_the_effective_defaults():
-    text = script.build_parser().format_help()
+    text = step2_cli.build_parser(script.CONSTANTS).format_help()
     for value in (script.MODEL_ID, "576", "1024", "default: 25", "default: 127", "default: 42",
                   layout.EXTRACTED_DIR, layout.CLIPS_DIR):
         assert value in text
