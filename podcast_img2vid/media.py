@@ -347,6 +347,26 @@ def count_frames(path: Path) -> int:
         return sum(1 for _ in container.decode(stream))
 
 
+def frames_at(path: Path, wanted: Iterable[int]) -> dict[int, av.VideoFrame]:
+    """The frames of the first video stream with these presentation timestamps, by timestamp:
+    decoded forward from the keyframe before the earliest to the latest (a span of the video, not
+    all of it). Timestamps no frame has are left out."""
+    wanted = set(wanted)
+    found: dict[int, av.VideoFrame] = {}
+    if not wanted:
+        return found
+    with _open(path) as container:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        container.seek(min(wanted), stream=stream, backward=True)
+        for frame in container.decode(stream):
+            if frame.pts in wanted:
+                found[frame.pts] = frame
+            if frame.pts is not None and frame.pts >= max(wanted):
+                break
+    return found
+
+
 def read_frames(path: Path) -> list[np.ndarray]:
     """Decode every frame of a short video as RGB uint8 arrays (tests, small clips)."""
     return list(iter_frames(path))

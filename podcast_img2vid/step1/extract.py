@@ -29,7 +29,7 @@ from scenedetect import StatsManager
 
 from ..errors import UserError
 from ..fsutil import atomic_output
-from ..media import MediaInfo, probe, upright
+from ..media import MediaInfo, frames_at, probe, upright
 from ..workdir.layout import (
     CONTACT_SHEET,
     EXTRACTED_DIR,
@@ -40,7 +40,15 @@ from ..workdir.layout import (
     write_scenes,
 )
 from ..workdir.overlays import MAX_SHARE, Overlay, OverlaySet, write_overlays
-from .overlay_finder import STATIC_AREA, AnimatedPixels, StaticLayer, clean_band, inpaint_overlays, widen_band
+from .overlay_finder import (
+    STATIC_AREA,
+    AnimatedPixels,
+    StaticLayer,
+    clean_band,
+    inpaint_overlays,
+    subtitles_known,
+    widen_band,
+)
 from .scan import Detected, ScenePicture, scan
 
 THUMB_WIDTH = 256
@@ -102,13 +110,14 @@ def run_step1(
     images.mkdir(parents=True)
     try:
         with ThreadPoolExecutor(max_workers=1) as writer:
-            pictures = _Pictures(images, info.sample_aspect, dedupe, writer)
+            pictures = _Pictures(video, images, info.sample_aspect, dedupe, writer)
             stats = StatsManager() if stats_file is not None else None
             detected = scan(info, threshold, min_scene_seconds, pictures.add, stats)
             if stats is not None:
                 _write_stats(stats, stats_file)
             _check_complete(info, detected.end_seconds)
             names = pictures.results()
+        pictures.clean_again(detected)
         overlays, dropped = pictures.overlays(detected)
         thumbs = pictures.finish(names, overlays)
         write_overlays(images, overlays)
@@ -143,16 +152,32 @@ def _check_complete(info: MediaInfo, end_seconds: float) -> None:
         )
 
 
+@dataclass(frozen=True)
+class _Written:
+    """A picture written during the scan, and what its subtitles were taken out with."""
+
+    name: str
+    pts: int | None
+    sample_pts: list[int | None]
+    """The timestamps of its frame and of the frames sampled across its scene."""
+    subtitle_mask: np.ndarray | None
+    subtitle_colours: tuple[tuple[int, int, int], ...]
+
+
 class _Pictures:
     """Names each scene's picture and writes new pictures as PNG on a worker thread during the scan,
-    with the subtitles taken out (`clean_band`); `finish` takes the other overlays out at the end.
+    with the subtitles taken out (`clean_band`) as far as they are known by the scene's end;
+    `clean_again` redoes that where the band or colours found by the end of the video differ;
+    `finish` takes the other overlays out at the end.
 
     With `dedupe`, a picture that is the same as an earlier one (`same_picture` on the full-size
     pictures outside overlays, whatever the threshold) reuses the first file's name and is not
     written again.
     """
 
-    def __init__(self, folder: Path, sample_aspect: Fraction, dedupe: bool, writer: ThreadPoolExecutor):
+    def __init__(self, source: Path, folder: Path, sample_aspect: Fraction, dedupe: bool,
+                 writer: ThreadPoolExecutor):
+        self.source = source
         self.folder = folder
         self.sample_aspect = sample_aspect
         self.dedupe = dedupe
@@ -167,6 +192,7 @@ class _Pictures:
         self._jobs: list[Future[str]] = []
         self._firsts: list[tuple[str, np.ndarray, np.ndarray]] = []
         """Each picture written so far: name, thumbnail signature and judged area (full size)."""
+        self._written: list[_Written] = []
 
     def add(self, picture: ScenePicture) -> None:
         """The next scene's picture."""
@@ -202,7 +228,31 @@ class _Pictures:
         _write_png(bgr, self.folder / name)
         self.static.add(bgr)
         self._firsts.append((name, signature, judged))
+        self._written.append(_Written(name, picture.frame.pts, [f.pts for f in picture.samples],
+                                      picture.subtitle_mask, picture.subtitle_colours))
         return name
+
+    def clean_again(self, detected: Detected) -> None:
+        """Take the subtitles out again, with the band and colours known at the end, of the pictures
+        written with less (`subtitles_known`): a band found taller later (a two-line subtitle),
+        colours firmer after more subtitle changes (over a moving picture few are seen). Their frames
+        are decoded once more, scene by scene."""
+        if detected.subtitle_mask is None:
+            return
+        colours = detected.subtitles.colours
+        band = widen_band(self._display_mask(detected.subtitle_mask)) > 0
+        for written in self._written:
+            if subtitles_known(written.subtitle_mask, written.subtitle_colours, detected.subtitle_mask,
+                               colours):
+                continue
+            wanted = [pts for pts in (written.pts, *written.sample_pts) if pts is not None]
+            frames = frames_at(self.source, wanted)
+            if written.pts not in frames:
+                continue  # no timestamps to find it by: it keeps its first cleaning
+            bgr = display_picture(frames[written.pts], self.sample_aspect)
+            samples = [display_picture(frames[pts], self.sample_aspect) for pts in written.sample_pts
+                       if pts in frames]
+            _write_png(clean_band(bgr, samples, band, colours), self.folder / written.name)
 
     def _note_animated(self, picture: ScenePicture) -> None:
         """Where the scene's sampled frames differ from its picture (`AnimatedPixels`, stored pixels)."""

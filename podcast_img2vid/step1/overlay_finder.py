@@ -63,6 +63,8 @@ STATIC_AREA of the frame whose luma varies by STATIC_DETAIL (standard deviation)
 SAME_PICTURE = 3.0
 """A sampled frame shows the same picture, not moved, when it differs by at most this (mean levels)
 outside the subtitle band, at a quarter of the size."""
+COLOUR_DRIFT = 16
+"""Subtitle colours this close (levels, every channel) are one colour, averaged over more changes."""
 COLOUR_TOLERANCE = 64
 """A pixel this close (levels, every channel) to one of the subtitles' colours may be text: the codec
 smears the colours of thin letters."""
@@ -368,6 +370,21 @@ def clean_band(picture: np.ndarray, samples: list[np.ndarray], band: np.ndarray,
     clean = picture.copy()
     clean[y0:y1, x0:x1] = crop
     return clean
+
+
+def subtitles_known(mask: np.ndarray | None, colours: tuple[tuple[int, int, int], ...],
+                    final_mask: np.ndarray, final_colours: tuple[tuple[int, int, int], ...]) -> bool:
+    """Whether a picture cleaned with the subtitle band `mask` (uint8, None: none yet) and `colours`
+    was cleaned with what is known at the end of the video: its band covers `final_mask` and its
+    colours are the final ones (each within COLOUR_DRIFT of one of the others)."""
+    if mask is None or ((final_mask > 0) & (mask == 0)).any():
+        return False
+
+    def near(colour: tuple[int, int, int], others: tuple[tuple[int, int, int], ...]) -> bool:
+        return any(np.abs(np.subtract(colour, other)).max() <= COLOUR_DRIFT for other in others)
+
+    return (len(colours) == len(final_colours) and all(near(c, final_colours) for c in colours)
+            and all(near(c, colours) for c in final_colours))
 
 
 def _same_picture(picture: np.ndarray, sample: np.ndarray, top: int, bottom: int) -> bool:
