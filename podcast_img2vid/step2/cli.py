@@ -82,11 +82,10 @@ class Constants:
             raise UserError(f"{script}, line {e.lineno}: {e.msg}; undo the last edit there") from None
         values: dict[str, object] = {}
         for node in body:
-            target = node.targets[0] if isinstance(node, ast.Assign) and len(node.targets) == 1 else (
-                node.target if isinstance(node, ast.AnnAssign) and node.value is not None else None)
-            if isinstance(target, ast.Name) and target.id in cls.names():
+            name = _assigned_name(node)
+            if name in cls.names():
                 try:
-                    values[target.id] = ast.literal_eval(node.value)
+                    values[name] = ast.literal_eval(node.value)
                 except ValueError:
                     raise UserError(
                         f"{script}, line {node.lineno}: {ast.get_source_segment(source, node)} is not a "
@@ -118,6 +117,17 @@ class Constants:
             "kenburns": KenBurnsSettings(fps=self.kenburns_fps),
             "ltx": LTXSettings(device=self.device),
         }
+
+
+def _assigned_name(node: ast.stmt) -> str | None:
+    """X in a statement `X = value` or `X: type = value`; None for any other statement."""
+    if isinstance(node, ast.Assign) and len(node.targets) == 1:
+        target = node.targets[0]
+    elif isinstance(node, ast.AnnAssign) and node.value is not None:
+        target = node.target
+    else:
+        return None
+    return target.id if isinstance(target, ast.Name) else None
 
 
 def add_step2_arguments(

@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import importlib
 import os
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -114,7 +115,57 @@ class PikaSettings(CloudSettings):
     resolution: str = setting("720p", "720p or 1080p", shown=True)
 
 
-class RunwayService(CloudService):
+class _Service(CloudService):
+    """What the three services share: their settings checked against the lists below, then their
+    official client imported and given the key (each service says how it builds its client)."""
+
+    MODELS: tuple[str, ...] = ()
+    SECONDS: Collection[int] = ()
+    RESOLUTIONS: tuple[str, ...] | None = None
+    """None: the service takes no resolution."""
+    client_module = ""
+    client_package = ""
+    """The client's import name and the package that installs it."""
+    key_page = ""
+    """Where a user gets an API key."""
+
+    def __init__(self, config: RunwaySettings | LumaSettings | PikaSettings):
+        check_choice(self.name, "model", config.model, self.MODELS)
+        check_choice(self.name, "clip length (seconds)", config.seconds, self.SECONDS)
+        if self.RESOLUTIONS is not None:
+            check_choice(self.name, "resolution", config.resolution, self.RESOLUTIONS)
+        self.check_settings(config)
+        self.config = config
+        self.sdk = import_client(self.client_module, self.client_package, self.name)
+        require_key(self.key_variable, self.name, self.key_page)
+        self.client = self.make_client()
+
+    def check_settings(self, config) -> None:
+        """This service's own checks of its settings, made before its client is imported."""
+
+    def make_client(self):
+        raise NotImplementedError
+
+    def seconds(self) -> float:
+        return self.config.seconds
+
+    def price(self) -> Price:
+        return PRICES[(self.name, self.config.model, getattr(self.config, "resolution", ""))]
+
+
+class _StainlessService(_Service):
+    """Runway's and Luma's clients, generated alike: the same error classes."""
+
+    def _call(self, call):
+        try:
+            return call()
+        except self.sdk.APIStatusError as e:
+            raise classify(e.status_code, _status_message(e.body, e.message), e.response.headers) from None
+        except self.sdk.APIConnectionError as e:
+            raise connection_failure(e) from None
+
+
+class RunwayService(_StainlessService):
     """Runway's image_to_video tasks. The picture goes as a data URI (up to 5 MB); the clip's ratio
     is the listed one closest to the picture's; the seed is sent."""
 
@@ -125,28 +176,11 @@ class RunwayService(CloudService):
     RATIOS = {"1280:720": 1280 / 720, "720:1280": 720 / 1280, "1104:832": 1104 / 832,
               "832:1104": 832 / 1104, "960:960": 1.0, "1584:672": 1584 / 672}
     SECONDS = range(2, 11)
+    client_module = client_package = "runwayml"
+    key_page = "https://dev.runwayml.com"
 
-    def __init__(self, config: RunwaySettings):
-        check_choice(self.name, "model", config.model, self.MODELS)
-        check_choice(self.name, "clip length (seconds)", config.seconds, self.SECONDS)
-        self.config = config
-        self.sdk = import_client("runwayml", "runwayml", self.name)
-        require_key(self.key_variable, self.name, "https://dev.runwayml.com")
-        self.client = self.sdk.RunwayML(max_retries=0, timeout=cloud.REQUEST_TIMEOUT_SECONDS)
-
-    def seconds(self) -> float:
-        return self.config.seconds
-
-    def price(self) -> Price:
-        return PRICES[(self.name, self.config.model, "")]
-
-    def _call(self, call):
-        try:
-            return call()
-        except self.sdk.APIStatusError as e:
-            raise classify(e.status_code, _status_message(e.body, e.message), e.response.headers) from None
-        except self.sdk.APIConnectionError as e:
-            raise connection_failure(e) from None
+    def make_client(self):
+        return self.sdk.RunwayML(max_retries=0, timeout=cloud.REQUEST_TIMEOUT_SECONDS)
 
     def create(self, image: Path, seed: int) -> str:
         task = self._call(lambda: self.client.image_to_video.create(
@@ -168,7 +202,7 @@ class RunwayService(CloudService):
         return TaskState("running", task.status, getattr(task, "progress", None))
 
 
-class LumaService(CloudService):
+class LumaService(_StainlessService):
     """Luma's Dream Machine generations. Its API takes the picture only as a public URL, so the
     pictures must be put online by the user first (--luma-image-url: the folder's address);
     each one is fetched and compared with the picture on disk before a task is created. Luma
@@ -182,41 +216,25 @@ class LumaService(CloudService):
     RATIOS = {"16:9": 16 / 9, "9:16": 9 / 16, "1:1": 1.0, "4:3": 4 / 3, "3:4": 3 / 4,
               "21:9": 21 / 9, "9:21": 9 / 21}
 
-    def __init__(self, config: LumaSettings):
-        check_choice(self.name, "model", config.model, self.MODELS)
-        check_choice(self.name, "clip length (seconds)", config.seconds, self.SECONDS)
-        check_choice(self.name, "resolution", config.resolution, self.RESOLUTIONS)
+    client_module = client_package = "lumaai"
+    key_page = "https://lumalabs.ai/dream-machine/api/keys"
+
+    def check_settings(self, config: LumaSettings) -> None:
         if not config.image_url:
             raise UserError(
                 "--provider luma: Luma's API takes pictures only as public URLs. Upload the "
                 "1_extracted_images folder somewhere public and give its address with --luma-image-url "
                 "(e.g. --luma-image-url https://example.com/podcast/1_extracted_images/)"
             )
-        self.config = config
-        self.image_url = config.image_url.rstrip("/") + "/"
-        self.sdk = import_client("lumaai", "lumaai", self.name)
-        require_key(self.key_variable, self.name, "https://lumalabs.ai/dream-machine/api/keys")
-        self.client = self.sdk.LumaAI(max_retries=0, timeout=cloud.REQUEST_TIMEOUT_SECONDS)
 
-    def seconds(self) -> float:
-        return self.config.seconds
-
-    def price(self) -> Price:
-        return PRICES[(self.name, self.config.model, self.config.resolution)]
-
-    def _call(self, call):
-        try:
-            return call()
-        except self.sdk.APIStatusError as e:
-            raise classify(e.status_code, _status_message(e.body, e.message), e.response.headers) from None
-        except self.sdk.APIConnectionError as e:
-            raise connection_failure(e) from None
+    def make_client(self):
+        return self.sdk.LumaAI(max_retries=0, timeout=cloud.REQUEST_TIMEOUT_SECONDS)
 
     def picture_url(self, image: Path) -> str:
         """The picture's public URL, checked to serve exactly the picture on disk."""
         import httpx
 
-        url = self.image_url + image.name
+        url = self.config.image_url.rstrip("/") + "/" + image.name
         try:
             answer = httpx.get(url, follow_redirects=True, timeout=cloud.REQUEST_TIMEOUT_SECONDS)
         except httpx.HTTPError as e:
@@ -247,7 +265,7 @@ class LumaService(CloudService):
         return TaskState("running", generation.state or "queued")
 
 
-class PikaService(CloudService):
+class PikaService(_Service):
     """Pika on fal.ai's queue (fal-client). The picture goes as a data URI; the seed is sent."""
 
     name = "pika"
@@ -261,21 +279,15 @@ class PikaService(CloudService):
     from sending a submit that timed out again (it resends only requests without one), which
     would create, and charge, a second task."""
 
-    def __init__(self, config: PikaSettings):
-        check_choice(self.name, "model", config.model, self.MODELS)
-        check_choice(self.name, "clip length (seconds)", config.seconds, self.SECONDS)
-        check_choice(self.name, "resolution", config.resolution, self.RESOLUTIONS)
-        self.config = config
-        self.sdk = import_client("fal_client", "fal-client", self.name)
-        require_key(self.key_variable, self.name, "https://fal.ai/dashboard/keys")
-        self.client = self.sdk.SyncClient(default_timeout=cloud.REQUEST_TIMEOUT_SECONDS)
-        self.endpoint = f"fal-ai/pika/{config.model}/image-to-video"
+    client_module, client_package = "fal_client", "fal-client"
+    key_page = "https://fal.ai/dashboard/keys"
 
-    def seconds(self) -> float:
-        return self.config.seconds
+    def make_client(self):
+        return self.sdk.SyncClient(default_timeout=cloud.REQUEST_TIMEOUT_SECONDS)
 
-    def price(self) -> Price:
-        return PRICES[(self.name, self.config.model, self.config.resolution)]
+    @property
+    def endpoint(self) -> str:
+        return f"fal-ai/pika/{self.config.model}/image-to-video"
 
     def _call(self, call):
         import httpx
