@@ -74,6 +74,57 @@ def check_clip(work: layout.WorkDir, image: str, fallback: str, fps: Fraction) -
     return ClipSource(image, path, False, count, info.fps)
 
 
+class Problems(list[str]):
+    """Every problem found, one line each, so that one error can list them all."""
+
+    def collect(self, check, *args):
+        """`check(*args)`, or None with its UserError kept as a problem."""
+        try:
+            return check(*args)
+        except UserError as e:
+            self.append(str(e))
+            return None
+
+    def raise_if_any(self) -> None:
+        if len(self) == 1:
+            raise UserError(f"step 3 cannot start, nothing was written: {self[0]}")
+        if self:
+            listed = "".join(f"\n  {n}. {problem}" for n, problem in enumerate(self, 1))
+            raise UserError(f"{len(self)} problems; step 3 cannot start, nothing was written:{listed}")
+
+
+def check_options(pattern: str, fallback: str, fps: float | None) -> None:
+    if pattern not in PATTERNS:
+        raise UserError(f"pattern {pattern!r} is not one of {', '.join(PATTERNS)}")
+    if fallback not in FALLBACKS:
+        raise UserError(f"fallback {fallback!r} is not one of {', '.join(FALLBACKS)}")
+    if fps is not None and not fps > 0:
+        raise UserError(f"--fps {fps}: give a positive frame rate such as 30 or 29.97")
+
+
+def clip_sources(
+    work: layout.WorkDir, scenes: list[layout.Scene], fallback: str, fps: Fraction, problems: Problems
+) -> dict[str, ClipSource]:
+    """The clip (or still) of every picture the scenes show; what is wrong goes to `problems`."""
+    sources: dict[str, ClipSource] = {}
+    for image in layout.referenced_images(scenes):
+        checked = check_clip(work, image, fallback, fps)
+        if isinstance(checked, str):
+            problems.append(checked)
+        else:
+            sources[image] = checked
+    return sources
+
+
+def csv_end_problem(video: Path, info: MediaInfo, csv_path: Path, scenes: list[layout.Scene]) -> str | None:
+    """What is wrong when timestamps.csv does not end where the video does (None: it does)."""
+    if abs(scenes[-1].end - info.duration) <= CSV_END_TOLERANCE:
+        return None
+    return (f"{csv_path} ends at {scenes[-1].end:.3f}s but {video} is {info.duration:.3f}s long: it was "
+            "made for another video or its last scenes were removed; run step 1 for this video, or make "
+            f"the last scene end at {info.duration:.3f}")
+
+
 def validate_inputs(
     video: Path, work: layout.WorkDir, output: Path, pattern: str, fallback: str, fps: float | None,
     overlays: bool,
@@ -81,47 +132,19 @@ def validate_inputs(
     """Check every input before any encoding; raise ONE UserError listing every problem.
 
     `overlays`: also read and check step 1's overlays (None when it found none)."""
-    if pattern not in PATTERNS:
-        raise UserError(f"pattern {pattern!r} is not one of {', '.join(PATTERNS)}")
-    if fallback not in FALLBACKS:
-        raise UserError(f"fallback {fallback!r} is not one of {', '.join(FALLBACKS)}")
-    if fps is not None and not fps > 0:
-        raise UserError(f"--fps {fps}: give a positive frame rate such as 30 or 29.97")
+    check_options(pattern, fallback, fps)
     check_output_path(video, output, work)
-    problems: list[str] = []
-    info = scenes = None
-    try:
-        info = probe(video)
-    except UserError as e:
-        problems.append(str(e))
-    try:
-        scenes = layout.read_scenes(work.csv_path)
-    except UserError as e:
-        problems.append(str(e))
+    problems = Problems()
+    info = problems.collect(probe, video)
+    scenes = problems.collect(layout.read_scenes, work.csv_path)
     live = None
     if overlays and info is not None:
-        try:
-            live = read_overlays(work.images_dir, display_size(info))
-        except UserError as e:
-            problems.append(str(e))
+        live = problems.collect(read_overlays, work.images_dir, display_size(info))
     sources: dict[str, ClipSource] = {}
     if scenes is not None:
         out_fps = frame_rate(fps) if fps is not None else (info.fps if info else Fraction(30))
-        for image in layout.referenced_images(scenes):
-            checked = check_clip(work, image, fallback, out_fps)
-            if isinstance(checked, str):
-                problems.append(checked)
-            else:
-                sources[image] = checked
-    if info is not None and scenes is not None and abs(scenes[-1].end - info.duration) > CSV_END_TOLERANCE:
-        problems.append(
-            f"{work.csv_path} ends at {scenes[-1].end:.3f}s but {video} is {info.duration:.3f}s long: it was "
-            "made for another video or its last scenes were removed; run step 1 for this video, or make "
-            f"the last scene end at {info.duration:.3f}"
-        )
-    if len(problems) == 1:
-        raise UserError(f"step 3 cannot start, nothing was written: {problems[0]}")
-    if problems:
-        listed = "".join(f"\n  {n}. {problem}" for n, problem in enumerate(problems, 1))
-        raise UserError(f"{len(problems)} problems; step 3 cannot start, nothing was written:{listed}")
+        sources = clip_sources(work, scenes, fallback, out_fps, problems)
+        if info is not None and (problem := csv_end_problem(video, info, work.csv_path, scenes)):
+            problems.append(problem)
+    problems.raise_if_any()
     return info, scenes, sources, live

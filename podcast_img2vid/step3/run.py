@@ -23,7 +23,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from ..fsutil import atomic_output
-from ..media import frame_rate, presented_spans
+from ..media import Span, frame_rate, presented_spans
 from ..workdir import layout
 from .assemble import Assembler, VideoSettings, encode_segment, even_size, to_video_frame
 from .audio import audio_track
@@ -31,7 +31,7 @@ from .composite import Compositor, SourceFrames
 from .encode import ClipUnitEncoder, counted, interpolated, live_frames, scene_frames
 from .inputs import display_size, validate_inputs
 from .output_path import check_writable, temporary_folder, write_error
-from .plan import frames_for, scene_spans
+from .plan import Piece, SceneSpan, frames_for, scene_spans
 from .timeline import Timeline
 
 
@@ -86,6 +86,49 @@ def summary(result: Step3Result) -> str:
     )
 
 
+@dataclass(frozen=True)
+class _Scenes:
+    """Puts each scene into the output: its clip units' packets copied, or (Ken Burns, live
+    overlays) its frames made, composited and encoded."""
+
+    units: ClipUnitEncoder
+    assembler: Assembler
+    settings: VideoSettings
+    kenburns: bool
+    compositor: Compositor | None
+    source: SourceFrames | None
+    images_dir: Path
+    timeline: Timeline
+    tmp: Path
+
+    def add(self, n: int, span: SceneSpan, pieces: list[Piece], bar: tqdm) -> None:
+        image = span.scene.image
+        if self.compositor is None and not self.kenburns:
+            for piece in pieces:
+                self.assembler.add(self.units.segment(image, piece.part), piece.count)
+            bar.update(span.count)
+            return
+        frames = scene_frames(self.units, span, self.kenburns, n)
+        if self.compositor is None:
+            encoded = (to_video_frame(rgb, self.settings) for rgb in frames)
+        else:
+            encoded = live_frames(frames, span, self.compositor, self.source, self.images_dir / image,
+                                  self.timeline, self.settings)
+        segment = self.tmp / "scene.mp4"
+        encode_segment(counted(encoded, bar), segment, self.settings)
+        self.assembler.add(segment, span.count)
+
+
+def _sync(picture: Span, sound: Span | None) -> tuple[float | None, float | None, float | None]:
+    """(sync error, audio offset, gap between the ends) in ms of the output's picture and sound as
+    players present them; all None for a silent output (see Step3Result)."""
+    if sound is None:
+        return None, None, None
+    offset_ms = (sound.start - picture.start) * 1000
+    ends_ms = abs(picture.end - sound.end) * 1000
+    return max(ends_ms, abs(offset_ms)), offset_ms, ends_ms
+
+
 def run_step3(
     video: Path,
     work: layout.WorkDir,
@@ -129,33 +172,17 @@ def run_step3(
                 if live is not None and live.overlays:
                     compositor = Compositor(live, width, height)
                     source = stack.enter_context(SourceFrames(video, width, height))
+                scenes_out = _Scenes(units, assembler, settings, kenburns, compositor, source,
+                                     work.images_dir, timeline, tmp)
                 with tqdm(total=total_frames, unit="frame", desc="step 3") as bar:
                     for n, span in enumerate(spans):
-                        image = span.scene.image
-                        if compositor is None and not kenburns:  # the clip units' packets, copied
-                            for piece in plans[n]:
-                                assembler.add(units.segment(image, piece.part), piece.count)
-                            bar.update(span.count)
-                            continue
-                        frames = scene_frames(units, span, kenburns, n)
-                        if compositor is None:
-                            encoded = (to_video_frame(rgb, settings) for rgb in frames)
-                        else:
-                            encoded = live_frames(frames, span, compositor, source,
-                                                   work.images_dir / image, timeline, settings)
-                        segment = tmp / "scene.mp4"
-                        encode_segment(counted(encoded, bar), segment, settings)
-                        assembler.add(segment, span.count)
+                        scenes_out.add(n, span, plans[n], bar)
                 assembler.close()
         except OSError as e:
             raise write_error(e, output, tmp) from None
 
     out_picture, out_sound = presented_spans(output)
-    sync_ms = offset_ms = ends_ms = None
-    if out_sound is not None:
-        offset_ms = (out_sound.start - out_picture.start) * 1000
-        ends_ms = abs(out_picture.end - out_sound.end) * 1000
-        sync_ms = max(ends_ms, abs(offset_ms))
+    sync_ms, offset_ms, ends_ms = _sync(out_picture, out_sound)
     result = Step3Result(
         output=output,
         scenes=len(spans),
