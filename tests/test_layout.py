@@ -94,3 +94,52 @@ def test_no_csv_names_the_folder_searched_and_work_dir(tmp_path, monkeypatch):
     with pytest.raises(UserError) as error:
         layout.read_scenes(layout.WorkDir(Path(".")).csv_path)
     assert str(tmp_path / layout.TIMESTAMPS_CSV) in str(error.value) and "--work-dir" in str(error.value)
+
+
+def test_hand_edits_that_break_the_scenes_are_each_named_by_line(tmp_path):
+    """A picture name that is not one, an end before its start, a gap between two scenes, a first
+    scene not at 0: each named (line or scene) in one error, in file order; past five, counted."""
+    path = tmp_path / layout.TIMESTAMPS_CSV
+    for seed in range(6):
+        rng = np.random.default_rng(seed)
+        scenes = random_scenes(seed + 10)
+        while len(scenes) < 3:
+            scenes = random_scenes(int(rng.integers(100, 10**6)))
+        k = int(rng.integers(1, len(scenes)))  # a scene after the first
+        bad_name = str(rng.choice(["../image_001.png", "C:\\pictures\\image_001.png", "image_1.jpg"]))
+        edits = {
+            "name": ([(k, "image", bad_name)], [
+                f"line {k + 2}: image {bad_name!r} is not a picture name like image_001.png "
+                f"inside {layout.EXTRACTED_DIR}"]),
+            "end before start": ([(k, "end", f"{scenes[k].start - 0.25:.6f}")], [
+                f"line {k + 2}: end ({scenes[k].start - 0.25:.6f}) must be after start "
+                f"({scenes[k].start:.6f})"]),
+            "gap": ([(k, "start", f"{scenes[k].start + 0.5:.6f}")], [
+                f"scene {scenes[k].scene} starts at {scenes[k].start + 0.5:.3f}s but scene "
+                f"{scenes[k - 1].scene} ends at {scenes[k - 1].end:.3f}s (scenes must tile the video)"]),
+            "late first": ([(0, "start", "0.2")], ["the first scene starts at 0.200s, not at 0"]),
+            "name and end": ([(0, "image", bad_name), (k, "end", "0")], [
+                f"line 2: image {bad_name!r} is not a picture name like image_001.png "
+                f"inside {layout.EXTRACTED_DIR}",
+                f"line {k + 2}: end (0) must be after start ({scenes[k].start:.6f})"]),
+        }
+        for name, (changes, problems) in edits.items():
+            rows = [dict(zip(layout.CSV_COLUMNS, [s.scene, s.image, f"{s.start:.6f}", f"{s.end:.6f}",
+                                                  s.duration, s.start_frame, s.end_frame], strict=True))
+                    for s in scenes]
+            for index, column, value in changes:
+                rows[index][column] = value
+            text = ",".join(layout.CSV_COLUMNS) + "\n" + "".join(
+                ",".join(str(row[c]) for c in layout.CSV_COLUMNS) + "\n" for row in rows)
+            path.write_text(text, encoding="utf-8")
+            with pytest.raises(UserError) as error:
+                layout.read_scenes(path)
+            expected = f"{path}: {'; '.join(problems)}. Fix the file or run step 1 again."
+            assert str(error.value) == expected, name
+
+    many = [layout.Scene(i + 1, f"picture {i}.png", i, i + 1, i * 25, (i + 1) * 25) for i in range(7)]
+    text = ",".join(layout.CSV_COLUMNS) + "\n" + "".join(
+        f"{s.scene},{s.image},{s.start},{s.end},1,{s.start_frame},{s.end_frame}\n" for s in many)
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(UserError, match=r"line 6: image 'picture 4.png' .*; and 2 more\. Fix the file"):
+        layout.read_scenes(path)

@@ -28,6 +28,7 @@ import csv
 import io
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -278,6 +279,45 @@ def _frame_number(text: str) -> int:
         return int(number)
 
 
+def _scene_of(row: dict[str, str], line: int, seconds: Callable[[str], float],
+              problems: list[str]) -> Scene | None:
+    """The scene on one CSV line; what is wrong with it goes to `problems` (None: unreadable)."""
+    try:
+        scene = Scene(
+            scene=_frame_number(row["scene"]),
+            image=row["image"],
+            start=seconds(row["start"]),
+            end=seconds(row["end"]),
+            start_frame=_frame_number(row["start_frame"]),
+            end_frame=_frame_number(row["end_frame"]),
+        )
+    except (TypeError, ValueError):
+        problems.append(f"line {line}: a number does not parse")
+        return None
+    if not is_image_name(scene.image):
+        problems.append(
+            f"line {line}: image {scene.image!r} is not a picture name like image_001.png "
+            f"inside {EXTRACTED_DIR}"
+        )
+    if not (math.isfinite(scene.start) and math.isfinite(scene.end)) or scene.end <= scene.start:
+        problems.append(f"line {line}: end ({row['end']}) must be after start ({row['start']})")
+    return scene
+
+
+def _tiling_problems(scenes: list[Scene]) -> list[str]:
+    """Where the scenes do not tile the video: the first must start at 0, each where the last ended."""
+    problems = []
+    if abs(scenes[0].start) > 1e-3:
+        problems.append(f"the first scene starts at {scenes[0].start:.3f}s, not at 0")
+    for prev, cur in zip(scenes, scenes[1:], strict=False):
+        if abs(cur.start - prev.end) > 1e-3:
+            problems.append(
+                f"scene {cur.scene} starts at {cur.start:.3f}s but scene {prev.scene} "
+                f"ends at {prev.end:.3f}s (scenes must tile the video)"
+            )
+    return problems
+
+
 def read_scenes(path: Path) -> list[Scene]:
     """Read and validate timestamps.csv, also as Excel saves it (see `_csv_text`, `_csv_rows`).
 
@@ -300,38 +340,11 @@ def read_scenes(path: Path) -> list[Scene]:
     def seconds(text: str) -> float:
         return float(text.replace(",", ".") if separator == ";" else text)  # "1,5" beside semicolons
 
-    scenes = []
-    problems = []
-    for line, row in enumerate(rows, start=2):
-        try:
-            scene = Scene(
-                scene=_frame_number(row["scene"]),
-                image=row["image"],
-                start=seconds(row["start"]),
-                end=seconds(row["end"]),
-                start_frame=_frame_number(row["start_frame"]),
-                end_frame=_frame_number(row["end_frame"]),
-            )
-        except (TypeError, ValueError):
-            problems.append(f"line {line}: a number does not parse")
-            continue
-        if not is_image_name(scene.image):
-            problems.append(
-                f"line {line}: image {scene.image!r} is not a picture name like image_001.png "
-                f"inside {EXTRACTED_DIR}"
-            )
-        if not (math.isfinite(scene.start) and math.isfinite(scene.end)) or scene.end <= scene.start:
-            problems.append(f"line {line}: end ({row['end']}) must be after start ({row['start']})")
-        scenes.append(scene)
+    problems: list[str] = []
+    scenes = [scene for line, row in enumerate(rows, start=2)
+              if (scene := _scene_of(row, line, seconds, problems)) is not None]
     if scenes and not problems:
-        if abs(scenes[0].start) > 1e-3:
-            problems.append(f"the first scene starts at {scenes[0].start:.3f}s, not at 0")
-        for prev, cur in zip(scenes, scenes[1:], strict=False):
-            if abs(cur.start - prev.end) > 1e-3:
-                problems.append(
-                    f"scene {cur.scene} starts at {cur.start:.3f}s but scene {prev.scene} "
-                    f"ends at {prev.end:.3f}s (scenes must tile the video)"
-                )
+        problems = _tiling_problems(scenes)
     if problems:
         shown = "; ".join(problems[:5]) + (f"; and {len(problems) - 5} more" if len(problems) > 5 else "")
         raise UserError(f"{path}: {shown}. Fix the file or run step 1 again.")
