@@ -39,12 +39,12 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests"), str(ROOT / "benchmarks")]
 from bench_step3 import make_case, timed  # noqa: E402
 from motion_media import mean_abs_diff, psnr, ssim  # noqa: E402
 
-from podcast_img2vid import layout  # noqa: E402
 from podcast_img2vid.kenburns import zoom_pan  # noqa: E402
 from podcast_img2vid.media import read_frames, write_video  # noqa: E402
 from podcast_img2vid.step3.interpolate import Interpolation, interpolated_clip  # noqa: E402
 from podcast_img2vid.step3.plan import Blend, clip_units, resample, scene_indices, shown_frame  # noqa: E402
 from podcast_img2vid.step3.run import run_step3  # noqa: E402
+from podcast_img2vid.workdir import layout  # noqa: E402
 
 FPS = Fraction(30)
 EVERY = 4

@@ -32,9 +32,9 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from tiny_svd import build_tiny_svd  # noqa: E402
 
-from podcast_img2vid import layout  # noqa: E402
 from podcast_img2vid.step2.providers.svd import SVDProvider, SVDSettings  # noqa: E402
 from podcast_img2vid.step2.run import run_step2  # noqa: E402
+from podcast_img2vid.workdir import layout  # noqa: E402
 
 LIMIT = 0.05
 

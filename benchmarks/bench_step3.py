@@ -44,9 +44,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 from step3_media import PEAK_RSS_CHILD, REPO, step3_peak_rss_mb  # noqa: E402
 
-from podcast_img2vid import layout  # noqa: E402
 from podcast_img2vid.media import run_ffmpeg, stream_durations, write_video  # noqa: E402
 from podcast_img2vid.step3.run import run_step3  # noqa: E402
+from podcast_img2vid.workdir import layout  # noqa: E402
 from podcast_img2vid.workdir.overlays import KEY_LEVEL, Overlay, OverlaySet, write_overlays  # noqa: E402
 
 FPS = 30
