@@ -4,12 +4,12 @@
   blocks all lie in one horizontal band near the bottom (or the top) of the frame, at most
   BAND_SHARE of its height, and that looks like text (`_text_like`: a small edit there is a flat
   patch; once the band is known, any change inside it: a subtitle's box coming and going) is a
-  subtitle change, never a picture change. Blocks beside an animated area, in rows away from the
-  rest of the change, are left out (`_without_animated_edges`). The band is the box around those
-  changes (a later one
-  must fit in one band with them); the colours of the pixels that changed in it are the
-  subtitles' colours (text, outline, box). A picture change under a constant subtitle changes
-  blocks outside the band, so it is still a cut.
+  subtitle change, never a picture change; so is a change in the known band's rows that meets
+  the band (a longer line or a wider box than before: `_along_band`). Blocks beside an animated
+  area, in rows away from the rest of the change, are left out (`_without_animated_edges`). The
+  band is the box around those changes (a later one must fit in one band with them); the colours
+  of the pixels that changed in it are the subtitles' colours (text, outline, box). A picture
+  change under a constant subtitle changes blocks outside the band, so it is still a cut.
 * Animated areas: the detector's activity mask finds where they are (`animated_blocks`: the
   boxes around the blocks it left out of judging in a good share of the frames, less its margin);
   their own pixels are those where the frames of a still scene differ from its picture
@@ -115,9 +115,8 @@ class SubtitleBand:
             return False
         if not (top >= LOWER_START * height or bottom < UPPER_END * height):
             return False
-        if self.blocks is None or (change.changed & ~self.blocks).any():
-            if not _text_like(change):
-                return False
+        if not self._along_band(change.changed) and not _text_like(change):
+            return False
         seen = change.changed if self.blocks is None else self.blocks | change.changed
         rows, cols = np.flatnonzero(seen.any(axis=1)), np.flatnonzero(seen.any(axis=0))
         self.blocks = np.zeros_like(seen)
@@ -126,6 +125,14 @@ class SubtitleBand:
         self.moving |= change.moving
         self._note_colours(change)
         return True
+
+    def _along_band(self, changed: np.ndarray) -> bool:
+        """Whether changed blocks lie in the known band's rows and meet the band: its line or box
+        changing, also where a longer line than any before reaches past its ends (the box's new
+        part is flat, no text edges)."""
+        if self.blocks is None or not (changed & self.blocks).any():
+            return False
+        return not (changed & ~self.blocks.any(axis=1)[:, None]).any()
 
     def _note_colours(self, change: LocalChange) -> None:
         inside = pixel_mask(change.changed, change.before).astype(bool)
