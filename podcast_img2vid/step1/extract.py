@@ -44,6 +44,7 @@ from .overlay_finder import (
     STATIC_AREA,
     AnimatedPixels,
     StaticLayer,
+    TextOnScreen,
     clean_band,
     inpaint_overlays,
     subtitles_known,
@@ -187,6 +188,7 @@ class _Pictures:
         """The pictures' (width, height), once one was placed."""
         self.static = StaticLayer()
         self.animated = AnimatedPixels()
+        self.text = TextOnScreen()
         self._stored: tuple[int, int] | None = None
         """The stored frames' (width, height)."""
         self._jobs: list[Future[str]] = []
@@ -237,13 +239,13 @@ class _Pictures:
         written with less (`subtitles_known`): a band found taller later (a two-line subtitle),
         colours firmer after more subtitle changes (over a moving picture few are seen). Their frames
         are decoded once more, scene by scene."""
-        if detected.subtitle_mask is None:
+        final = self.subtitle_band(detected)
+        if final is None:
             return
         colours = detected.subtitles.colours
-        band = widen_band(self._display_mask(detected.subtitle_mask)) > 0
+        band = widen_band(self._display_mask(final)) > 0
         for written in self._written:
-            if subtitles_known(written.subtitle_mask, written.subtitle_colours, detected.subtitle_mask,
-                               colours):
+            if subtitles_known(written.subtitle_mask, written.subtitle_colours, final, colours):
                 continue
             wanted = [pts for pts in (written.pts, *written.sample_pts) if pts is not None]
             frames = frames_at(self.source, wanted)
@@ -267,7 +269,20 @@ class _Pictures:
         if picture.subtitle_mask is not None:
             band = widen_band(picture.subtitle_mask)
             band = cv2.resize(band, (width, height), interpolation=cv2.INTER_NEAREST) > 0
-        self.animated.add(small(picture.frame), [small(f) for f in picture.samples], band)
+        samples = [small(f) for f in picture.samples]
+        self.animated.add(small(picture.frame), samples, band)
+        self.text.add(samples)
+
+    def subtitle_band(self, detected: Detected) -> np.ndarray | None:
+        """The subtitle band in the stored pixels (uint8, 255 = band): the band the detector's
+        subtitle changes show, grown by the text that stays put over moving pictures
+        (`TextOnScreen`); None when no subtitles were found."""
+        if detected.subtitle_mask is None or self._stored is None:
+            return detected.subtitle_mask
+        small = cv2.resize(detected.subtitle_mask, AnimatedPixels.size(self._stored),
+                           interpolation=cv2.INTER_NEAREST)
+        grown = cv2.resize(self.text.extend(small), self._stored, interpolation=cv2.INTER_NEAREST)
+        return np.maximum(grown, detected.subtitle_mask)
 
     def _animated_mask(self, blocks: np.ndarray) -> np.ndarray:
         """The animated overlays' mask in the stored pixels: the pixels that move in the areas of the
@@ -286,9 +301,10 @@ class _Pictures:
         width, height = self.size
         found: list[Overlay] = []
         band = detected.subtitles
-        if detected.subtitle_mask is not None:
-            found.append(Overlay("subtitles", widen_band(self._display_mask(detected.subtitle_mask)),
-                                 band.colours, band.moving))
+        subtitles = self.subtitle_band(detected)
+        if subtitles is not None:
+            found.append(Overlay("subtitles", widen_band(self._display_mask(subtitles)), band.colours,
+                                 band.moving))
         if detected.animated_mask is not None:
             found.append(Overlay("animated", self._display_mask(self._animated_mask(detected.animated_mask))))
         static = self.static.mask(self.size)

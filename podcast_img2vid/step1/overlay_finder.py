@@ -10,6 +10,8 @@
   band is the box around those changes (a later one must fit in one band with them); the colours
   of the pixels that changed in it are the subtitles' colours (text, outline, box). A picture
   change under a constant subtitle changes blocks outside the band, so it is still a cut.
+  Over a moving picture few subtitle changes look like cuts; the band also takes in the text
+  that stays put on screen while the picture moves (`TextOnScreen`).
 * Animated areas: the detector's activity mask finds where they are (`animated_blocks`: the
   boxes around the blocks it left out of judging in a good share of the frames, less its margin);
   their own pixels are those where the frames of a still scene differ from its picture
@@ -27,6 +29,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from itertools import pairwise
 
 import cv2
 import numpy as np
@@ -82,6 +85,11 @@ VARIED_GAP = 1 / 40
 audiogram's bars, a presenter's flat background, a progress bar's growth between two samples."""
 VARIED_EDGE = 2
 """Pixels the animated mask reaches past the varied ones: an overlay's soft, compressed edge."""
+STILL_TEXT_LEVEL = 16
+STILL_TEXT_PAIRS = 2
+"""Over a moving picture, a pixel on a sharp edge (EDGE_LEVEL) that changes by at most
+STILL_TEXT_LEVEL (any channel) between two consecutive samples of a scene while the picture moved
+stays put on screen; in STILL_TEXT_PAIRS such pairs or more, it is text (`TextOnScreen`)."""
 ANIMATED_EDGE = 1
 """Blocks this close to an animated area (blocks the detector does not judge) are its edge: see
 `_without_animated_edges`."""
@@ -111,7 +119,7 @@ class SubtitleBand:
             known = np.flatnonzero(self.blocks.any(axis=1))
             top, bottom = min(top, int(known[0])), max(bottom, int(known[-1]))
         height = change.changed.shape[0]
-        if bottom - top + 1 > max(2, BAND_SHARE * height):
+        if bottom - top + 1 > BAND_SHARE * height + 1:  # off the block grid, a band meets one row more
             return False
         if not (top >= LOWER_START * height or bottom < UPPER_END * height):
             return False
@@ -283,6 +291,58 @@ class AnimatedPixels:
         return cv2.dilate(filled, np.ones((2 * VARIED_EDGE + 1,) * 2, np.uint8))
 
 
+class TextOnScreen:
+    """Where text stays put on screen while the picture under it moves (STILL_TEXT_LEVEL), over all
+    scenes: `add` each scene's samples, then `extend` the subtitle band with it. Over a moving
+    picture few subtitle changes look like cuts, so the band `SubtitleBand` learns from them may
+    miss a longer line or a second one."""
+
+    def __init__(self):
+        self.hits: np.ndarray | None = None
+        """Per pixel, the sample pairs it stayed put in ((h, w) int32 at the samples' size)."""
+
+    def add(self, samples: list[np.ndarray]) -> None:
+        """A scene's samples (BGR, one size); pairs over a picture that did not move are skipped."""
+        for before, after in pairwise(samples):
+            if before.shape != after.shape:
+                continue
+            difference = np.abs(before.astype(np.int16) - after).max(axis=2)
+            if np.median(difference) <= VARIED_STILL:
+                continue
+            grey = cv2.cvtColor(before, cv2.COLOR_BGR2GRAY)
+            edges = cv2.morphologyEx(grey, cv2.MORPH_GRADIENT, np.ones((3, 3), np.uint8)) > EDGE_LEVEL
+            put = (difference <= STILL_TEXT_LEVEL) & edges
+            if self.hits is None or self.hits.shape != put.shape:
+                self.hits = np.zeros(put.shape, np.int32)
+            self.hits += put
+
+    def extend(self, band: np.ndarray) -> np.ndarray:
+        """The subtitle `band` ((h, w) uint8 at the samples' size, 255 = band) grown to the box
+        around it and the text that stays put beside it, while that box stays one band (the
+        rules of `SubtitleBand`: at most BAND_SHARE of the height, low in the frame or at its top).
+        Text is joined along its lines over gaps of VARIED_GAP; specks, and patches not TEXT_WIDTH
+        times wider than tall, are left out."""
+        if self.hits is None or self.hits.shape != band.shape or not band.any():
+            return band
+        height, width = band.shape
+        side = max(3, round(VARIED_GAP * width) | 1)
+        text = (self.hits >= STILL_TEXT_PAIRS).astype(np.uint8)
+        text = cv2.morphologyEx(text, cv2.MORPH_OPEN, np.ones((2, 2), np.uint8))  # specks, not strokes
+        joined = cv2.morphologyEx(text, cv2.MORPH_CLOSE, np.ones((3, side), np.uint8))  # along a line
+        count, _, stats, _ = cv2.connectedComponentsWithStats(joined, connectivity=8)
+        ys, xs = np.nonzero(band)
+        top, bottom, left, right = ys.min(), ys.max(), xs.min(), xs.max()
+        for x, y, w, h, area in sorted(stats[1:count].tolist(), key=lambda stat: -stat[4]):
+            low, high = min(top, y), max(bottom, y + h - 1)
+            if area < side * side or w < TEXT_WIDTH * h or high - low + 1 > BAND_SHARE * height:
+                continue
+            if low >= LOWER_START * height or high < UPPER_END * height:
+                top, bottom, left, right = low, high, min(left, x), max(right, x + w - 1)
+        grown = band.copy()
+        grown[top : bottom + 1, left : right + 1] = 255
+        return grown
+
+
 class StaticLayer:
     """Collects each distinct picture (BGR) at STATIC_WIDTH: the lowest and highest level per pixel."""
 
@@ -353,7 +413,9 @@ def clean_band(picture: np.ndarray, samples: list[np.ndarray], band: np.ndarray,
     Subtitle pixels are those near the subtitles' `colours` (widened over their soft edges). Each
     is taken from the sampled frames of the same picture (not moved:
     SAME_PICTURE) that show no subtitle colour there (a blank gap, shorter words); what none
-    shows is inpainted, as is every subtitle pixel over a moving picture."""
+    shows is inpainted. Over a moving picture (no sample shows it unmoved) the subtitle pixels
+    are those that stay put on screen (`_staying_put`: the picture's own dark or bright parts
+    move), by colour only where no sample shows the same words; they are inpainted."""
     ys, xs = np.nonzero(band)
     if not ys.size or not colours:
         return picture
@@ -363,6 +425,11 @@ def clean_band(picture: np.ndarray, samples: list[np.ndarray], band: np.ndarray,
     widen = max(2, picture.shape[0] // 120)
     text = colour_key(crop, colours, widen) & inside
     same = [s[y0:y1, x0:x1] for s in samples if _same_picture(picture, s, y0, y1)]
+    if not same:
+        put = _staying_put(picture, samples, (y0, y1, x0, x1))
+        if put.any():
+            square = np.ones((2 * widen + 1,) * 2, np.uint8)
+            text = cv2.dilate(put.astype(np.uint8), square).astype(bool) & inside
     if same:
         stack = np.stack([crop, *same]).astype(np.int16)
         free = np.stack([~colour_key(s, colours, 2 * widen) for s in same]).astype(np.float32)
@@ -377,6 +444,24 @@ def clean_band(picture: np.ndarray, samples: list[np.ndarray], band: np.ndarray,
     clean = picture.copy()
     clean[y0:y1, x0:x1] = crop
     return clean
+
+
+def _staying_put(picture: np.ndarray, samples: list[np.ndarray],
+                 box: tuple[int, int, int, int]) -> np.ndarray:
+    """The pixels of `picture` inside `box` (top, bottom, left, right) on sharp edges (EDGE_LEVEL)
+    that stay put (STILL_TEXT_LEVEL) in some sample where the picture moved (VARIED_STILL): the
+    letters of words still shown there."""
+    y0, y1, x0, x1 = box
+    grey = cv2.cvtColor(np.ascontiguousarray(picture[y0:y1, x0:x1]), cv2.COLOR_BGR2GRAY)
+    edges = cv2.morphologyEx(grey, cv2.MORPH_GRADIENT, np.ones((3, 3), np.uint8)) > EDGE_LEVEL
+    put = np.zeros(edges.shape, bool)
+    for sample in samples:
+        if sample.shape != picture.shape:
+            continue
+        difference = np.abs(picture.astype(np.int16) - sample).max(axis=2)
+        if np.median(difference) > VARIED_STILL:
+            put |= difference[y0:y1, x0:x1] <= STILL_TEXT_LEVEL
+    return put & edges
 
 
 def subtitles_known(mask: np.ndarray | None, colours: tuple[tuple[int, int, int], ...],
