@@ -18,6 +18,7 @@ from scenedetect import ContentDetector, detect
 
 from podcast_img2vid.media import frames_at, write_video
 from podcast_img2vid.step1.extract import run_step1
+from podcast_img2vid.step1.overlay_finder import median_level
 from podcast_img2vid.workdir.layout import WorkDir, read_scenes
 from podcast_img2vid.workdir.overlays import read_overlays
 
@@ -154,3 +155,14 @@ def test_frames_decoded_again_are_the_frames_of_a_full_decode(tmp_path):
     for index in (40, 41, 75, 110):
         pts, rgb = decoded[index]
         assert np.array_equal(again[pts].to_ndarray(format="rgb24"), rgb), index
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_median_level_is_numpys_median(seed):
+    """`median_level` (from a histogram) gives np.median's float on uint8 arrays: odd and even sizes,
+    2-D and 1-D, few levels (ties at the middle) and the whole range."""
+    rng = np.random.default_rng(seed)
+    for _ in range(300):
+        shape = tuple(int(n) for n in rng.integers(1, 60, int(rng.integers(1, 3))))
+        levels = rng.integers(0, int(rng.choice([2, 7, 12, 256])), shape).astype(np.uint8)
+        assert median_level(levels) == np.median(levels)

@@ -236,6 +236,15 @@ def blocks_to_pixels(blocks: np.ndarray, analysed: tuple[int, int], size: tuple[
     return cv2.resize(small, size, interpolation=cv2.INTER_NEAREST)
 
 
+def median_level(levels: np.ndarray) -> float:
+    """`np.median` of a uint8 array, the same float, read from its histogram (several times faster
+    than sorting: `AnimatedPixels` takes it of every sampled frame)."""
+    below = np.cumsum(np.bincount(levels.ravel(), minlength=256))
+    low = int(np.searchsorted(below, (levels.size - 1) // 2, side="right"))
+    high = int(np.searchsorted(below, levels.size // 2, side="right"))
+    return (low + high) / 2
+
+
 class AnimatedPixels:
     """The pixels where frames of a still scene differ from its picture, over all scenes (see the
     module): `add` each scene, then `mask`."""
@@ -255,14 +264,14 @@ class AnimatedPixels:
         """A scene: its `picture` and the frames sampled across it (BGR at `size`); pixels in the
         subtitle `band` ((h, w) bool or None) are left out. Samples that do not show the picture
         unmoved (a transition, a moving picture) are not used."""
-        base = cv2.GaussianBlur(picture, (0, 0), VARIED_BLUR).astype(np.int16)
+        base = cv2.GaussianBlur(picture, (0, 0), VARIED_BLUR)
         varied = np.zeros(picture.shape[:2], bool)
         for sample in samples:
             if sample.shape != picture.shape:
                 continue
-            blurred = cv2.GaussianBlur(sample, (0, 0), VARIED_BLUR).astype(np.int16)
-            difference = np.abs(blurred - base).max(axis=2)
-            if np.median(difference) <= VARIED_STILL:
+            blurred = cv2.GaussianBlur(sample, (0, 0), VARIED_BLUR)
+            difference = np.maximum.reduce(cv2.split(cv2.absdiff(blurred, base)))
+            if median_level(difference) <= VARIED_STILL:
                 varied |= difference > VARIED_LEVEL
         if band is not None:
             varied &= ~band
