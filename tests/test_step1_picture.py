@@ -18,9 +18,11 @@ from scenedetect import FrameTimecode
 from step1_media import Episode, Scene, Transition, encode_episode, episode, photo
 
 from podcast_img2vid.media import write_video
+from podcast_img2vid.step1 import scan
 from podcast_img2vid.step1.detect import DEFAULT_PARAMETERS, CalmestPart, Candidate
 from podcast_img2vid.step1.extract import run_step1
 from podcast_img2vid.step1.scan import sharpest
+from podcast_img2vid.step1.scan import sharpness as real_sharpness
 from podcast_img2vid.workdir import layout
 
 # The chooser alone: frames are numbers, "still" or not, every candidate settled.
@@ -108,6 +110,24 @@ def test_sharpest_prefers_the_sharp_frame_and_the_middle_on_a_tie():
     choices = [candidate(5, full=blurry), candidate(6, full=clear), candidate(4, full=blurry)]
     assert sharpest(choices).index == 6
     assert sharpest([candidate(5, full=frame(sharp)), candidate(6, full=frame(sharp))]).index == 5
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_sharpest_measures_each_distinct_frame_once_and_chooses_as_measuring_all(seed, monkeypatch):
+    """Candidates that decode to the same pixels share one measure: the choice is the one measuring
+    every candidate gives (ties: the first), and the Laplacian runs once per distinct frame."""
+    rng = np.random.default_rng(seed)
+    pictures = [cv2.GaussianBlur(photo(seed, (320, 180)), (0, 0), float(b)) for b in rng.uniform(0.3, 3, 4)]
+    frames = [av.VideoFrame.from_ndarray(p, format="rgb24").reformat(format="yuv420p") for p in pictures]
+    choices = [candidate(i, full=frames[int(rng.integers(len(frames)))]) for i in range(12)]
+    def laplacian_variance(c: Candidate) -> float:
+        return float(cv2.Laplacian(c.full.to_ndarray(format="gray"), cv2.CV_32F).var())
+
+    by_all = max(choices, key=laplacian_variance)
+    measured = []
+    monkeypatch.setattr(scan, "sharpness", lambda luma: measured.append(luma) or real_sharpness(luma))
+    assert sharpest(choices) is by_all
+    assert len(measured) == len({id(c.full) for c in choices})
 
 
 # Step 1 end to end: which frame of the scene the saved picture is.
