@@ -46,7 +46,7 @@ from __future__ import annotations
 import functools
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 
 import cv2
@@ -703,11 +703,20 @@ class _Frame:
     """Blocks that moved against the way they last moved (in some channel)."""
     grey: np.ndarray | None = None
     """The luma the tracker measures motion on (`_Tracker.grey`), once it was needed."""
+    _inverse: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False)
+    """(pose, inv(pose)) once `inverse_pose` was asked for."""
 
     @cached_property
     def texture(self) -> np.ndarray:
         """`block_texture` of the picture (needed once the picture moves)."""
         return block_texture(self.image)
+
+    @property
+    def inverse_pose(self) -> np.ndarray:
+        """inv(pose), worked out once per pose (the detector asks for it about 12 times a frame)."""
+        if self._inverse is None or self._inverse[0] is not self.pose:
+            self._inverse = (self.pose, np.linalg.inv(self.pose))
+        return self._inverse[1]
 
 
 @dataclass
@@ -1076,7 +1085,7 @@ class PictureChangeDetector(SceneDetector):
                 self._tracker.restart(frame)
             return frame
         frame.pose = motion @ anchor.pose
-        before, covered = align(previous.image, frame.pose @ np.linalg.inv(previous.pose))
+        before, covered = align(previous.image, frame.pose @ previous.inverse_pose)
         frame.step = np.where(covered, frame.blocks - before, 0)
         self._tracker.accept(frame)
         return frame
@@ -1088,7 +1097,7 @@ class PictureChangeDetector(SceneDetector):
         the new picture would only ever be compared with where the old one went, out of sight)."""
         earlier = self._at(max(self._recent.first, self._recent.end - self.longest))
         height, width = frame.image.shape[:2]
-        kept = coverage(pose @ np.linalg.inv(earlier.pose), width, height).mean()
+        kept = coverage(pose @ earlier.inverse_pose, width, height).mean()
         return kept < self.parameters.slide_coverage
 
     def _explained_motion(self, frame: _Frame, start: _Frame, judged: np.ndarray) -> np.ndarray | None:
@@ -1132,9 +1141,9 @@ class PictureChangeDetector(SceneDetector):
     def _aligned(self, index: int, into: int | _Frame) -> tuple[np.ndarray, np.ndarray]:
         """Block means of frame `index` moved into frame `into`'s pixels, and the blocks covered."""
         frame, target = self._at(index), into if isinstance(into, _Frame) else self._at(into)
-        if frame.pose is target.pose or is_still(target.pose @ np.linalg.inv(frame.pose)):
+        if frame.pose is target.pose or is_still(target.pose @ frame.inverse_pose):
             return frame.blocks, np.ones(frame.blocks.shape[1:], bool)
-        return align(frame.image, target.pose @ np.linalg.inv(frame.pose))
+        return align(frame.image, target.pose @ frame.inverse_pose)
 
     # Judging frame `index` (all frames up to `index + ahead` have been read).
 
@@ -1242,7 +1251,7 @@ class PictureChangeDetector(SceneDetector):
             scale = self.parameters.detail_scale
             size = (scale * width, scale * height)
             old, new = self.detail(self._ref.full, size), self.detail(full, size)
-        guess = rescale(frame.pose @ np.linalg.inv(self._ref.frame.pose), scale)
+        guess = rescale(frame.pose @ self._ref.frame.inverse_pose, scale)
         mask = cv2.resize(pixel_mask(valid, frame.image), new.shape[1::-1], interpolation=cv2.INTER_NEAREST)
         motion = refine_motion(old[:, :, 0], new[:, :, 0], guess, mask, self.parameters)
         if motion is None:  # no alignment on the judged blocks (too flat, or changed): the whole picture
@@ -1259,7 +1268,7 @@ class PictureChangeDetector(SceneDetector):
     def _refresh_after(self, index: int) -> int:
         """Age at which an unchanged reference is renewed: sooner when the picture moves, as
         aligning over a large motion leaves more error than a change of the threshold's size."""
-        motion = self._at(index).pose @ np.linalg.inv(self._ref.frame.pose)
+        motion = self._at(index).pose @ self._ref.frame.inverse_pose
         height, width = self._at(index).image.shape[:2]
         moved = displacement(motion - IDENTITY, width, height) > self.parameters.moving_pixels
         return self.refresh_moving if moved else self.refresh
