@@ -8,7 +8,9 @@
 The bar (issues 2, 20, 23): step 1 takes at most 1.5x the time of `ffmpeg -i FILE -map 0:v -f null -`,
 on a still-picture podcast and on one where every picture zooms and drifts (a Ken Burns move in the
 source). Runs alternate (bare, ours, bare, ours, ...) so a busy machine hurts both alike; the best of
-each is compared, with the load average when it was taken. "ours" is the whole command,
+each is compared, with the load average when it was taken. Both wall time and CPU time (user + system
+of the whole process tree) are compared: on a shared machine the wall time mostly measures the others'
+load, the CPU time much less so (it is not available on Windows). "ours" is the whole command,
 `animate_podcast_v2.py FILE --step 1`, start-up included (about 0.3 s of Python imports, which
 dominates a 1-minute video; the bar is about long ones). "read" is the share of the video's frames
 step 1 decoded. For a generated video the found cuts are also checked against the true ones.
@@ -30,6 +32,11 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw
+
+try:
+    import resource
+except ImportError:  # Windows: wall time only
+    resource = None
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -97,17 +104,41 @@ def make_video(path: Path, minutes: float, moving: bool = False) -> list[int]:
     return cuts[:-1]
 
 
-def timed(cmd: list[str], cwd: Path) -> float:
-    start = time.perf_counter()
+def children_cpu() -> float | None:
+    """CPU seconds (user + system) of the finished child processes and theirs (None on Windows)."""
+    if resource is None:
+        return None
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def timed(cmd: list[str], cwd: Path) -> tuple[float, float | None]:
+    """Wall seconds and CPU seconds (None where not measured) of running `cmd`."""
+    cpu, start = children_cpu(), time.perf_counter()
     proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, encoding="utf-8", errors="replace")
+    wall = time.perf_counter() - start
     if proc.returncode != 0:
         raise SystemExit(f"failed: {' '.join(cmd)}\n{proc.stderr[-2000:]}")
-    return time.perf_counter() - start
+    return wall, None if cpu is None else children_cpu() - cpu
 
 
 def load() -> str:
     """The 1-minute load average (not available on Windows)."""
     return f"{os.getloadavg()[0]:.1f}" if hasattr(os, "getloadavg") else "n/a"
+
+
+def seconds(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.2f} s"
+
+
+def runs(timings: list[tuple[float, float | None, str]]) -> str:
+    """Each run's wall time, CPU time and load."""
+    return ", ".join(f"{wall:.2f}s cpu {seconds(cpu)} (load {at})" for wall, cpu, at in timings)
+
+
+def best_cpu(timings: list[tuple[float, float | None, str]]) -> float | None:
+    cpus = [cpu for _, cpu, _ in timings if cpu is not None]
+    return min(cpus) if cpus else None
 
 
 def generated(cache: Path, minutes: float, moving: bool) -> tuple[Path, list[int], int]:
@@ -151,23 +182,27 @@ def main() -> None:
                         "--work-dir", str(work / "work")]
             bare, ours = [], []
             for _ in range(args.runs):
-                bare.append((timed(bare_cmd, work), load()))
-                ours.append((timed(ours_cmd, work), load()))
+                bare.append((*timed(bare_cmd, work), load()))
+                ours.append((*timed(ours_cmd, work), load()))
             with (work / "work" / TIMESTAMPS_CSV).open(encoding="utf-8") as f:
                 scenes = list(csv.DictReader(f))
             found = [int(row["start_frame"]) for row in scenes][1:]
             read = int(scenes[-1]["end_frame"])
-            rows.append((name, min(bare), min(ours), read / total if total else None, found, truth))
-            print(f"{name}: bare {', '.join(f'{t:.2f}s (load {a})' for t, a in bare)}; "
-                  f"step 1 {', '.join(f'{t:.2f}s (load {a})' for t, a in ours)}", flush=True)
+            rows.append((name, bare, ours, read / total if total else None, found, truth))
+            print(f"{name}: bare {runs(bare)}; step 1 {runs(ours)}", flush=True)
 
-    print("\n| video | bare decode | step 1 | ratio | frames read | cuts found / exact / true |")
+    print("\n| video | bare decode: wall / CPU | step 1: wall / CPU | ratio: wall / CPU | frames read "
+          "| cuts found / exact / true |")
     print("|---|---|---|---|---|---|")
-    for name, (bare_s, bare_load), (ours_s, ours_load), share, found, truth in rows:
+    for name, bare, ours, share, found, truth in rows:
         cuts = f"{len(found)} / {len(set(found) & set(truth))} / {len(truth)}" if truth is not None else "n/a"
         read = f"{share:.0%}" if share is not None else "n/a"
-        print(f"| {name} | {bare_s:.2f} s (load {bare_load}) | {ours_s:.2f} s (load {ours_load}) | "
-              f"{ours_s / bare_s:.2f} | {read} | {cuts} |")
+        (bare_wall, bare_load), bare_cpu = min((w, a) for w, _, a in bare), best_cpu(bare)
+        (ours_wall, ours_load), ours_cpu = min((w, a) for w, _, a in ours), best_cpu(ours)
+        cpu_ratio = f"{ours_cpu / bare_cpu:.2f}" if bare_cpu and ours_cpu is not None else "n/a"
+        print(f"| {name} | {bare_wall:.2f} s (load {bare_load}) / {seconds(bare_cpu)} | "
+              f"{ours_wall:.2f} s (load {ours_load}) / {seconds(ours_cpu)} | "
+              f"{ours_wall / bare_wall:.2f} / {cpu_ratio} | {read} | {cuts} |")
     print("\nbar: ratio at most 1.5 on a 60-minute video; on a short one, start-up time weighs a lot")
 
 
