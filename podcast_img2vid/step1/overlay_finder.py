@@ -476,9 +476,10 @@ def _staying_put(picture: np.ndarray, samples: list[np.ndarray],
 def subtitles_known(mask: np.ndarray | None, colours: tuple[tuple[int, int, int], ...],
                     final_mask: np.ndarray, final_colours: tuple[tuple[int, int, int], ...]) -> bool:
     """Whether a picture cleaned with the subtitle band `mask` (uint8, None: none yet) and `colours`
-    was cleaned with what is known at the end of the video: its band covers `final_mask` and its
-    colours are the final ones (each within COLOUR_DRIFT of one of the others)."""
-    if mask is None or ((final_mask > 0) & (mask == 0)).any():
+    was cleaned with what is known at the end of the video: its band, widened as it was cleaned
+    (`widen_band`), covers `final_mask`, and its colours are the final ones (each within
+    COLOUR_DRIFT of one of the others)."""
+    if mask is None or ((final_mask > 0) & (widen_band(mask) == 0)).any():
         return False
 
     def near(colour: tuple[int, int, int], others: tuple[tuple[int, int, int], ...]) -> bool:
