@@ -50,3 +50,30 @@ def test_frame_times_are_the_positions_pyscenedetect_gives(tmp_path, start):
             positions.append(stream.position.seconds)
     assert len(positions) == 60
     assert stream.times == positions
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_scene_samples_do_not_depend_on_how_far_ahead_decoding_ran(seed):
+    """Decoding runs ahead of the detector by a varying number of frames: each scene gets the same
+    sampled frames (its own, at most 2 * SCENE_SAMPLES) whatever that lead."""
+    rng = np.random.default_rng(seed)
+    total, every = 2000, 12
+    ends = [int(e) for e in np.cumsum(rng.integers(100, 300, 6))]
+    judged_at_end = {end: end + int(rng.integers(0, 40)) for end in ends}  # a cut is decided a little later
+
+    def scenes(lead: int) -> list[list[int]]:
+        samples, taken, read = SceneSamples(every), [], 0
+        for judged in range(total):
+            while read < min(total, judged + 1 + lead):  # the decoding thread, `lead` frames ahead
+                samples.offer(read, read)
+                read += 1
+            samples.reached(judged)
+            taken += [samples.take(end) for end, at in judged_at_end.items() if at == judged]
+        return [*taken, samples.take(None)]
+
+    expected = scenes(0)
+    assert all(len(scene) <= 32 for scene in expected)
+    for scene, start, end in zip(expected, [0, *ends], [*ends, total], strict=True):
+        assert scene and all(start <= i < end and i % every == 0 for i in scene)
+    for lead in (1, 7, 30, int(rng.integers(50, 200))):
+        assert scenes(lead) == expected, lead

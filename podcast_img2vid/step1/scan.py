@@ -77,14 +77,29 @@ def detail_yuv(frame: av.VideoFrame, size: tuple[int, int]) -> np.ndarray:
 
 
 class SceneSamples:
-    """Full frames spread over the frames read since the last scene ended (see SCENE_SAMPLES)."""
+    """Full frames spread over the frames read since the last scene ended (see SCENE_SAMPLES).
+
+    The decoding thread `offer`s frames as it reads them, ahead of the detector by a varying
+    number; they count for a scene only once the detector has reached them (`reached`), so which
+    frames a scene gets never depends on how far ahead decoding happened to be."""
 
     def __init__(self, every: int):
         self.every = max(1, every)
         self.stride = self.every
         self._frames: list[tuple[int, av.VideoFrame]] = []
+        self._offered: deque[tuple[int, av.VideoFrame]] = deque()
 
-    def add(self, index: int, frame: av.VideoFrame) -> None:
+    def offer(self, index: int, frame: av.VideoFrame) -> None:
+        """Frame `index` was read (called by the decoding thread)."""
+        if index % self.every == 0:
+            self._offered.append((index, frame))
+
+    def reached(self, index: int | None) -> None:
+        """The detector reached frame `index` (None: the end of the video)."""
+        while self._offered and (index is None or self._offered[0][0] <= index):
+            self._add(*self._offered.popleft())
+
+    def _add(self, index: int, frame: av.VideoFrame) -> None:
         if index % self.stride:
             return
         self._frames.append((index, frame))
@@ -94,6 +109,8 @@ class SceneSamples:
 
     def take(self, end: int | None) -> list[av.VideoFrame]:
         """The frames kept before frame `end` (all when None), which are then let go."""
+        if end is None:
+            self.reached(None)
         taken = [f for i, f in self._frames if end is None or i < end]
         self._frames = [(i, f) for i, f in self._frames if end is not None and i >= end]
         self.stride = self.every
@@ -139,7 +156,7 @@ class AnalysisStream(VideoStreamAv):
         self._small.append((index, small))
         if decode:
             self._full.append((index, frame))
-        self.samples.add(index, frame)
+        self.samples.offer(index, frame)
         self._progress.update(1)
         return small if decode else True
 
@@ -250,7 +267,8 @@ def scan(
     subtitles = SubtitleBand()
     samples = SceneSamples(round(SAMPLE_SECONDS * fps))
 
-    def grab(timecode: FrameTimecode) -> av.VideoFrame | None:
+    def grab(timecode: FrameTimecode) -> av.VideoFrame | None:  # the detector asks once per judged frame
+        samples.reached(stream.index_of(timecode))
         return stream.recent_frame(timecode)
 
     def pixels(blocks: np.ndarray | None) -> np.ndarray | None:
