@@ -26,6 +26,7 @@ CASES = [  # family, seed, size, frame rate
     ("subtitles_cjk", 3101, (640, 360), NTSC),
     ("subtitles_cjk", 3102, (854, 480), 25),
     ("subtitles_latin", 3103, (480, 270), 30),
+    ("subtitles_latin", 5221, (640, 360), 25),
     ("subtitles_kenburns", 3104, (640, 360), 24),
     ("subtitles_kenburns", 5203, (480, 270), NTSC),
     ("audiogram", 3105, (640, 360), NTSC),

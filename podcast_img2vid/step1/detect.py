@@ -224,13 +224,15 @@ class Still:
 class LocalChange:
     """A change about to be reported as a cut, for `overlay_change` to veto: the `changed` blocks
     ((rows, cols) bool), the reference's and the frame's analysed pictures, whether the picture moved,
-    and the blocks judged (`valid`: animated areas and their margin are not)."""
+    the blocks judged (`valid`: animated areas and their margin are not), and what `grab` gave for
+    the reference and the frame (`full`: the full-size frames), None unless both were grabbed."""
 
     changed: np.ndarray
     before: np.ndarray
     after: np.ndarray
     moving: bool
     valid: np.ndarray
+    full: tuple[object, object] | None = None
 
 
 def block_means(image: np.ndarray) -> np.ndarray:
@@ -1481,8 +1483,12 @@ class PictureChangeDetector(SceneDetector):
                 or (self._recent.end - self._animated_at[changed] <= self.animated_memory).all()
                 or not is_sudden(transition.seen, transition.old, transition.new, self.sudden)):
             return True
-        return self.overlay_change is not None and self.overlay_change(LocalChange(
-            changed, self._ref.frame.image, self._at(transition.index).image, not transition.still, valid))
+        if self.overlay_change is None:
+            return False
+        grabbed, full = self._grabbed
+        both = self._ref.full is not None and grabbed == transition.index and full is not None
+        return self.overlay_change(LocalChange(changed, self._ref.frame.image, self._at(transition.index).image,
+                                               not transition.still, valid, (self._ref.full, full) if both else None))
 
     def _ramp_placed(self, transition: _Transition, cut: int) -> tuple[int, float | None]:
         """A still picture's change located at frame `cut`, moved to the middle of its ramp when it

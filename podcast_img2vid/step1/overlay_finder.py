@@ -28,6 +28,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from itertools import pairwise
 
@@ -96,9 +97,14 @@ ANIMATED_EDGE = 1
 
 
 class SubtitleBand:
-    """The detector's `overlay_change`: vetoes subtitle changes and learns the band (see the module)."""
+    """The detector's `overlay_change`: vetoes subtitle changes and learns the band (see the module).
 
-    def __init__(self):
+    `full_picture(grabbed)` gives a frame the detector grabbed as a full-size YUV picture ((h, w, 3)
+    uint8): the colours are learnt from its pixels where the change has them (`LocalChange.full`),
+    since on the small analysed pictures thin letters blur into their box or outline."""
+
+    def __init__(self, full_picture: Callable[[object], np.ndarray] | None = None):
+        self.full_picture = full_picture
         self.blocks: np.ndarray | None = None
         """The band: the box around the blocks of every subtitle change so far ((rows, cols) bool),
         None before the first."""
@@ -143,11 +149,16 @@ class SubtitleBand:
         return not (changed & ~self.blocks.any(axis=1)[:, None]).any()
 
     def _note_colours(self, change: LocalChange) -> None:
-        inside = pixel_mask(change.changed, change.before).astype(bool)
-        text = inside & (np.abs(change.after[:, :, 0].astype(np.int16) - change.before[:, :, 0]) > TEXT_LEVEL)
+        before, after = change.before, change.after
+        inside = pixel_mask(change.changed, before).astype(bool)
+        if change.full is not None and self.full_picture is not None:
+            before, after = (self.full_picture(grabbed) for grabbed in change.full)
+            inside = blocks_to_pixels(change.changed, change.before.shape[1::-1], before.shape[1::-1]) > 0
+        text = inside & (np.abs(after[:, :, 0].astype(np.int16) - before[:, :, 0]) > TEXT_LEVEL)
         counts = np.zeros(512, np.float64)
-        for image in (change.before, change.after):
-            rgb = cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_YUV2RGB)[text].astype(np.int64)
+        for image in (before, after):
+            sharp = cv2.morphologyEx(image[:, :, 0], cv2.MORPH_GRADIENT, np.ones((3, 3), np.uint8)) > EDGE_LEVEL
+            rgb = cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_YUV2RGB)[text & sharp].astype(np.int64)
             bins = (rgb[:, 0] // 32) * 64 + (rgb[:, 1] // 32) * 8 + rgb[:, 2] // 32
             counts += np.bincount(bins, minlength=512)
             for channel in range(3):

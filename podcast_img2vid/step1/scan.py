@@ -264,7 +264,7 @@ def scan(
     fps = float(info.fps)
     skip = max(0, round(fps / ANALYSIS_FPS) - 1)
     stream: AnalysisStream
-    subtitles = SubtitleBand()
+    subtitles = SubtitleBand(full_picture=lambda frame: detail_yuv(frame, (frame.width, frame.height)))
     samples = SceneSamples(round(SAMPLE_SECONDS * fps))
 
     def grab(timecode: FrameTimecode) -> av.VideoFrame | None:  # the detector asks once per judged frame
