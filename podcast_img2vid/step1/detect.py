@@ -1487,8 +1487,9 @@ class PictureChangeDetector(SceneDetector):
             return False
         grabbed, full = self._grabbed
         both = self._ref.full is not None and grabbed == transition.index and full is not None
-        return self.overlay_change(LocalChange(changed, self._ref.frame.image, self._at(transition.index).image,
-                                               not transition.still, valid, (self._ref.full, full) if both else None))
+        return self.overlay_change(LocalChange(
+            changed, self._ref.frame.image, self._at(transition.index).image, not transition.still, valid,
+            (self._ref.full, full) if both else None))
 
     def _ramp_placed(self, transition: _Transition, cut: int) -> tuple[int, float | None]:
         """A still picture's change located at frame `cut`, moved to the middle of its ramp when it

@@ -8,7 +8,8 @@
   the band (a longer line or a wider box than before: `_along_band`). Blocks beside an animated
   area, in rows away from the rest of the change, are left out (`_without_animated_edges`). The
   band is the box around those changes (a later one must fit in one band with them); the colours
-  of the pixels that changed in it are the subtitles' colours (text, outline, box). A picture
+  of the pixels that changed on sharp edges in it, in the full-size frames where the detector
+  grabbed them, are the subtitles' colours (text, outline, box). A picture
   change under a constant subtitle changes blocks outside the band, so it is still a cut.
   Over a moving picture few subtitle changes look like cuts; the band also takes in the text
   that stays put on screen while the picture moves (`TextOnScreen`).
@@ -54,7 +55,9 @@ TEXT_LEVEL = 40
 COLOUR_SHARE = 0.05
 COLOUR_EVENTS = 0.6
 """The subtitles' colours: the (at most 3) colour bins holding COLOUR_SHARE of the changed pixels
-in COLOUR_EVENTS of the subtitle changes (the pictures under them differ, the letters do not)."""
+on sharp edges (`sharp_edges`: letters, outlines, a box's edge; a translucent box's flat inside
+takes the colours of the picture under it) in COLOUR_EVENTS of the subtitle changes (the pictures
+under them differ, the letters do not)."""
 ANIMATED_SHARE = 0.5
 """A block is an animated overlay when the activity mask left it out in this share of the judged frames."""
 STATIC_WIDTH = 320
@@ -157,8 +160,8 @@ class SubtitleBand:
         text = inside & (np.abs(after[:, :, 0].astype(np.int16) - before[:, :, 0]) > TEXT_LEVEL)
         counts = np.zeros(512, np.float64)
         for image in (before, after):
-            sharp = cv2.morphologyEx(image[:, :, 0], cv2.MORPH_GRADIENT, np.ones((3, 3), np.uint8)) > EDGE_LEVEL
-            rgb = cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_YUV2RGB)[text & sharp].astype(np.int64)
+            on_edges = text & sharp_edges(image[:, :, 0])
+            rgb = cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_YUV2RGB)[on_edges].astype(np.int64)
             bins = (rgb[:, 0] // 32) * 64 + (rgb[:, 1] // 32) * 8 + rgb[:, 2] // 32
             counts += np.bincount(bins, minlength=512)
             for channel in range(3):
@@ -169,12 +172,24 @@ class SubtitleBand:
 
     @property
     def colours(self) -> tuple[tuple[int, int, int], ...]:
-        """The subtitles' colours (RGB), most common first."""
+        """The subtitles' colours (RGB), most common first; one within half COLOUR_TOLERANCE of a
+        more common one is left out (its letters' soft edge: `colour_key` finds it by that one)."""
         if not self._counts.sum():
             return ()
         common = np.flatnonzero(self._events >= max(1, COLOUR_EVENTS * self.changes))
-        order = common[np.argsort(self._counts[common])[::-1]][:3]
-        return tuple(tuple(int(round(v)) for v in self._sums[b] / self._counts[b]) for b in order)
+        kept: list[tuple[int, int, int]] = []
+        for b in common[np.argsort(self._counts[common])[::-1]]:
+            colour = tuple(int(round(v)) for v in self._sums[b] / self._counts[b])
+            distinct = all(np.abs(np.subtract(colour, k)).max() > COLOUR_TOLERANCE // 2 for k in kept)
+            if distinct and len(kept) < 3:
+                kept.append(colour)
+        return tuple(kept)
+
+
+def sharp_edges(luma: np.ndarray) -> np.ndarray:
+    """The pixels of `luma` ((h, w) uint8) on a sharp edge: their 3x3 neighbourhood spans more than
+    EDGE_LEVEL levels (a letter's stroke, an outline, a box's edge)."""
+    return cv2.morphologyEx(luma, cv2.MORPH_GRADIENT, np.ones((3, 3), np.uint8)) > EDGE_LEVEL
 
 
 def _without_animated_edges(change: LocalChange) -> LocalChange:
@@ -329,9 +344,7 @@ class TextOnScreen:
             difference = np.abs(before.astype(np.int16) - after).max(axis=2)
             if np.median(difference) <= VARIED_STILL:
                 continue
-            grey = cv2.cvtColor(before, cv2.COLOR_BGR2GRAY)
-            edges = cv2.morphologyEx(grey, cv2.MORPH_GRADIENT, np.ones((3, 3), np.uint8)) > EDGE_LEVEL
-            put = (difference <= STILL_TEXT_LEVEL) & edges
+            put = (difference <= STILL_TEXT_LEVEL) & sharp_edges(cv2.cvtColor(before, cv2.COLOR_BGR2GRAY))
             if self.hits is None or self.hits.shape != put.shape:
                 self.hits = np.zeros(put.shape, np.int32)
             self.hits += put
@@ -472,8 +485,7 @@ def _staying_put(picture: np.ndarray, samples: list[np.ndarray],
     that stay put (STILL_TEXT_LEVEL) in some sample where the picture moved (VARIED_STILL): the
     letters of words still shown there."""
     y0, y1, x0, x1 = box
-    grey = cv2.cvtColor(np.ascontiguousarray(picture[y0:y1, x0:x1]), cv2.COLOR_BGR2GRAY)
-    edges = cv2.morphologyEx(grey, cv2.MORPH_GRADIENT, np.ones((3, 3), np.uint8)) > EDGE_LEVEL
+    edges = sharp_edges(cv2.cvtColor(np.ascontiguousarray(picture[y0:y1, x0:x1]), cv2.COLOR_BGR2GRAY))
     put = np.zeros(edges.shape, bool)
     for sample in samples:
         if sample.shape != picture.shape:
