@@ -16,6 +16,7 @@ from tiny_ltx import build_tiny_ltx
 
 from podcast_img2vid.errors import UserError
 from podcast_img2vid.media import probe, read_frames
+from podcast_img2vid.step2 import cli as step2_cli
 from podcast_img2vid.step2 import run as step2
 from podcast_img2vid.step2.providers import ltx
 from podcast_img2vid.step2.providers.base import ClipRequest
@@ -122,10 +123,10 @@ def test_a_missing_model_folder_is_one_line(tmp_path, capsys):
 def test_recorded_settings_spell_the_flags_that_make_them(tiny_ltx):
     flags = [*SMALL, "--ltx-model", str(tiny_ltx), "--ltx-prompt", "a cat waves; 'quoted' \"both\"",
              "--no-ltx-vae-tiling", "--ltx-guidance-scale", "2.5", "--ltx-fps", "30"]
-    provider = make_provider(script.build_parser().parse_args(flags))
+    provider = make_provider(step2_cli.build_parser(script.CONSTANTS).parse_args(flags))
     settings = json.loads(json.dumps(provider.settings()))
     again = settings_flags("ltx", settings)
-    remade = make_provider(script.build_parser().parse_args([*again, "--device", "cpu"]))
+    remade = make_provider(step2_cli.build_parser(script.CONSTANTS).parse_args([*again, "--device", "cpu"]))
     assert json.loads(json.dumps(remade.settings())) == settings
     assert settings["vae_tiling"] is False and settings["checkpoint"] is None
 
