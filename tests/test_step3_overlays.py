@@ -40,6 +40,9 @@ MIN_SHARE = 0.95
 """...in at least this share of the frames."""
 MASK_MARGIN = 3
 """Pixels step 1's masks leave around where an overlay showed."""
+RING = (6, 12)
+"""The picture around a subtitle line: this many pixels from its letters, outline or box (nearer,
+the encoder's ringing around the letters is in both the output and the source)."""
 
 
 @dataclass
@@ -206,11 +209,40 @@ def test_the_source_frame_on_screen_at_each_output_time(tmp_path, fps):
             assert identify_frame(frames.at(j / 30)) == code(0, shown)
 
 
+KENBURNS_RING = pytest.mark.xfail(strict=True, reason=(
+    "over a moving picture the subtitles are keyed by colour alone, and picture pixels near their "
+    "colours come from the source: 10.5 % of the pixels around the lines (the bar is 10 %)"))
+
+
+def source_like_around_subtitles(ep: OverlayEpisode, out: list[np.ndarray], clip: list[np.ndarray],
+                                 source: list[np.ndarray]) -> np.ndarray:
+    """Per frame with subtitles: the share of the picture pixels around its lines (RING pixels from
+    the letters, outline or box, away from other overlays) where the output is nearer the source
+    than the animated clip, of those where the two differ clearly (a rectangle of frozen source
+    picture around the lines gives a large share)."""
+    shares = []
+    for f in range(ep.frame_count):
+        letters = ep.overlay_mask(f, ("subtitles",))
+        others = ep.overlay_mask(f, tuple(k for k in ep.kinds if k != "subtitles"))
+        ring = grown(letters, RING[1]) & ~grown(letters, RING[0]) & ~grown(others, 4)
+        o, c, s = (frames[f][ring].astype(np.int16) for frames in (out, clip, source))
+        telling = np.abs(c - s).max(axis=1) > 30
+        if np.count_nonzero(telling) >= 50:
+            nearer = np.abs(o - s).max(axis=1) < np.abs(o - c).max(axis=1)
+            shares.append(float(nearer[telling].mean()))
+    return np.array(shares)
+
+
 @pytest.mark.parametrize(("family", "seed", "size"), [("subtitles_cjk", 3301, (480, 270)),
-                                                      ("combined", 3302, (640, 360))])
+                                                      ("combined", 3302, (640, 360)),
+                                                      ("subtitles_latin", 3403, (640, 360)),
+                                                      pytest.param("subtitles_kenburns", 3405, (640, 360),
+                                                                   marks=KENBURNS_RING)])
 def test_overlays_step1_finds_come_back_live_after_steps_2_and_3(tmp_path, family, seed, size):
     """The whole way a user goes: step 1 finds the cuts and the overlays itself, step 2 animates
-    its clean pictures, step 3 puts the source's overlays back over them."""
+    its clean pictures, step 3 puts the source's overlays back over them: the overlays' pixels
+    from the source, the picture around the subtitle lines the animated clip (no rectangle of
+    frozen source picture)."""
     ep = overlay_episode(family, seed, size, scenes=3, seconds=(2.0, 3.0))
     source = with_sound(ep, tmp_path)
     work = layout.WorkDir(tmp_path / "work")
@@ -221,10 +253,11 @@ def test_overlays_step1_finds_come_back_live_after_steps_2_and_3(tmp_path, famil
     assert recorded is not None and {o.kind for o in recorded.overlays} == set(ep.kinds)
 
     run_step2(work, KenBurnsProvider(KenBurnsSettings(float(ep.fps))), seed=seed)
-    output = tmp_path / "out.mp4"
+    output, plain = tmp_path / "out.mp4", tmp_path / "plain.mp4"
     result = run_step3(source, work, output)
+    run_step3(source, work, plain, overlays=False)
     assert set(result.live_overlays) == set(ep.kinds) and result.sync_error_ms <= 10
-    src, out = read_frames(source), read_frames(output)
+    src, out, clip = read_frames(source), read_frames(output), read_frames(plain)
     assert len(out) == len(src) == ep.frame_count
     for kind in ep.kinds:
         truth = [ep.overlay_mask(f, (kind,)) for f in range(ep.frame_count)]
@@ -232,3 +265,8 @@ def test_overlays_step1_finds_come_back_live_after_steps_2_and_3(tmp_path, famil
         assert np.mean(errors <= MAX_LEVELS) >= MIN_SHARE, (kind, sorted(errors)[-10:])
     picture = ~grown(np.any([ep.overlay_mask(f) for f in range(0, ep.frame_count, 3)], axis=0), 8)
     assert np.mean([levels(o, s, picture) > 8 for o, s in zip(out, src, strict=True)]) > 0.5
+    shares = source_like_around_subtitles(ep, out, clip, src)
+    print(f"{family} {seed}: around the subtitle lines, source-like in {shares.mean():.1%} of the pixels "
+          f"(median frame {np.median(shares):.1%}, {len(shares)} frames)")
+    assert len(shares) > ep.frame_count / 3
+    assert shares.mean() <= 0.1 and np.median(shares) <= 0.05

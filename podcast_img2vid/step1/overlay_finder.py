@@ -68,8 +68,10 @@ STATIC_DETAIL = 10.0
 STATIC_LEVEL across the scenes' pictures (a logo may be a little transparent), in patches of
 STATIC_AREA of the frame whose luma varies by STATIC_DETAIL (standard deviation) or more."""
 SAME_PICTURE = 3.0
-"""A sampled frame shows the same picture, not moved, when it differs by at most this (mean levels)
-outside the subtitle band, at a quarter of the size."""
+SAME_SHARE = 0.75
+"""A sampled frame shows the same picture, not moved, when SAME_SHARE of its pixels outside the
+subtitle band differ by at most SAME_PICTURE levels, at a quarter of the size: the rest may be
+animated overlays (an audiogram, a presenter box), while a moved picture differs nearly everywhere."""
 COLOUR_DRIFT = 16
 """Subtitle colours this close (levels, every channel) are one colour, averaged over more changes."""
 COLOUR_TOLERANCE = 64
@@ -420,15 +422,21 @@ class StaticLayer:
         return cv2.resize(keep, size, interpolation=cv2.INTER_NEAREST)
 
 
+def colour_distance(bgr: np.ndarray, colours: tuple[tuple[int, int, int], ...], widen: int) -> np.ndarray:
+    """How far (levels, the largest channel) each pixel of `bgr` is from the nearest of the RGB
+    `colours`, the nearest pixel within `widen` pixels counting: (h, w) uint8."""
+    distance = np.full(bgr.shape[:2], 255, np.uint8)
+    for red, green, blue in colours:
+        here = np.abs(bgr.astype(np.int16) - np.array([blue, green, red], np.int16)).max(axis=2)
+        np.minimum(distance, here.astype(np.uint8), out=distance)
+    if widen:
+        distance = cv2.erode(distance, np.ones((2 * widen + 1,) * 2, np.uint8))
+    return distance
+
+
 def colour_key(bgr: np.ndarray, colours: tuple[tuple[int, int, int], ...], widen: int) -> np.ndarray:
     """Pixels of `bgr` within COLOUR_TOLERANCE of one of the RGB `colours`, widened by `widen` pixels."""
-    keyed = np.zeros(bgr.shape[:2], bool)
-    for red, green, blue in colours:
-        distance = np.abs(bgr.astype(np.int16) - np.array([blue, green, red], np.int16)).max(axis=2)
-        keyed |= distance <= COLOUR_TOLERANCE
-    if widen and keyed.any():
-        keyed = cv2.dilate(keyed.astype(np.uint8), np.ones((2 * widen + 1,) * 2, np.uint8)).astype(bool)
-    return keyed
+    return colour_distance(bgr, colours, widen) <= COLOUR_TOLERANCE
 
 
 def widen_band(mask: np.ndarray) -> np.ndarray:
@@ -464,19 +472,38 @@ def clean_band(picture: np.ndarray, samples: list[np.ndarray], band: np.ndarray,
             square = np.ones((2 * widen + 1,) * 2, np.uint8)
             text = cv2.dilate(put.astype(np.uint8), square).astype(bool) & inside
     if same:
-        stack = np.stack([crop, *same]).astype(np.int16)
-        free = np.stack([~colour_key(s, colours, 2 * widen) for s in same]).astype(np.float32)
-        shown = free.sum(axis=0)
-        fill = (stack[1:] * free[:, :, :, None]).sum(axis=0) / np.maximum(shown, 1)[:, :, None]
-        taken = text & (shown > 0)
-        crop = np.where(taken[:, :, None], np.round(fill), crop).astype(np.uint8)
-        text &= ~taken
+        crop, text = _fill_from_frames(crop, same, inside, colours, widen)
     if text.any():
         crop = cv2.inpaint(np.ascontiguousarray(crop), text.astype(np.uint8), INPAINT_RADIUS,
                            cv2.INPAINT_TELEA)
     clean = picture.copy()
     clean[y0:y1, x0:x1] = crop
     return clean
+
+
+def _fill_from_frames(crop: np.ndarray, same: list[np.ndarray], inside: np.ndarray,
+                      colours: tuple[tuple[int, int, int], ...], widen: int) -> tuple[np.ndarray, np.ndarray]:
+    """`clean_band`'s still picture: `crop` (BGR) with each subtitle pixel taken from the frame of
+    the same picture (`same`, BGR crops) least like a subtitle there (farthest from its colours
+    within `widen` pixels: a blank gap, shorter or other words), and the pixels to inpaint
+    ((h, w) bool): those every frame shows near a subtitle colour, in the rows where the subtitle
+    changed within the scene, between its first and last change (all, if it never changed:
+    a picture's own colours cannot be told from a subtitle's that never goes)."""
+    stack = np.stack([crop, *same])
+    distance = np.stack([colour_distance(frame, colours, widen) for frame in stack])
+    text = (distance[0] <= COLOUR_TOLERANCE) & inside
+    best = distance.argmax(axis=0)
+    chosen = np.take_along_axis(stack, best[None, :, :, None], axis=0)[0]
+    covered = distance.max(axis=0) <= COLOUR_TOLERANCE
+    crop = np.where((text & ~covered)[:, :, None], chosen, crop)
+    levels = stack.astype(np.int16)
+    changed = ((levels.max(axis=0) - levels.min(axis=0)).max(axis=2) > TEXT_LEVEL) & inside
+    if np.count_nonzero(changed) >= 8 * widen * widen:
+        letters = np.ones((4 * widen + 1,) * 2, np.uint8)
+        words = cv2.morphologyEx(changed.astype(np.uint8), cv2.MORPH_CLOSE, letters) > 0
+        words = np.maximum.accumulate(words, axis=1) & np.maximum.accumulate(words[:, ::-1], axis=1)[:, ::-1]
+        covered &= cv2.dilate(words.astype(np.uint8), np.ones((2 * widen + 1,) * 2, np.uint8)) > 0
+    return crop, text & covered
 
 
 def _staying_put(picture: np.ndarray, samples: list[np.ndarray],
@@ -519,7 +546,9 @@ def _same_picture(picture: np.ndarray, sample: np.ndarray, top: int, bottom: int
     a, b = (cv2.resize(v, size, interpolation=cv2.INTER_AREA).astype(np.int16) for v in (picture, sample))
     outside = np.ones(size[1], bool)
     outside[top // 4 : -(-bottom // 4)] = False
-    return bool(outside.any()) and float(np.abs(a - b).max(axis=2)[outside].mean()) <= SAME_PICTURE
+    if not outside.any():
+        return False
+    return float(np.quantile(np.abs(a - b).max(axis=2)[outside], SAME_SHARE)) <= SAME_PICTURE
 
 
 def inpaint_overlays(picture: np.ndarray, mask: np.ndarray) -> np.ndarray:

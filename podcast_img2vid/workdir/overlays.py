@@ -43,12 +43,15 @@ MAX_SHARE = 0.5
 KEY_LEVEL = 24
 """A source pixel differing from the clean picture by more than this (levels, any channel) is overlay."""
 COLOUR_TOLERANCE = 48
-"""Over a moving picture, a pixel this close (levels, every channel) to an overlay colour is overlay."""
+"""A pixel this close (levels, every channel) to an overlay colour has that colour (`colour_key`)."""
 EDGE_SLACK = 4
 """Near the clean picture's own edges a source pixel may differ by a 1/EDGE_SLACK of the edge's contrast
 more (compression and scaling blur sharp edges): a picture edge inside a mask is not taken for overlay."""
 EDGE_PIXELS = 1
 """Overlay pixels are widened by this much (anti-aliased edges) and then feathered as much."""
+CHANGED_SHARE = 0.5
+"""When more than this share of the pixels around a mask (in its box, outside it) differ from the clean
+picture, the picture on screen is not it (a dissolve between scenes): the overlay is found by colour."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -207,8 +210,11 @@ def overlay_pixels(frame: np.ndarray, picture: np.ndarray, overlay: Overlay) -> 
     (RGB, same size): (h, w) float32 alpha 0-1, 0 outside the mask, soft at the overlay's edges.
 
     Where the picture under the mask stays, overlay pixels differ from the picture by KEY_LEVEL
-    (more near the picture's own edges, see EDGE_SLACK);
-    where it moves (`picture_moves`), they lie near one of the overlay's `colours`."""
+    (more near the picture's own edges, see EDGE_SLACK); a subtitle's, in the connected parts of
+    those that hold one of its `colours` (its letters, their outline, their box: where the clean
+    picture was inpainted, the source's own picture differs from it too, and is no overlay).
+    Where the picture moves (`picture_moves`), or is not the clean picture in this frame (a
+    dissolve: CHANGED_SHARE), they lie near one of the overlay's `colours`."""
     alpha = np.zeros(frame.shape[:2], np.float32)
     ys, xs = np.nonzero(overlay.mask)
     if not ys.size:
@@ -217,21 +223,42 @@ def overlay_pixels(frame: np.ndarray, picture: np.ndarray, overlay: Overlay) -> 
     y0, y1 = max(0, ys.min() - pad), min(frame.shape[0], ys.max() + 1 + pad)
     x0, x1 = max(0, xs.min() - pad), min(frame.shape[1], xs.max() + 1 + pad)
     here = frame[y0:y1, x0:x1].astype(np.int16)
-    if overlay.picture_moves and overlay.colours:
-        near = [np.abs(here - np.array(c, np.int16)).max(axis=2) <= COLOUR_TOLERANCE for c in overlay.colours]
-        keyed = np.logical_or.reduce(near)
-    else:
-        under = np.ascontiguousarray(picture[y0:y1, x0:x1])
-        square = np.ones((3, 3), np.uint8)
-        contrast = cv2.dilate(cv2.morphologyEx(under, cv2.MORPH_GRADIENT, square).max(axis=2), square)
-        level = KEY_LEVEL + contrast.astype(np.int16) // EDGE_SLACK
-        keyed = np.abs(here - under.astype(np.int16)).max(axis=2) > level
     inside = overlay.mask[y0:y1, x0:x1] > 0
+    under = np.ascontiguousarray(picture[y0:y1, x0:x1])
+    square = np.ones((3, 3), np.uint8)
+    contrast = cv2.dilate(cv2.morphologyEx(under, cv2.MORPH_GRADIENT, square).max(axis=2), square)
+    level = KEY_LEVEL + contrast.astype(np.int16) // EDGE_SLACK
+    differs = np.abs(here - under.astype(np.int16)).max(axis=2) > level
+    around = ~inside
+    changed = np.count_nonzero(around) >= 16 and differs[around].mean() > CHANGED_SHARE
+    if overlay.colours and (overlay.picture_moves or changed):
+        keyed = colour_key(here, overlay.colours)
+    elif overlay.colours and overlay.kind == "subtitles":
+        keyed = _touching(differs & inside, colour_key(here, overlay.colours))
+    else:
+        keyed = differs
     size = 2 * EDGE_PIXELS + 1
     wide = cv2.dilate((keyed & inside).astype(np.uint8), np.ones((size, size), np.uint8)).astype(np.float32)
     soft = cv2.GaussianBlur(wide, (size, size), EDGE_PIXELS)
     alpha[y0:y1, x0:x1] = np.maximum(wide, soft) * inside
     return alpha
+
+
+def colour_key(rgb: np.ndarray, colours: tuple[tuple[int, int, int], ...]) -> np.ndarray:
+    """The pixels of `rgb` (int16) within COLOUR_TOLERANCE (every channel) of one of `colours`."""
+    return np.logical_or.reduce([np.abs(rgb - np.array(c, np.int16)).max(axis=2) <= COLOUR_TOLERANCE
+                                 for c in colours])
+
+
+def _touching(areas: np.ndarray, seeds: np.ndarray) -> np.ndarray:
+    """The connected parts of `areas` ((h, w) bool) that hold a pixel of `seeds`."""
+    count, labels = cv2.connectedComponents(areas.astype(np.uint8), connectivity=8)
+    if count <= 1:
+        return areas
+    met = np.zeros(count, bool)
+    met[labels[seeds & areas]] = True
+    met[0] = False
+    return met[labels]
 
 
 def overlay_alpha(frame: np.ndarray, picture: np.ndarray, overlays: OverlaySet) -> np.ndarray:
