@@ -91,10 +91,12 @@ def run_step1(
     min_scene_seconds: float = 0.5,
     dedupe: bool = True,
     stats_file: Path | None = None,
+    prescan: bool = True,
 ) -> Step1Result:
     """Detect scenes in `video` and write the step-1 outputs into `work`; returns what it did.
     With `stats_file`, the detector's metrics of every analysed frame are written there as CSV
-    (PySceneDetect's stats format), to trace a wrong or missed cut."""
+    (PySceneDetect's stats format), to trace a wrong or missed cut. `prescan=False` decodes every
+    frame (scan.py; for comparing the two)."""
     if not threshold > 0:
         raise UserError(f"-t/--threshold must be a positive number (got {threshold}); the default is 30.")
     if not min_scene_seconds >= 0:
@@ -113,7 +115,7 @@ def run_step1(
         with ThreadPoolExecutor(max_workers=1) as writer:
             pictures = _Pictures(video, images, info.sample_aspect, dedupe, writer)
             stats = StatsManager() if stats_file is not None else None
-            detected = scan(info, threshold, min_scene_seconds, pictures.add, stats)
+            detected = scan(info, threshold, min_scene_seconds, pictures.add, stats, prescan)
             if stats is not None:
                 _write_stats(stats, stats_file)
             _check_complete(info, detected.end_seconds)

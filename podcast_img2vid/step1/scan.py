@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import bisect
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -27,6 +27,7 @@ from ..errors import UserError
 from ..media import MediaInfo
 from .detect import Candidate, PictureChangeDetector, Still
 from .overlay_finder import SubtitleBand, animated_blocks, blocks_to_pixels
+from .prescan import PrescanCount, PrescannedFrames
 
 ANALYSIS_SIZE = 160
 """The detector sees about this many pixels along the longer side."""
@@ -121,13 +122,28 @@ class AnalysisStream(VideoStreamAv):
     """PySceneDetect's PyAV backend, returning `small_yuv` pictures; it remembers every frame's time
     (for exact frame numbers, also in variable-frame-rate files), the small pictures of the last
     `keep_small` frames and the full frames of the last `keep_full` frames given to the detector
-    (the frames SceneManager skips are read with `decode=False`)."""
+    (the frames SceneManager skips are read with `decode=False`).
 
-    def __init__(self, path: Path, keep_small: int, keep_full: int, progress: tqdm, samples: SceneSamples):
+    With `prescan`, frames of a still picture's quiet stretches are not decoded: the frame before
+    them stands in for them (prescan.py; `prescan_count` says how many)."""
+
+    def __init__(self, path: Path, keep_small: int, keep_full: int, progress: tqdm, samples: SceneSamples,
+                 prescan: bool = False):
         super().__init__(str(path), threading_mode="AUTO", suppress_output=True)
         self.samples = samples
         width, height = self._codec_context.width, self._codec_context.height
         self.step = max(2, 2 * round(max(width, height) / (2 * ANALYSIS_SIZE)))
+        self._pts: int | None = None
+        self._last_small: np.ndarray | None = None
+        self._spare: av.container.InputContainer | None = None
+        self._source: Iterator[tuple[av.VideoFrame, int | None, bool]] | None = None
+        self.prescan_count: PrescanCount | None = None
+        if prescan:
+            self._spare = av.open(str(path))
+            frames = PrescannedFrames(self._container, self._spare.streams.video[0].codec_context,
+                                      lambda frame: small_yuv(frame, self.step))
+            self.prescan_count = frames.count
+            self._source = iter(frames)
         self.times: list[float] = []
         """Presentation time of each frame read, in seconds from the start of the stream."""
         self._small: deque[tuple[int, np.ndarray]] = deque(maxlen=keep_small)
@@ -146,12 +162,21 @@ class AnalysisStream(VideoStreamAv):
         return -(-width // self.step), -(-height // self.step)
 
     def read(self, decode: bool = True) -> np.ndarray | bool:
-        if not super().read(decode=False):
-            return False
+        repeated = False
+        if self._source is None:
+            if not super().read(decode=False):
+                return False
+            self._pts = self._frame.pts
+        else:
+            item = next(self._source, None)
+            if item is None:
+                return False
+            self._frame, self._pts, repeated = item
         frame = self._frame
         index = len(self.times)
         self.times.append(self._seconds())
-        small = small_yuv(frame, self.step)
+        small = self._last_small if repeated else small_yuv(frame, self.step)
+        self._last_small = small
         # deque.append and list.append are atomic: the detector thread may look meanwhile
         self._small.append((index, small))
         if decode:
@@ -164,10 +189,23 @@ class AnalysisStream(VideoStreamAv):
         """`self.position.seconds` of the frame just read, the same float, without making a
         FrameTimecode for every frame (about 50 us each)."""
         frame = self._frame
-        if frame.pts is None or not isinstance(frame.time_base, Fraction):
+        if self._pts is None or not isinstance(frame.time_base, Fraction):
             return self.position.seconds
         base = frame.time_base
         return (self._normalized_pts() * base.numerator) / base.denominator  # rounded as float(Fraction)
+
+    def _normalized_pts(self) -> int:
+        """The base class's, of the frame being read (a repeated frame keeps its own time)."""
+        start_time = self._video_stream.start_time or 0
+        if start_time and self._video_stream.time_base != self._frame.time_base:
+            base = self._video_stream.time_base
+            start_time = int(start_time * Fraction(base.numerator, base.denominator) / self._frame_time_base)
+        return self._pts - start_time
+
+    def close_spare(self) -> None:
+        """Close the second decoder the pre-scan opened."""
+        if self._spare is not None:
+            self._spare.close()
 
     def index_of(self, timecode: FrameTimecode) -> int:
         """Number of the frame (counted from 0 in the file) that `timecode` came from."""
@@ -246,6 +284,8 @@ class Detected:
     """Where decoding stopped (the end of the last frame read)."""
     frames_read: int
     subtitles: SubtitleBand
+    frames_decoded: int | None = None
+    """Of `frames_read`, how many were decoded (None without the pre-scan: all of them)."""
     subtitle_mask: np.ndarray | None = None
     animated_mask: np.ndarray | None = None
     """Where subtitles and animated overlays were found, in the stored pixels ((h, w) uint8, 255 =
@@ -258,9 +298,11 @@ def scan(
     min_scene_seconds: float,
     on_picture: Callable[[ScenePicture], None],
     stats: StatsManager | None = None,
+    prescan: bool = True,
 ) -> Detected:
     """Find the cuts and overlays; `on_picture` receives each scene's picture in order; `stats`
-    receives the detector's metrics of each analysed frame."""
+    receives the detector's metrics of each analysed frame. With `prescan`, quiet stretches of a
+    still picture are not decoded (prescan.py); without, every frame is."""
     fps = float(info.fps)
     skip = max(0, round(fps / ANALYSIS_FPS) - 1)
     stream: AnalysisStream
@@ -296,6 +338,7 @@ def scan(
         stream = AnalysisStream(
             info.path, keep_small=(detector.reach + QUEUE_FRAMES) * (skip + 1),
             keep_full=detector.picture_reach + QUEUE_FRAMES, progress=progress, samples=samples,
+            prescan=prescan,
         )
     except Exception as e:  # PySceneDetect raises several types for a file it cannot open
         progress.close()
@@ -314,6 +357,7 @@ def scan(
     except av.error.FFmpegError as e:
         raise UserError(f"{info.path}: decoding failed ({e}). Re-export or re-download it.") from None
     finally:
+        stream.close_spare()
         cv2.setNumThreads(threads)
         progress.total = progress.n  # the probed frame count is an estimate: end the bar where reading did
         progress.close()
@@ -322,6 +366,8 @@ def scan(
     end = stream.times[-1] + 1 / float(stream.frame_rate) if stream.times else 0.0
     return Detected(
         cuts=[(stream.times[i], i) for i in cuts], end_seconds=end,
-        frames_read=len(stream.times), subtitles=subtitles, subtitle_mask=pixels(subtitles.blocks),
+        frames_read=len(stream.times), subtitles=subtitles,
+        subtitle_mask=pixels(subtitles.blocks),
+        frames_decoded=None if stream.prescan_count is None else stream.prescan_count.decoded,
         animated_mask=pixels(animated_blocks(detector.animated_frames, detector.judged_frames)),
     )
