@@ -82,6 +82,8 @@ class Step1Result:
     """The kinds of overlay found (kept live by step 3, removed from the pictures)."""
     dropped: list[str] = field(default_factory=list)
     """Kinds found but not kept: they covered too much of the frame to be an overlay."""
+    frames_decoded: int | None = None
+    """How many frames the scan decoded (None: every frame, without the pre-scan)."""
 
 
 def run_step1(
@@ -138,7 +140,8 @@ def run_step1(
         backup, split = (None, None) if unchanged else _install(staging, work, stamp)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    return Step1Result(scenes, work, backup, split, unchanged, overlays.kinds, dropped)
+    return Step1Result(scenes, work, backup, split, unchanged, overlays.kinds, dropped,
+                       detected.frames_decoded)
 
 
 def _write_stats(stats: StatsManager, path: Path) -> None:

@@ -21,7 +21,7 @@ are decoded in full.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import av
@@ -56,9 +56,9 @@ class PrescanCount:
     decoded: int = 0
     repeated: int = 0
     checked_gops: int = 0
-    """GOPs whose next IDR was decoded to check a quiet tail."""
-    changed_gops: int = 0
-    """Of those, GOPs whose picture had changed (decoded in full)."""
+    """GOPs whose next IDR was decoded to choose what to skip."""
+    changed_runs: int = 0
+    """Runs of skipped frames whose picture had changed after all (decoded by the spare decoder)."""
 
 
 @dataclass
@@ -70,9 +70,13 @@ class _Packet:
     idr: bool = False
 
 
-@dataclass
+@dataclass(eq=False)
 class _Gop:
     packets: list[_Packet] = field(default_factory=list)
+    passed: set[int] = field(default_factory=set)
+    """The pts of its skipped packets passed so far (the main decoder can no longer decode them)."""
+    changed: bool = False
+    """Its picture changed where frames were skipped: the rest of it is decoded."""
 
 
 def _nal_units(data: bytes, length_size: int | None) -> Iterator[bytes]:
@@ -142,31 +146,31 @@ def _gops(packets: Iterator[av.Packet], length_size: int | None) -> Iterator[tup
         yield gop, None
 
 
-def quiet_tail(packets: list[_Packet], macroblocks: int) -> int | None:
-    """Where the GOP's quiet tail starts (an index into `packets`), None when it has none.
-
-    Every packet from there on is readable and at most the margin larger than the smallest of its
-    kind in the GOP, and every frame before it is shown before every frame of it."""
+def quiet_packets(packets: list[_Packet], macroblocks: int) -> list[bool]:
+    """Which packets of a GOP are quiet: readable, of a kind whose smallest packet in the GOP is
+    small (QUIET_PER_MACROBLOCK), and at most the margin larger than that smallest one."""
     smallest: dict[tuple[int, bool], int] = {}
     for p in packets[1:]:
         if p.kind is not None:
             smallest[p.kind] = min(smallest.get(p.kind, p.packet.size), p.packet.size)
     margin = MARGIN_BYTES + MARGIN_PER_MACROBLOCK * macroblocks
     quiet_level = QUIET_PER_MACROBLOCK * macroblocks
+    return [i > 0 and p.kind is not None and smallest[p.kind] <= quiet_level
+            and p.packet.size <= smallest[p.kind] + margin for i, p in enumerate(packets)]
+
+
+def quiet_tail(packets: list[_Packet], quiet: list[bool]) -> int | None:
+    """Where the GOP's quiet tail starts (an index into `packets`), None when it has none: every
+    packet from there on is quiet, and every frame before it is shown before every frame of it."""
     start = len(packets)
-    while start > 1:
-        p = packets[start - 1]
-        if p.kind is None or smallest[p.kind] > quiet_level or p.packet.size > smallest[p.kind] + margin:
-            break
+    while start > 1 and quiet[start - 1]:
         start -= 1
     pts = [p.pts for p in packets]
-    if not packets[0].idr or None in pts:
-        return None
     first_after = pts[:]  # first_after[i]: the earliest frame shown of packets i and later
     for i in range(len(pts) - 2, -1, -1):
         first_after[i] = min(pts[i], first_after[i + 1])
-    last_before = max(pts[:start], default=None)
-    while start < len(pts) and last_before is not None and last_before >= first_after[start]:
+    last_before = max(pts[:start])
+    while start < len(pts) and last_before >= first_after[start]:
         last_before = max(last_before, pts[start])  # a tail frame would be shown before it
         start += 1
     return start if len(packets) - start >= MIN_TAIL else None
@@ -183,15 +187,21 @@ def same_picture(a: np.ndarray, b: np.ndarray) -> bool:
 
 class PrescannedFrames:
     """The frames of a video's first video stream in presentation order, as (frame, pts,
-    repeated), where a repeated frame is the previous one shown again in place of a frame of a
-    quiet tail (see the module's docstring); `count` says how many of each.
+    repeated); a repeated frame stands in for a frame that was not decoded: it is the frame shown
+    before it, given again (see the module's docstring; `count` says how many).
 
-    `main` decodes (the stream's own decoder, threads as set on it), `spare` decodes the IDRs
-    that are checked (a second decoder of the same stream); `small(frame)` makes the analysis
-    picture the two frames are compared on."""
+    Per GOP, the frames skipped are its quiet frames that no other frame refers to, and its whole
+    quiet tail when the next IDR (decoded by the spare decoder) shows the same picture as the
+    GOP's own. A run of skipped frames lies between two decoded frames; it is filled with the
+    first of them only when the second shows the same picture (`same_picture`); otherwise the run
+    is decoded after all, by the spare decoder from its GOP's IDR, and the rest of that GOP is
+    decoded in full. So a skip is a bet that costs time when lost, never a different frame.
+
+    `main` decodes (the stream's own decoder, threads as set on it), `spare` is a second decoder
+    of the same stream; `small(frame)` makes the analysis picture frames are compared on."""
 
     def __init__(self, container: av.container.InputContainer, spare: av.codec.context.CodecContext,
-                 small):
+                 small: Callable[[av.VideoFrame], np.ndarray]):
         self.container = container
         self.stream = container.streams.video[0]
         self.main = self.stream.codec_context
@@ -199,61 +209,93 @@ class PrescannedFrames:
         self.small = small
         self.count = PrescanCount()
         self._failures = 0
+        self._previous: av.VideoFrame | None = None
+        """The last frame given out (decoded or repeated)."""
+        self._given: int | None = None
+        """The pts of the last frame given out."""
+        self._skipped: list[tuple[int, _Gop]] = []
+        """Frames not decoded and not given out yet (pts, their GOP), in presentation order."""
+        self._recovered: dict[int, av.VideoFrame] = {}
+        """Skipped frames the spare decoder decoded ahead of their turn, by pts."""
+        self._idr: tuple[int, av.VideoFrame] | None = None
+        """The last IDR the spare decoder decoded (pts, frame): the next GOP's own."""
+        self._smalls: list[tuple[av.VideoFrame, np.ndarray]] = []
         width, height = self.main.width, self.main.height
         self.macroblocks = -(-width // 16) * -(-height // 16)
 
     def __iter__(self) -> Iterator[tuple[av.VideoFrame, int | None, bool]]:
-        length_size = _length_size(self.main.extradata) if self.main.name == "h264" else None
         packets = self.container.demux(self.stream)
         if self.main.name != "h264":
             for packet in packets:
                 yield from self._decoded(packet)
             yield from self._decoded(None)
             return
-        for gop, next_idr in _gops(packets, length_size):
-            tail = None if next_idr is None else quiet_tail(gop.packets, self.macroblocks)
-            if tail is None:
-                for p in gop.packets:
-                    yield from self._decoded(p.packet)
-                continue
-            last = None
-            for p in gop.packets[:tail]:
-                for item in self._decoded(p.packet):
-                    last = item[0]
-                    yield item
-            for item in self._decoded(None):
-                last = item[0]
-                yield item
-            self.main.flush_buffers()
-            if last is not None and self._unchanged(last, next_idr.packet):
-                pts = sorted(p.pts for p in gop.packets[tail:])
-                self.count.repeated += len(pts)
-                for value in pts:
-                    yield last, value, True
-                continue
-            self.count.changed_gops += 1
-            shown = last.pts if last is not None else None
-            for p in gop.packets:  # the decoder was flushed: the whole GOP again
-                for item in self._decoded(p.packet, recount=True):
-                    if shown is None or item[1] is None or item[1] > shown:
-                        self.count.decoded += 1
-                        yield item
+        for gop, next_idr in _gops(packets, _length_size(self.main.extradata)):
+            skips = self._plan(gop, next_idr)
+            for pts in sorted(p.pts for p, skip in zip(gop.packets, skips, strict=True) if skip):
+                self._skipped.append((pts, gop))
+            self._skipped.sort(key=lambda item: item[0])
+            for p, skip in zip(gop.packets, skips, strict=True):
+                if skip and not gop.changed:
+                    gop.passed.add(p.pts)
+                    continue
+                if skip:  # the GOP changed after all: skip nothing more in it
+                    self._skipped = [(pts, g) for pts, g in self._skipped if pts != p.pts]
+                yield from self._decoded(p.packet)
         yield from self._decoded(None)
 
-    def _unchanged(self, last: av.VideoFrame, idr: av.Packet) -> bool:
-        """Whether the IDR `idr` shows the same picture as `last` (decoded by the spare decoder)."""
-        self.count.checked_gops += 1
-        try:
-            frames = self.spare.decode(idr) + self.spare.decode(None)
-        except av.error.FFmpegError:
-            frames = []
-        self.spare.flush_buffers()
-        return len(frames) == 1 and same_picture(self.small(last), self.small(frames[0]))
+    def _plan(self, gop: _Gop, next_idr: _Packet | None) -> list[bool]:
+        """Which of the GOP's packets are skipped (see the class's docstring)."""
+        packets = gop.packets
+        if not packets[0].idr or any(p.pts is None for p in packets):
+            return [False] * len(packets)
+        quiet = quiet_packets(packets, self.macroblocks)
+        tail = quiet_tail(packets, quiet) if next_idr is not None else None
+        whole = tail is not None and self._same_idrs(packets[0], next_idr)
+        return [quiet[i] and (not p.kind[1] or (whole and i >= tail)) for i, p in enumerate(packets)]
 
-    def _decoded(self, packet: av.Packet | None,
-                 recount: bool = False) -> Iterator[tuple[av.VideoFrame, int | None, bool]]:
-        """The frames the main decoder gives for `packet` (None: the rest, at the end); a packet
-        that fails is skipped, as PySceneDetect's backend does, up to MAX_DECODE_FAILURES in a row."""
+    def _same_idrs(self, first: _Packet, following: _Packet) -> bool:
+        """Whether a GOP's IDR and the next one show the same picture (both by the spare decoder)."""
+        self.count.checked_gops += 1
+        pictures = []
+        for idr in (first, following):
+            if self._idr is not None and self._idr[0] == idr.pts:
+                pictures.append(self._idr[1])
+                continue
+            frames = list(self._spare_decode([idr.packet]))
+            if len(frames) != 1:
+                return False
+            self._idr = (idr.pts, frames[0])
+            pictures.append(frames[0])
+        return same_picture(self._small(pictures[0]), self._small(pictures[1]))
+
+    def _small(self, frame: av.VideoFrame) -> np.ndarray:
+        """`small(frame)`, kept for the last few frames (each is compared with its two neighbours)."""
+        for seen, small in self._smalls:
+            if seen is frame:
+                return small
+        small = self.small(frame)
+        self._smalls = [*self._smalls[-2:], (frame, small)]
+        return small
+
+    def _spare_decode(self, packets: list[av.Packet]) -> Iterator[av.VideoFrame]:
+        """The frames the spare decoder gives for `packets` (from an IDR on); it is then reset."""
+        for packet in [*packets, None]:
+            try:
+                frames = self.spare.decode(packet)
+            except av.error.FFmpegError:
+                continue
+            self.count.decoded += len(frames)
+            for frame in frames:
+                if frame.time_base is None:  # frames drained at a flush carry no time base
+                    frame.time_base = self.stream.time_base
+                yield frame
+        self.spare.flush_buffers()
+
+    def _decoded(self, packet: av.Packet | None) -> Iterator[tuple[av.VideoFrame, int | None, bool]]:
+        """The frames the main decoder gives for `packet` (None: the rest, at the end), each after
+        the skipped frames shown before it; a packet that fails is skipped, as PySceneDetect's
+        backend does, up to MAX_DECODE_FAILURES in a row."""
         if self._failures >= MAX_DECODE_FAILURES:
             return
         try:
@@ -262,9 +304,42 @@ class PrescannedFrames:
             self._failures += 1
             return
         self._failures = 0
-        if not recount:
-            self.count.decoded += len(frames)
+        self.count.decoded += len(frames)
         for frame in frames:
-            if frame.time_base is None:  # frames drained at a flush carry no time base
+            if frame.time_base is None:
                 frame.time_base = self.stream.time_base
-            yield frame, frame.pts, False
+            if frame.pts is not None and self._given is not None and frame.pts <= self._given:
+                continue  # given out already, decoded by the spare decoder
+            if frame.pts is not None and self._skipped and self._skipped[0][0] < frame.pts:
+                yield from self._fill(frame)
+            yield self._give(frame, frame.pts, False)
+
+    def _give(self, frame: av.VideoFrame, pts: int | None,
+              repeated: bool) -> tuple[av.VideoFrame, int | None, bool]:
+        self._previous, self._given = frame, pts if pts is not None else self._given
+        return frame, pts, repeated
+
+    def _fill(self, after: av.VideoFrame) -> Iterator[tuple[av.VideoFrame, int | None, bool]]:
+        """The skipped frames shown before `after`: the frame before them repeated, when `after`
+        shows the same picture; else decoded by the spare decoder."""
+        run = [(pts, gop) for pts, gop in self._skipped if pts < after.pts]
+        self._skipped = self._skipped[len(run):]
+        if all(pts in self._recovered for pts, _ in run):
+            for pts, _ in run:
+                yield self._give(self._recovered.pop(pts), pts, False)
+            return
+        if self._previous is not None and same_picture(self._small(self._previous), self._small(after)):
+            self.count.repeated += len(run)
+            for pts, _ in run:
+                yield self._give(self._previous, pts, True)
+            return
+        self.count.changed_runs += 1
+        for gop in dict.fromkeys(gop for _, gop in run):
+            gop.changed = True
+            wanted = {pts for pts, g in run if g is gop}
+            later = {pts for pts, g in self._skipped if g is gop and pts in gop.passed}
+            for frame in self._spare_decode([p.packet for p in gop.packets]):
+                if frame.pts in wanted:
+                    yield self._give(frame, frame.pts, False)
+                elif frame.pts in later:
+                    self._recovered[frame.pts] = frame
