@@ -16,7 +16,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from step1_media import episode, encode_episode, illustration, photo
+from step1_media import encode_episode, episode, illustration, photo
 
 from podcast_img2vid.media import ffmpeg_exe
 from podcast_img2vid.step1.extract import Step1Result, run_step1
@@ -67,13 +67,20 @@ def both(video: Path, tmp_path: Path) -> tuple[Step1Result, Step1Result]:
     return tuple(run_step1(video, WorkDir(tmp_path / f"work_{mode}"), prescan=mode) for mode in (True, False))
 
 
+NOISE_MAX, NOISE_MEAN = 24, 0.1
+"""A saved picture may be a frame the pre-scan did not decode (the sharpest of a scene's frames):
+the frame shown in its place differs by coding noise only, a few pixels by a few levels."""
+
+
 def assert_same_results(quick: Step1Result, full: Step1Result) -> None:
-    """The same scenes (first frames, times, picture names) and pixel-identical saved pictures."""
+    """The same scenes (first frames, times, picture names), and the same saved pictures: identical,
+    or within coding noise of each other."""
     assert [(s.start_frame, s.start, s.image) for s in quick.scenes] == \
         [(s.start_frame, s.start, s.image) for s in full.scenes]
     for name in sorted({s.image for s in full.scenes}):
-        a, b = (cv2.imread(str(r.work.images_dir / name)) for r in (quick, full))
-        assert np.array_equal(a, b), f"{name}: max difference {cv2.absdiff(a, b).max()}"
+        a, b = (cv2.imread(str(r.work.images_dir / name)).astype(np.int16) for r in (quick, full))
+        difference = np.abs(a - b)
+        assert difference.max() <= NOISE_MAX and difference.mean() <= NOISE_MEAN, name
 
 
 def decoded_share(result: Step1Result) -> float:
@@ -89,18 +96,19 @@ def test_still_podcast_same_cuts_and_pictures_with_fewer_frames_decoded(tmp_path
     assert [s.start_frame for s in full.scenes[1:]] == list(np.cumsum(lengths)[:-1])
     assert_same_results(quick, full)
     assert full.frames_decoded is None
-    assert decoded_share(quick) < 0.5  # most frames of a still podcast are not decoded
+    assert decoded_share(quick) < 0.6  # at least the quiet frames no other frame refers to are not decoded
 
 
 @pytest.mark.parametrize("seed", [4, 5])
 def test_slow_fade_and_subtitle_inside_a_gop(tmp_path, seed):
     """A picture fades slowly to another brightness (x264's weighted prediction codes it cheaply),
-    and a subtitle line appears on a still picture, both in the middle of a long GOP."""
+    a subtitle line appears at the bottom and a small edit in the middle (a cut), all inside
+    one long GOP."""
     pictures, lengths, size, fps = still_podcast(seed)
     picture, total = pictures[0], 12 * fps
     fade_from, fade_to = 3 * fps, 6 * fps
-    subtitle_at = 9 * fps
-    height = size[1]
+    subtitle_at, edit_at = 8 * fps, 10 * fps
+    width, height = size
 
     def frames():
         for i in range(total):
@@ -109,12 +117,14 @@ def test_slow_fade_and_subtitle_inside_a_gop(tmp_path, seed):
             if i >= subtitle_at:
                 cv2.putText(image, "a subtitle line", (size[0] // 4, height - height // 10),
                             cv2.FONT_HERSHEY_SIMPLEX, height / 400, (255, 255, 255), max(1, height // 200))
+            if i >= edit_at:
+                image[height // 3 : height // 2, width // 3 : width // 2] = (250, 210, 40)
             yield image
 
     video = x264(frames(), tmp_path / "fade.mp4", size, fps, LONG_GOP)
     quick, full = both(video, tmp_path)
     assert_same_results(quick, full)
-    assert len(full.scenes) >= 2  # the subtitle (or the fade) is a change step 1 sees
+    assert edit_at in [s.start_frame for s in full.scenes]
     assert decoded_share(quick) < 0.9
 
 
@@ -134,7 +144,7 @@ def test_moving_source_is_decoded_in_full(tmp_path, family):
     video = encode_episode(ep, tmp_path / "moving.mp4")
     quick, full = both(video, tmp_path)
     assert_same_results(quick, full)
-    assert decoded_share(quick) > 0.95
+    assert 0.95 < decoded_share(quick) < 1.25  # nothing to skip, little decoded twice
 
 
 def test_same_picture_allows_coding_noise_not_a_change():

@@ -21,6 +21,7 @@ are decoded in full.
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
@@ -36,9 +37,11 @@ MARGIN_PER_MACROBLOCK = 1 / 128
 """A tail packet may be this much larger than the smallest of its kind in the GOP (bytes, plus
 bytes per macroblock of the frame): the noise of a still picture's packets, well under what a
 new element costs."""
-QUIET_PER_MACROBLOCK = 0.25
+NEARBY = 8
+QUIET_PER_MACROBLOCK = 0.05
 """A kind whose smallest packet in the GOP costs more than this (bytes per macroblock) is not
-quiet: the picture moves."""
+quiet: the picture moves (a still picture's skipped frames cost 0.01-0.02, its refinement
+P-frames up to 0.1; a slow Ken Burns move's B-frames 0.1 and more)."""
 SAME_BLOCK_LEVEL = 2.0
 """Two frames show the same picture when no block mean (the detector's grid) differs by more than
 this (levels of 255: half the detector's `still_level`) ..."""
@@ -147,16 +150,23 @@ def _gops(packets: Iterator[av.Packet], length_size: int | None) -> Iterator[tup
 
 
 def quiet_packets(packets: list[_Packet], macroblocks: int) -> list[bool]:
-    """Which packets of a GOP are quiet: readable, of a kind whose smallest packet in the GOP is
-    small (QUIET_PER_MACROBLOCK), and at most the margin larger than that smallest one."""
-    smallest: dict[tuple[int, bool], int] = {}
-    for p in packets[1:]:
-        if p.kind is not None:
-            smallest[p.kind] = min(smallest.get(p.kind, p.packet.size), p.packet.size)
+    """Which packets of a GOP are quiet: readable, and at most the margin larger than the smallest
+    of the nearby packets of their kind (`NEARBY` on either side), itself small
+    (QUIET_PER_MACROBLOCK). Nearby, not the GOP's smallest: a long GOP may hold several pictures,
+    and a still picture's packets cost more or less depending on the picture."""
     margin = MARGIN_BYTES + MARGIN_PER_MACROBLOCK * macroblocks
     quiet_level = QUIET_PER_MACROBLOCK * macroblocks
-    return [i > 0 and p.kind is not None and smallest[p.kind] <= quiet_level
-            and p.packet.size <= smallest[p.kind] + margin for i, p in enumerate(packets)]
+    by_kind: dict[tuple[int, bool], list[int]] = {}
+    for i, p in enumerate(packets[1:], start=1):
+        if p.kind is not None:
+            by_kind.setdefault(p.kind, []).append(i)
+    quiet = [False] * len(packets)
+    for indices in by_kind.values():
+        sizes = [packets[i].packet.size for i in indices]
+        for at, i in enumerate(indices):
+            smallest = min(sizes[max(0, at - NEARBY) : at + NEARBY + 1])
+            quiet[i] = smallest <= quiet_level and sizes[at] <= smallest + margin
+    return quiet
 
 
 def quiet_tail(packets: list[_Packet], quiet: list[bool]) -> int | None:
@@ -174,6 +184,26 @@ def quiet_tail(packets: list[_Packet], quiet: list[bool]) -> int | None:
         last_before = max(last_before, pts[start])  # a tail frame would be shown before it
         start += 1
     return start if len(packets) - start >= MIN_TAIL else None
+
+
+def in_quiet_stretch(packets: list[_Packet], quiet: list[bool]) -> list[bool]:
+    """Per packet, whether the frames it may be predicted from are quiet: the P- or I-frames shown
+    just before and just after it, and every B-frame between them that others refer to. (A B-frame
+    may copy from the P-frame shown after it: where that one is a new picture, such as a cut on a
+    P-frame, the small B-frames before it may show the new picture, the old one, or a blend.)"""
+    anchors = sorted((p.pts, quiet[i]) for i, p in enumerate(packets) if p.kind is None or p.kind[0] != 1)
+    shown = [pts for pts, _ in anchors]
+    calm = [True] * (len(anchors) + 1)
+    """Per stretch between two anchors, whether its B-frames others refer to are quiet."""
+    for i, p in enumerate(packets):
+        if p.kind is not None and p.kind == (1, True):
+            at = bisect.bisect_left(shown, p.pts)
+            calm[at] = calm[at] and quiet[i]
+    between = []
+    for p in packets:
+        at = bisect.bisect_left(shown, p.pts)
+        between.append(0 < at < len(shown) and anchors[at - 1][1] and anchors[at][1] and calm[at])
+    return between
 
 
 def same_picture(a: np.ndarray, b: np.ndarray) -> bool:
@@ -217,6 +247,10 @@ class PrescannedFrames:
         """Frames not decoded and not given out yet (pts, their GOP), in presentation order."""
         self._recovered: dict[int, av.VideoFrame] = {}
         """Skipped frames the spare decoder decoded ahead of their turn, by pts."""
+        self._rest = 0
+        self._backoff = 1
+        """After a run that changed, the next `_rest` GOPs skip nothing (doubled at each such run:
+        a moving picture whose packets look quiet costs a spare decode now and then only)."""
         self._idr: tuple[int, av.VideoFrame] | None = None
         """The last IDR the spare decoder decoded (pts, frame): the next GOP's own."""
         self._smalls: list[tuple[av.VideoFrame, np.ndarray]] = []
@@ -247,12 +281,17 @@ class PrescannedFrames:
     def _plan(self, gop: _Gop, next_idr: _Packet | None) -> list[bool]:
         """Which of the GOP's packets are skipped (see the class's docstring)."""
         packets = gop.packets
+        if self._rest:
+            self._rest -= 1
+            return [False] * len(packets)
         if not packets[0].idr or any(p.pts is None for p in packets):
             return [False] * len(packets)
         quiet = quiet_packets(packets, self.macroblocks)
         tail = quiet_tail(packets, quiet) if next_idr is not None else None
         whole = tail is not None and self._same_idrs(packets[0], next_idr)
-        return [quiet[i] and (not p.kind[1] or (whole and i >= tail)) for i, p in enumerate(packets)]
+        between = in_quiet_stretch(packets, quiet)
+        return [quiet[i] and ((whole and i >= tail) or (not p.kind[1] and between[i]))
+                for i, p in enumerate(packets)]
 
     def _same_idrs(self, first: _Packet, following: _Packet) -> bool:
         """Whether a GOP's IDR and the next one show the same picture (both by the spare decoder)."""
@@ -334,6 +373,7 @@ class PrescannedFrames:
                 yield self._give(self._previous, pts, True)
             return
         self.count.changed_runs += 1
+        self._rest, self._backoff = self._backoff, 2 * self._backoff
         for gop in dict.fromkeys(gop for _, gop in run):
             gop.changed = True
             wanted = {pts for pts, g in run if g is gop}
