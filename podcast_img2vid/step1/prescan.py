@@ -38,10 +38,10 @@ MARGIN_PER_MACROBLOCK = 1 / 128
 bytes per macroblock of the frame): the noise of a still picture's packets, well under what a
 new element costs."""
 NEARBY = 8
-QUIET_PER_MACROBLOCK = 0.05
+QUIET_PER_MACROBLOCK = 0.12
 """A kind whose smallest packet in the GOP costs more than this (bytes per macroblock) is not
-quiet: the picture moves (a still picture's skipped frames cost 0.01-0.02, its refinement
-P-frames up to 0.1; a slow Ken Burns move's B-frames 0.1 and more)."""
+quiet: the picture moves (a still picture's B-frames cost 0.01-0.02, its P-frames that refine
+the picture up to 0.1)."""
 SAME_BLOCK_LEVEL = 2.0
 """Two frames show the same picture when no block mean (the detector's grid) differs by more than
 this (levels of 255: half the detector's `still_level`) ..."""
@@ -318,18 +318,21 @@ class PrescannedFrames:
         return small
 
     def _spare_decode(self, packets: list[av.Packet]) -> Iterator[av.VideoFrame]:
-        """The frames the spare decoder gives for `packets` (from an IDR on); it is then reset."""
-        for packet in [*packets, None]:
-            try:
-                frames = self.spare.decode(packet)
-            except av.error.FFmpegError:
-                continue
-            self.count.decoded += len(frames)
-            for frame in frames:
-                if frame.time_base is None:  # frames drained at a flush carry no time base
-                    frame.time_base = self.stream.time_base
-                yield frame
-        self.spare.flush_buffers()
+        """The frames the spare decoder gives for `packets` (from an IDR on), until the caller
+        stops; it is then reset."""
+        try:
+            for packet in [*packets, None]:
+                try:
+                    frames = self.spare.decode(packet)
+                except av.error.FFmpegError:
+                    continue
+                self.count.decoded += len(frames)
+                for frame in frames:
+                    if frame.time_base is None:  # frames drained at a flush carry no time base
+                        frame.time_base = self.stream.time_base
+                    yield frame
+        finally:
+            self.spare.flush_buffers()
 
     def _decoded(self, packet: av.Packet | None) -> Iterator[tuple[av.VideoFrame, int | None, bool]]:
         """The frames the main decoder gives for `packet` (None: the rest, at the end), each after
@@ -378,8 +381,14 @@ class PrescannedFrames:
             gop.changed = True
             wanted = {pts for pts, g in run if g is gop}
             later = {pts for pts, g in self._skipped if g is gop and pts in gop.passed}
-            for frame in self._spare_decode([p.packet for p in gop.packets]):
+            frames = self._spare_decode([p.packet for p in gop.packets])
+            for frame in frames:
                 if frame.pts in wanted:
                     yield self._give(frame, frame.pts, False)
+                    wanted.discard(frame.pts)
                 elif frame.pts in later:
                     self._recovered[frame.pts] = frame
+                    later.discard(frame.pts)
+                if not wanted and not later:
+                    frames.close()
+                    break
