@@ -1,22 +1,29 @@
 """The packet pre-scan: decode only where the picture may have changed.
 
-Most inter frames of a still picture are near-empty packets (every macroblock skipped). Per GOP
-(IDR to IDR), the *quiet tail* is the run of packets at its end that are each at most a few bytes
-more than the smallest of their kind (slice type, reference or not) in that GOP. The packets
-before it are decoded as usual; then the next IDR, which needs no earlier frame, is decoded by a
-second decoder and compared with the last frame decoded. When they show the same picture (within
-encoding noise, `same_picture`), the tail's frames are that frame repeated and are not decoded;
-otherwise the GOP is decoded in full. A GOP of a moving picture has no quiet tail and is decoded
-as usual, so a video that is half still, half moving gains on its still half.
+Most inter frames of a still picture are near-empty packets (every macroblock skipped). A packet
+is *quiet* when it is at most a few bytes larger than the smallest nearby packet of its kind
+(slice type, referred to or not), itself small for the frame's size (`quiet_packets`). Read from
+the packets alone (H.264 NAL headers: which keyframes are IDRs, each slice's type), per GOP:
 
-What a tail's packets cost bounds what can have happened there: a new element costs far more
-bytes than the margin (a subtitle line several KB, a 48-px logo about 250 B at 720p), so a change
-in the tail ends it there. A change that stays is seen in the next IDR. So a skipped frame
-differs from the frame shown in its place by encoding noise (a few pixels by a few levels).
+* a quiet frame that no other frame refers to, where the frames it may be predicted from are quiet
+  too (`in_quiet_stretch`), is not decoded: nothing needs it to decode the rest;
+* the GOP's *quiet tail* (its last packets, all quiet, shown after all the others: `quiet_tail`)
+  is not decoded at all, references included, when the next IDR shows the same picture as the
+  GOP's own IDR (both decoded by a second, spare decoder; an IDR needs no earlier frame). After
+  the next IDR nothing refers to the tail.
 
-Only H.264 is read this way (its NAL units say which keyframes are IDRs and each slice's type);
-other codecs, and GOPs with packets that have no timestamp or are marked corrupt or discarded,
-are decoded in full.
+A skipped frame is then given as the frame shown before it, but only once the decoded frame shown
+after it turned out to show the same picture (within coding noise, `same_picture`); otherwise the
+skipped frames are decoded after all by the spare decoder, from their GOP's IDR, and the rest of
+that GOP is decoded in full (a lost bet: it costs time, never a different frame; the next GOPs then
+skip nothing for a while). So a skipped frame differs from the frame given in its place by coding
+noise at most (a few pixels by a few levels): a new element costs far more bytes than the margin
+(a subtitle line several KB, a 48-px logo about 250 B at 720p), and a picture that changes and
+stays is seen in the frame after. A moving picture has no quiet packets and is decoded as usual,
+so a video that is half still, half moving gains on its still half.
+
+Other codecs, GOPs that do not start with an IDR and GOPs with packets that have no timestamp or
+are marked corrupt or discarded are decoded in full.
 """
 
 from __future__ import annotations
@@ -34,14 +41,15 @@ MIN_TAIL = 8
 """A quiet tail shorter than this is decoded: skipping it would save less than the check costs."""
 MARGIN_BYTES = 16
 MARGIN_PER_MACROBLOCK = 1 / 128
-"""A tail packet may be this much larger than the smallest of its kind in the GOP (bytes, plus
-bytes per macroblock of the frame): the noise of a still picture's packets, well under what a
-new element costs."""
+"""A quiet packet is at most this much larger than the smallest nearby one of its kind (bytes,
+plus bytes per macroblock of the frame): the noise of a still picture's packets, well under what
+a new element costs."""
 NEARBY = 8
+"""Nearby: this many packets of the same kind on either side, in the same GOP."""
 QUIET_PER_MACROBLOCK = 0.12
-"""A kind whose smallest packet in the GOP costs more than this (bytes per macroblock) is not
-quiet: the picture moves (a still picture's B-frames cost 0.01-0.02, its P-frames that refine
-the picture up to 0.1)."""
+"""Where the smallest nearby packet of a kind costs more than this (bytes per macroblock), none is
+quiet: the picture moves (a still picture's B-frames cost 0.01-0.02, its P-frames that refine the
+picture up to 0.1)."""
 SAME_BLOCK_LEVEL = 2.0
 """Two frames show the same picture when no block mean (the detector's grid) differs by more than
 this (levels of 255: half the detector's `still_level`) ..."""
