@@ -13,12 +13,14 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+import av
 import cv2
 import numpy as np
 import pytest
 from step1_media import encode_episode, episode, illustration, photo
 
 from podcast_img2vid.media import ffmpeg_exe
+from podcast_img2vid.step1 import prescan
 from podcast_img2vid.step1.extract import Step1Result, run_step1
 from podcast_img2vid.step1.prescan import same_picture
 from podcast_img2vid.workdir.layout import WorkDir
@@ -168,3 +170,16 @@ def test_same_picture_allows_coding_noise_not_a_change():
     edited = picture.copy()
     edited[40:52, 60:80] = 255  # a small bright element: a subtitle's letters, a logo
     assert not same_picture(picture, edited)
+
+
+def test_a_gop_too_long_to_keep_comes_in_parts(tmp_path, monkeypatch):
+    """A stream with few IDRs: its GOPs are handled in parts of MAX_GOP_BYTES (here tiny), with
+    the same results."""
+    pictures, lengths, size, fps = still_podcast(9)
+    video = x264(frames_of(pictures, lengths), tmp_path / "parts.mp4", size, fps, LONG_GOP)
+    with av.open(str(video)) as container:
+        idr = next(container.demux(video=0)).size
+    monkeypatch.setattr(prescan, "MAX_GOP_BYTES", idr + 3000)  # the IDR and about 100 small packets
+    quick, full = both(video, tmp_path)
+    assert_same_results(quick, full)
+    assert decoded_share(quick) < 1.0

@@ -55,6 +55,8 @@ SAME_BLOCK_LEVEL = 2.0
 this (levels of 255: half the detector's `still_level`) ..."""
 SAME_PIXEL_LEVEL = 40
 """... and no pixel of the analysis pictures by more than this (an I-frame's own coding noise)."""
+MAX_GOP_BYTES = 32 * 2**20
+"""Packets kept per GOP at most (bytes): they are decoded again when a bet on skipping is lost."""
 MAX_DECODE_FAILURES = 8
 """Consecutive packets that fail to decode before reading stops (as PySceneDetect's backend)."""
 _IDR, _SLICE = 5, 1
@@ -143,16 +145,22 @@ def _length_size(extradata: bytes | None) -> int | None:
 
 
 def _gops(packets: Iterator[av.Packet], length_size: int | None) -> Iterator[tuple[_Gop, _Packet | None]]:
-    """GOPs in decode order, each with the IDR packet that follows it (None after the last)."""
-    gop = _Gop()
+    """GOPs in decode order, each with the IDR packet that follows it (None after the last). A GOP
+    longer than MAX_GOP_BYTES (a stream with few IDRs) comes in parts, the later ones not starting
+    with an IDR (so decoded in full): the packets kept stay few."""
+    gop, kept = _Gop(), 0
     for packet in packets:
         if not packet.size:
             continue
         read = _read(packet, length_size)
         if read.idr and packet.is_keyframe and gop.packets:
             yield gop, read
-            gop = _Gop()
+            gop, kept = _Gop(), 0
+        elif kept > MAX_GOP_BYTES:
+            yield gop, None
+            gop, kept = _Gop(), 0
         gop.packets.append(read)
+        kept += packet.size
     if gop.packets:
         yield gop, None
 
