@@ -222,21 +222,12 @@ def overlay_pixels(frame: np.ndarray, picture: np.ndarray, overlay: Overlay) -> 
     pad = 2 * EDGE_PIXELS + 2
     y0, y1 = max(0, ys.min() - pad), min(frame.shape[0], ys.max() + 1 + pad)
     x0, x1 = max(0, xs.min() - pad), min(frame.shape[1], xs.max() + 1 + pad)
-    here = frame[y0:y1, x0:x1].astype(np.int16)
+    rgb = np.ascontiguousarray(frame[y0:y1, x0:x1])
     inside = overlay.mask[y0:y1, x0:x1] > 0
-    under = np.ascontiguousarray(picture[y0:y1, x0:x1])
-    square = np.ones((3, 3), np.uint8)
-    contrast = cv2.dilate(cv2.morphologyEx(under, cv2.MORPH_GRADIENT, square).max(axis=2), square)
-    level = KEY_LEVEL + contrast.astype(np.int16) // EDGE_SLACK
-    differs = np.abs(here - under.astype(np.int16)).max(axis=2) > level
-    around = ~inside
-    changed = np.count_nonzero(around) >= 16 and differs[around].mean() > CHANGED_SHARE
-    if overlay.colours and (overlay.picture_moves or changed):
-        keyed = colour_key(here, overlay.colours)
-    elif overlay.colours and overlay.kind == "subtitles":
-        keyed = _touching(differs & inside, colour_key(here, overlay.colours))
+    if overlay.picture_moves and overlay.colours:
+        keyed = colour_key(rgb, overlay.colours)
     else:
-        keyed = differs
+        keyed = _still_key(rgb, np.ascontiguousarray(picture[y0:y1, x0:x1]), inside, overlay)
     size = 2 * EDGE_PIXELS + 1
     wide = cv2.dilate((keyed & inside).astype(np.uint8), np.ones((size, size), np.uint8)).astype(np.float32)
     soft = cv2.GaussianBlur(wide, (size, size), EDGE_PIXELS)
@@ -244,10 +235,32 @@ def overlay_pixels(frame: np.ndarray, picture: np.ndarray, overlay: Overlay) -> 
     return alpha
 
 
+def _still_key(rgb: np.ndarray, under: np.ndarray, inside: np.ndarray, overlay: Overlay) -> np.ndarray:
+    """`overlay_pixels` where the picture under the mask stays: the source pixels `rgb` that differ
+    from the clean picture `under`, a subtitle's in the parts that hold its colours; by colour
+    where the picture around the mask (`inside` False) is not the clean picture."""
+    square = np.ones((3, 3), np.uint8)
+    contrast = cv2.dilate(cv2.morphologyEx(under, cv2.MORPH_GRADIENT, square).max(axis=2), square)
+    level = KEY_LEVEL + contrast.astype(np.int16) // EDGE_SLACK
+    differs = np.abs(rgb.astype(np.int16) - under).max(axis=2) > level
+    around = ~inside
+    changed = np.count_nonzero(around) >= 16 and differs[around].mean() > CHANGED_SHARE
+    if overlay.colours and changed:
+        return colour_key(rgb, overlay.colours)
+    if overlay.colours and overlay.kind == "subtitles":
+        return _touching(differs & inside, colour_key(rgb, overlay.colours))
+    return differs
+
+
 def colour_key(rgb: np.ndarray, colours: tuple[tuple[int, int, int], ...]) -> np.ndarray:
-    """The pixels of `rgb` (int16) within COLOUR_TOLERANCE (every channel) of one of `colours`."""
-    return np.logical_or.reduce([np.abs(rgb - np.array(c, np.int16)).max(axis=2) <= COLOUR_TOLERANCE
-                                 for c in colours])
+    """The pixels of `rgb` ((h, w, 3) uint8) within COLOUR_TOLERANCE (every channel) of one of
+    `colours`: (h, w) bool."""
+    keyed = np.zeros(rgb.shape[:2], np.uint8)
+    for colour in colours:
+        low = tuple(max(0, v - COLOUR_TOLERANCE) for v in colour)
+        high = tuple(min(255, v + COLOUR_TOLERANCE) for v in colour)
+        keyed |= cv2.inRange(rgb, low, high)
+    return keyed > 0
 
 
 def _touching(areas: np.ndarray, seeds: np.ndarray) -> np.ndarray:
