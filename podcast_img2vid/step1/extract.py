@@ -45,6 +45,7 @@ from .overlay_finder import (
     AnimatedPixels,
     StaticLayer,
     TextOnScreen,
+    channel_difference,
     clean_band,
     inpaint_overlays,
     subtitles_known,
@@ -346,9 +347,8 @@ def same_picture(a: np.ndarray, b: np.ndarray, judged: np.ndarray) -> bool:
     overlays), and no more than SAME_SHARE of those pixels differ clearly (by SAME_LEVEL)."""
     if a.shape != b.shape or not judged.any():
         return False
-    blur_a = cv2.GaussianBlur(a, (0, 0), 1.0).astype(np.int16)
-    blur_b = cv2.GaussianBlur(b, (0, 0), 1.0).astype(np.int16)
-    difference = np.abs(blur_a - blur_b).max(axis=2)[judged]
+    blur_a, blur_b = (cv2.GaussianBlur(picture, (0, 0), 1.0) for picture in (a, b))
+    difference = channel_difference(blur_a, blur_b)[judged]
     clearly = np.count_nonzero(difference > SAME_LEVEL)
     return difference.mean() <= SAME_MEAN and clearly <= SAME_SHARE * difference.size
 
