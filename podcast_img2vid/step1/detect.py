@@ -684,8 +684,15 @@ class CalmestPart:
         return scene.middle_candidates() if scene is not None else []
 
 
+ALIGNED_KEPT = 64
+"""How many alignments into one frame are kept with it (`PictureChangeDetector._aligned`): the
+frames of a transition's lookback into the reference, with room to spare."""
+
+
 @dataclass
 class _Frame:
+    index: int
+    """The frame's number among those the detector was given."""
     timecode: FrameTimecode
     image: np.ndarray
     """The small YUV picture."""
@@ -707,6 +714,20 @@ class _Frame:
     """The luma the tracker measures motion on (`_Tracker.grey`), once it was needed."""
     _inverse: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False)
     """(pose, inv(pose)) once `inverse_pose` was asked for."""
+    aligned: dict[int, tuple[np.ndarray, np.ndarray, tuple[np.ndarray, np.ndarray]]] = field(
+        default_factory=dict, repr=False)
+    """Other frames' block means moved into this frame's pixels, by frame index: (their pose, this
+    frame's pose, what `align` gave), the newest `ALIGNED_KEPT`."""
+
+    @cached_property
+    def abs_step(self) -> np.ndarray:
+        """|step| (asked for once the step is final)."""
+        return np.abs(self.step)
+
+    @cached_property
+    def step_size(self) -> np.ndarray:
+        """Per block, the largest channel's |step|."""
+        return self.abs_step.max(axis=0)
 
     @cached_property
     def texture(self) -> np.ndarray:
@@ -766,7 +787,7 @@ class ActivityWindow:
 
     def _count(self, frame: _Frame, sign: int) -> None:
         if frame.local:
-            self.sum_abs += sign * np.abs(frame.step)
+            self.sum_abs += sign * frame.abs_step
             self.sum_signed += sign * frame.step
             self.moves += sign * frame.moved
             self.starts += sign * frame.started
@@ -1025,7 +1046,7 @@ class PictureChangeDetector(SceneDetector):
         previous = self._recent.newest
         if previous is None:
             blocks = block_means(image)
-            frame = _Frame(timecode, image, blocks, IDENTITY, np.zeros_like(blocks), False)
+            frame = _Frame(0, timecode, image, blocks, IDENTITY, np.zeros_like(blocks), False)
             self._tracker.restart(frame)
             self._activity = ActivityWindow(blocks.shape, self.parameters)
             self._last_valid = np.ones(blocks.shape[1:], bool)
@@ -1034,19 +1055,20 @@ class PictureChangeDetector(SceneDetector):
             self.animated_frames = np.zeros(blocks.shape[1:], np.int32)
             step = None
         elif np.array_equal(image, previous.image):  # common in still videos: skip the maths
-            frame = _Frame(timecode, previous.image, previous.blocks, previous.pose,
+            frame = _Frame(self._recent.end, timecode, previous.image, previous.blocks, previous.pose,
                            np.zeros_like(previous.blocks), False)
             step = 0.0
         else:
             blocks = block_means(image)
-            unmoved = _Frame(timecode, image, blocks, previous.pose, blocks - previous.blocks, False)
+            unmoved = _Frame(self._recent.end, timecode, image, blocks, previous.pose,
+                             blocks - previous.blocks, False)
             frame = self._follow(unmoved, previous)
-            step = float(np.median(np.abs(frame.step).max(axis=0)))
-            frame.moved = np.abs(frame.step).max(axis=0) > self._still_level
+            step = float(np.median(frame.step_size))
+            frame.moved = frame.step_size > self._still_level
             frame.moving = bool(frame.moved.any())
             frame.local = frame.moving and (
                 np.count_nonzero(frame.moved) < self.parameters.global_share * frame.moved.size)
-            stepped = np.abs(frame.step) > self._still_level
+            stepped = frame.abs_step > self._still_level
             direction = np.sign(frame.step).astype(np.int8) * stepped
             frame.turned = (direction * self._last_direction < 0).any(axis=0)
             np.copyto(self._last_direction, direction, where=stepped)
@@ -1087,7 +1109,7 @@ class PictureChangeDetector(SceneDetector):
                 self._tracker.restart(frame)
             return frame
         frame.pose = motion @ anchor.pose
-        before, covered = align(previous.image, frame.pose @ previous.inverse_pose)
+        before, covered = self._aligned(previous, frame)
         frame.step = np.where(covered, frame.blocks - before, 0)
         self._tracker.accept(frame)
         return frame
@@ -1140,12 +1162,25 @@ class PictureChangeDetector(SceneDetector):
         self._animated_at[~self._last_valid] = self._recent.end
         return self._last_valid
 
-    def _aligned(self, index: int, into: int | _Frame) -> tuple[np.ndarray, np.ndarray]:
-        """Block means of frame `index` moved into frame `into`'s pixels, and the blocks covered."""
-        frame, target = self._at(index), into if isinstance(into, _Frame) else self._at(into)
-        if frame.pose is target.pose or is_still(target.pose @ frame.inverse_pose):
+    def _aligned(self, source: int | _Frame, into: int | _Frame) -> tuple[np.ndarray, np.ndarray]:
+        """Block means of frame `source` moved into frame `into`'s pixels, and the blocks covered
+        (read-only: the stages ask for the same two frames again, so the answer is kept with `into`)."""
+        frame = source if isinstance(source, _Frame) else self._at(source)
+        target = into if isinstance(into, _Frame) else self._at(into)
+        if frame.pose is target.pose:
             return frame.blocks, np.ones(frame.blocks.shape[1:], bool)
-        return align(frame.image, target.pose @ frame.inverse_pose)
+        kept = target.aligned.get(frame.index)
+        if kept is not None and kept[0] is frame.pose and kept[1] is target.pose:
+            return kept[2]
+        motion = target.pose @ frame.inverse_pose
+        if is_still(motion):
+            aligned = frame.blocks, np.ones(frame.blocks.shape[1:], bool)
+        else:
+            aligned = align(frame.image, motion)
+        target.aligned[frame.index] = (frame.pose, target.pose, aligned)
+        if len(target.aligned) > ALIGNED_KEPT:
+            del target.aligned[next(iter(target.aligned))]
+        return aligned
 
     # Judging frame `index` (all frames up to `index + ahead` have been read).
 
@@ -1279,14 +1314,14 @@ class PictureChangeDetector(SceneDetector):
         frame = self._at(index)
         if not frame.moving:
             return False
-        step = np.abs(frame.step).max(axis=0)[valid]
+        step = frame.step_size[valid]
         share = np.count_nonzero(step > self._change_level) / max(1, step.size)
         if share < self.parameters.hard_share:
             return False
         hard_level = max(self.parameters.hard_level, 8 * self._noise.level)
         start, end = max(self._recent.first, index - self.parameters.hard_window), self._recent.end
         shares = np.array([
-            np.count_nonzero(np.abs(self._at(i).step).max(axis=0)[valid] > hard_level) / max(1, step.size)
+            np.count_nonzero(self._at(i).step_size[valid] > hard_level) / max(1, step.size)
             for i in range(start, min(end, index + self.parameters.hard_window + 1))
         ])
         if not hard_cut(shares, index - start, share, self.parameters):
