@@ -126,6 +126,24 @@ def test_step1_finds_the_pictures_and_the_overlays(tmp_path, family, seed, size,
             assert left <= 0.02, (scene.image, left, error)
 
 
+CUT_CASES = [  # family, seed, size, scenes, seconds per scene: where step 1 once cut at subtitle changes
+    ("combined", 5600, (480, 270), 5, (3.0, 5.0)),  # presenter's drifting background beside the band change
+    ("subtitles_kenburns", 5201, (640, 360), 4, (3.0, 4.5)),  # a line reaching a row past the known band
+]
+
+
+@pytest.mark.parametrize(("family", "seed", "size", "scenes", "seconds"), CUT_CASES,
+                         ids=[f"{c[0]}-{c[1]}" for c in CUT_CASES])
+def test_subtitle_changes_beside_overlays_are_no_cuts(tmp_path, family, seed, size, scenes, seconds):
+    """Exactly the picture changes, never worse than ContentDetector, on seeded videos where a
+    subtitle change came with a change beside it that alone is no picture change either."""
+    ep = overlay_episode(family, seed, size, scenes=scenes, seconds=seconds)
+    video = encode(ep, tmp_path / f"{family}.mp4")
+    found = [s.start_frame for s in step1(video, tmp_path / "work").scenes[1:]]
+    assert f1(found, ep.cuts) == 1.0, (found, ep.cuts)
+    assert f1(found, ep.cuts) >= f1(content_detector_cuts(video), ep.cuts)
+
+
 def test_a_picture_change_under_a_constant_subtitle_is_a_cut(tmp_path):
     rng = np.random.default_rng(3120)
     size, fps = (640, 360), Fraction(25)

@@ -48,10 +48,14 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
 from scenedetect import FrameTimecode, SceneDetector
+
+if TYPE_CHECKING:
+    import av
 
 BLOCKS_ACROSS = 40
 """The analysis grid: a frame is cut into about this many blocks across. Not a tuning knob: the
@@ -202,7 +206,7 @@ class Candidate:
     """Mean colour per block, (channels, rows, cols) float32."""
     valid: np.ndarray
     """Blocks that were not animated at that frame."""
-    full: object
+    full: av.VideoFrame | None
     """What `grab` gave for the frame (the full-size frame), or None."""
 
 
@@ -232,7 +236,7 @@ class LocalChange:
     after: np.ndarray
     moving: bool
     valid: np.ndarray
-    full: tuple[object, object] | None = None
+    full: tuple[av.VideoFrame, av.VideoFrame] | None = None
 
 
 def block_means(image: np.ndarray) -> np.ndarray:
@@ -540,6 +544,14 @@ def near_activity(
     return bool(near.astype(bool)[changed].all())
 
 
+def change_parts(changed: np.ndarray) -> list[np.ndarray]:
+    """The separate parts of a change: its blocks joined over gaps of up to two blocks ((rows, cols) bool
+    each)."""
+    joined = cv2.dilate(changed.astype(np.uint8), np.ones((3, 3), np.uint8))
+    count, labels = cv2.connectedComponents(joined, connectivity=8)
+    return [changed & (labels == label) for label in range(1, count)]
+
+
 def _progress(seen: np.ndarray, old: np.ndarray, new: np.ndarray) -> np.ndarray:
     """Per frame and block, how far from `old` to `new` the block is (0 to 1)."""
     delta = new - old
@@ -751,7 +763,7 @@ class _Reference:
     index: int
     frame: _Frame
     blocks: np.ndarray
-    full: object | None = None
+    full: av.VideoFrame | None = None
 
 
 class ActivityWindow:
@@ -945,10 +957,10 @@ class PictureChangeDetector(SceneDetector):
         threshold: float = 30.0,
         min_scene_len: int = 15,
         on_still: Callable[[Still], None] | None = None,
-        grab: Callable[[FrameTimecode], object] | None = None,
+        grab: Callable[[FrameTimecode], av.VideoFrame | None] | None = None,
         frames_between: Callable[[FrameTimecode, FrameTimecode], list[tuple[FrameTimecode, np.ndarray]]]
         | None = None,
-        detail: Callable[[object, tuple[int, int]], np.ndarray] | None = None,
+        detail: Callable[[av.VideoFrame, tuple[int, int]], np.ndarray] | None = None,
         overlay_change: Callable[[LocalChange], bool] | None = None,
         parameters: DetectorParameters = DEFAULT_PARAMETERS,
     ):
@@ -995,7 +1007,7 @@ class PictureChangeDetector(SceneDetector):
         self._last_cut = 0
         self._still_start: _Frame | None = None
         """The first frame of the still part the last frame judged belongs to."""
-        self._grabbed: tuple[int, object | None] = (-1, None)
+        self._grabbed: tuple[int, av.VideoFrame | None] = (-1, None)
         """The last frame judged and what `grab` gave for it."""
         self._metrics: dict[str, int] = {}
         """What the stages measured on the frame being judged (see `METRIC_KEYS`)."""
@@ -1506,25 +1518,41 @@ class PictureChangeDetector(SceneDetector):
             abs(brightness[-1] - brightness[-1 - self.settle]) > self._still_level)
 
     def _no_picture_change(self, transition: _Transition, valid: np.ndarray, final: bool) -> bool:
-        """Whether a located change is no picture change: beside an animated area, the edge of an
-        animated box or its drifting background (too small, its blocks animated lately, or not a
-        step), or at the end of the video (no frames after it show which blocks are animated: the
-        box reaching new blocks); or only inside an overlay, as `overlay_change` says (a subtitle's
-        band)."""
+        """Whether a located change is no picture change: beside an animated area (`_beside_activity`),
+        or only inside an overlay, as `overlay_change` says (a subtitle's band). A change made of
+        separate parts (`change_parts`) is asked about without the parts that alone are beside an
+        animated area: a subtitle changing while a presenter box's background drifts is still
+        only a subtitle change."""
         changed = transition.changed
-        if near_activity(changed, valid, self.parameters.near_activity_blocks) and (
-                final
-                or np.count_nonzero(changed) < self.parameters.near_activity_share * np.count_nonzero(valid)
-                or (self._recent.end - self._animated_at[changed] <= self.animated_memory).all()
-                or not is_sudden(transition.seen, transition.old, transition.new, self.sudden)):
+        if self._beside_activity(transition, changed, valid, final):
             return True
         if self.overlay_change is None:
             return False
+        rest = np.zeros_like(changed)
+        for part in change_parts(changed):
+            if not self._beside_activity(transition, part, valid, final):
+                rest |= part
         grabbed, full = self._grabbed
         both = self._ref.full is not None and grabbed == transition.index and full is not None
         return self.overlay_change(LocalChange(
-            changed, self._ref.frame.image, self._at(transition.index).image, not transition.still, valid,
-            (self._ref.full, full) if both else None))
+            rest if rest.any() else changed, self._ref.frame.image, self._at(transition.index).image,
+            not transition.still, valid, (self._ref.full, full) if both else None))
+
+    def _beside_activity(self, transition: _Transition, blocks: np.ndarray, valid: np.ndarray,
+                         final: bool) -> bool:
+        """Whether the changed `blocks` (of `transition.changed`) alone would be no picture change
+        beside an animated area: the edge of an animated box or its drifting background (too small,
+        its blocks animated lately, or not a step), or at the end of the video (no frames after it
+        show which blocks are animated: the box reaching new blocks)."""
+        if not near_activity(blocks, valid, self.parameters.near_activity_blocks):
+            return False
+        if final or np.count_nonzero(blocks) < self.parameters.near_activity_share * np.count_nonzero(valid):
+            return True
+        if (self._recent.end - self._animated_at[blocks] <= self.animated_memory).all():
+            return True
+        part = blocks[transition.changed]
+        return not is_sudden(transition.seen[:, :, part], transition.old[:, part], transition.new[:, part],
+                             self.sudden)
 
     def _ramp_placed(self, transition: _Transition, cut: int) -> tuple[int, float | None]:
         """A still picture's change located at frame `cut`, moved to the middle of its ramp when it

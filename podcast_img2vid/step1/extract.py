@@ -123,8 +123,9 @@ def run_step1(
                 _write_stats(stats, stats_file)
             _check_complete(info, detected.end_seconds)
             names = pictures.results()
-        pictures.clean_again(detected)
-        overlays, dropped = pictures.overlays(detected)
+        band = pictures.subtitle_band(detected)
+        pictures.clean_again(band, detected.subtitles.colours)
+        overlays, dropped = pictures.overlays(detected, band)
         thumbs = pictures.finish(names, overlays)
         write_overlays(images, overlays)
         if len(names) != len(detected.cuts) + 1:
@@ -240,15 +241,13 @@ class _Pictures:
                                       picture.subtitle_mask, picture.subtitle_colours))
         return name
 
-    def clean_again(self, detected: Detected) -> None:
-        """Take the subtitles out again, with the band and colours known at the end, of the pictures
-        written with less (`subtitles_known`): a band found taller later (a two-line subtitle),
-        colours firmer after more subtitle changes (over a moving picture few are seen). Their frames
-        are decoded once more, scene by scene."""
-        final = self.subtitle_band(detected)
+    def clean_again(self, final: np.ndarray | None, colours: tuple[tuple[int, int, int], ...]) -> None:
+        """Take the subtitles out again, with the band (`subtitle_band`, stored pixels) and colours
+        known at the end, of the pictures written with less (`subtitles_known`): a band found taller
+        later (a two-line subtitle), colours firmer after more subtitle changes (over a moving
+        picture few are seen). Their frames are decoded once more, scene by scene."""
         if final is None:
             return
-        colours = detected.subtitles.colours
         band = widen_band(self._display_mask(final)) > 0
         for written in self._written:
             if subtitles_known(written.subtitle_mask, written.subtitle_colours, final, colours):
@@ -300,14 +299,14 @@ class _Pictures:
             return blocks
         return cv2.resize(moving, blocks.shape[1::-1], interpolation=cv2.INTER_NEAREST)
 
-    def overlays(self, detected: Detected) -> tuple[OverlaySet, list[str]]:
-        """The overlays found, in the pictures' pixels, and the kinds dropped for covering too much."""
+    def overlays(self, detected: Detected, subtitles: np.ndarray | None) -> tuple[OverlaySet, list[str]]:
+        """The overlays found, in the pictures' pixels (`subtitles`: the band from `subtitle_band`),
+        and the kinds dropped for covering too much."""
         if self.size is None:
             return OverlaySet(0, 0, ()), []
         width, height = self.size
         found: list[Overlay] = []
         band = detected.subtitles
-        subtitles = self.subtitle_band(detected)
         if subtitles is not None:
             found.append(Overlay("subtitles", widen_band(self._display_mask(subtitles)), band.colours,
                                  band.moving))

@@ -32,11 +32,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import replace
 from itertools import pairwise
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
 
 from .detect import DEFAULT_PARAMETERS, LocalChange, block_size, pixel_mask
+
+if TYPE_CHECKING:
+    import av
 
 BAND_SHARE = 0.3
 """A subtitle band (two lines and an outline or a box) is at most this share of the frame's height."""
@@ -108,7 +112,7 @@ class SubtitleBand:
     uint8): the colours are learnt from its pixels where the change has them (`LocalChange.full`),
     since on the small analysed pictures thin letters blur into their box or outline."""
 
-    def __init__(self, full_picture: Callable[[object], np.ndarray] | None = None):
+    def __init__(self, full_picture: Callable[[av.VideoFrame], np.ndarray] | None = None):
         self.full_picture = full_picture
         self.blocks: np.ndarray | None = None
         """The band: the box around the blocks of every subtitle change so far ((rows, cols) bool),
@@ -134,7 +138,7 @@ class SubtitleBand:
             return False
         if not (top >= LOWER_START * height or bottom < UPPER_END * height):
             return False
-        if not self._along_band(change.changed) and not _text_like(change):
+        if not self._along_band(change.changed) and not _text_like(change, self._meeting(change.changed)):
             return False
         seen = change.changed if self.blocks is None else self.blocks | change.changed
         rows, cols = np.flatnonzero(seen.any(axis=1)), np.flatnonzero(seen.any(axis=0))
@@ -152,6 +156,15 @@ class SubtitleBand:
         if self.blocks is None or not (changed & self.blocks).any():
             return False
         return not (changed & ~self.blocks.any(axis=1)[:, None]).any()
+
+    def _meeting(self, changed: np.ndarray) -> np.ndarray:
+        """The change with the known band when they meet (overlap or touch): the line it belongs to.
+        Over a moving picture the band may be known from one line only, and a change may show just
+        the end of a longer line, one row past it."""
+        if self.blocks is None:
+            return changed
+        near = cv2.dilate(self.blocks.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+        return changed | self.blocks if (changed & near).any() else changed
 
     def _note_colours(self, change: LocalChange) -> None:
         before, after = change.before, change.after
@@ -221,12 +234,12 @@ def _without_animated_edges(change: LocalChange) -> LocalChange:
     return replace(change, changed=kept)
 
 
-def _text_like(change: LocalChange) -> bool:
-    """Whether a change looks like a line of text changing: its blocks are wider than TEXT_WIDTH
-    times their height, and the pixels that changed lie on sharp edges (letters' strokes) before
-    or after it, not inside a flat patch."""
-    rows = np.flatnonzero(change.changed.any(axis=1))
-    cols = np.flatnonzero(change.changed.any(axis=0))
+def _text_like(change: LocalChange, line: np.ndarray) -> bool:
+    """Whether a change looks like a line of text changing: the blocks of its `line` (the change,
+    with the band it meets) are wider than TEXT_WIDTH times their height, and the pixels that
+    changed lie on sharp edges (letters' strokes) before or after it, not inside a flat patch."""
+    rows = np.flatnonzero(line.any(axis=1))
+    cols = np.flatnonzero(line.any(axis=0))
     if cols[-1] - cols[0] + 1 < TEXT_WIDTH * (rows[-1] - rows[0] + 1):
         return False
     before, after = (image[:, :, 0].astype(np.int16) for image in (change.before, change.after))
