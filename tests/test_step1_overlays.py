@@ -129,6 +129,7 @@ def test_step1_finds_the_pictures_and_the_overlays(tmp_path, family, seed, size,
 CUT_CASES = [  # family, seed, size, scenes, seconds per scene: where step 1 once cut at subtitle changes
     ("combined", 5600, (480, 270), 5, (3.0, 5.0)),  # presenter's drifting background beside the band change
     ("subtitles_kenburns", 5201, (640, 360), 4, (3.0, 4.5)),  # a line reaching a row past the known band
+    ("subtitles_latin", 6101, (480, 270), 5, (3.0, 5.0)),  # a two-line box leaving, a row above the band
 ]
 
 

@@ -4,9 +4,10 @@
   blocks all lie in one horizontal band near the bottom (or the top) of the frame, at most
   BAND_SHARE of its height, and that looks like text (`_text_like`: a small edit there is a flat
   patch; once the band is known, any change inside it: a subtitle's box coming and going) is a
-  subtitle change, never a picture change; so is a change in the known band's rows that meets
-  the band (a longer line or a wider box than before: `_along_band`). Blocks beside an animated
-  area, in rows away from the rest of the change, are left out (`_without_animated_edges`). The
+  subtitle change, never a picture change; so is a change in the known band's rows (or one row
+  past them) that meets the band (a longer line or a wider box than before, a row the band's
+  blocks missed: `_along_band`). Blocks beside an animated area, in rows away from the rest of
+  the change, are left out (`_without_animated_edges`). The
   band is the box around those changes (a later one must fit in one band with them); the colours
   of the pixels that changed on sharp edges in it, in the full-size frames where the detector
   grabbed them, are the subtitles' colours (text, outline, box). A picture
@@ -138,7 +139,7 @@ class SubtitleBand:
             return False
         if not (top >= LOWER_START * height or bottom < UPPER_END * height):
             return False
-        if not self._along_band(change.changed) and not _text_like(change, self._meeting(change.changed)):
+        if not self._along_band(change.changed) and not _text_like(change):
             return False
         seen = change.changed if self.blocks is None else self.blocks | change.changed
         rows, cols = np.flatnonzero(seen.any(axis=1)), np.flatnonzero(seen.any(axis=0))
@@ -150,21 +151,17 @@ class SubtitleBand:
         return True
 
     def _along_band(self, changed: np.ndarray) -> bool:
-        """Whether changed blocks lie in the known band's rows and meet the band: its line or box
-        changing, also where a longer line than any before reaches past its ends (the box's new
-        part is flat, no text edges)."""
-        if self.blocks is None or not (changed & self.blocks).any():
-            return False
-        return not (changed & ~self.blocks.any(axis=1)[:, None]).any()
-
-    def _meeting(self, changed: np.ndarray) -> np.ndarray:
-        """The change with the known band when they meet (overlap or touch): the line it belongs to.
-        Over a moving picture the band may be known from one line only, and a change may show just
-        the end of a longer line, one row past it."""
+        """Whether changed blocks meet the known band (overlap or touch it) and lie in its rows or
+        one row above or below: its line or box changing, also where a longer line than any before
+        reaches past its ends (the box's new part is flat, no text edges). The band is known in
+        whole blocks, and a line's or a box's edge across a block boundary changes the next row's
+        blocks by more or less than the threshold, as the picture under it allows."""
         if self.blocks is None:
-            return changed
+            return False
         near = cv2.dilate(self.blocks.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
-        return changed | self.blocks if (changed & near).any() else changed
+        if not (changed & near).any():
+            return False
+        return not (changed & ~near.any(axis=1)[:, None]).any()
 
     def _note_colours(self, change: LocalChange) -> None:
         before, after = change.before, change.after
@@ -234,12 +231,12 @@ def _without_animated_edges(change: LocalChange) -> LocalChange:
     return replace(change, changed=kept)
 
 
-def _text_like(change: LocalChange, line: np.ndarray) -> bool:
-    """Whether a change looks like a line of text changing: the blocks of its `line` (the change,
-    with the band it meets) are wider than TEXT_WIDTH times their height, and the pixels that
-    changed lie on sharp edges (letters' strokes) before or after it, not inside a flat patch."""
-    rows = np.flatnonzero(line.any(axis=1))
-    cols = np.flatnonzero(line.any(axis=0))
+def _text_like(change: LocalChange) -> bool:
+    """Whether a change looks like a line of text changing: its blocks are wider than TEXT_WIDTH
+    times their height, and the pixels that changed lie on sharp edges (letters' strokes) before
+    or after it, not inside a flat patch."""
+    rows = np.flatnonzero(change.changed.any(axis=1))
+    cols = np.flatnonzero(change.changed.any(axis=0))
     if cols[-1] - cols[0] + 1 < TEXT_WIDTH * (rows[-1] - rows[0] + 1):
         return False
     before, after = (image[:, :, 0].astype(np.int16) for image in (change.before, change.after))
