@@ -212,7 +212,7 @@ def in_quiet_stretch(packets: list[_Packet], quiet: list[bool]) -> list[bool]:
     calm = [True] * (len(anchors) + 1)
     """Per stretch between two anchors, whether its B-frames others refer to are quiet."""
     for i, p in enumerate(packets):
-        if p.kind is not None and p.kind == (1, True):
+        if p.kind == (1, True):
             at = bisect.bisect_left(shown, p.pts)
             calm[at] = calm[at] and quiet[i]
     between = []
@@ -322,10 +322,11 @@ class PrescannedFrames:
                 return False
             self._idr = (idr.pts, frames[0])
             pictures.append(frames[0])
-        return same_picture(self._small(pictures[0]), self._small(pictures[1]))
+        return same_picture(self.picture(pictures[0]), self.picture(pictures[1]))
 
-    def _small(self, frame: av.VideoFrame) -> np.ndarray:
-        """`small(frame)`, kept for the last few frames (each is compared with its two neighbours)."""
+    def picture(self, frame: av.VideoFrame) -> np.ndarray:
+        """`small(frame)`, kept for the last few frames: a frame is compared with its two neighbours,
+        and the reader that takes the frames asks for the same pictures (made once)."""
         for seen, small in self._smalls:
             if seen is frame:
                 return small
@@ -386,7 +387,7 @@ class PrescannedFrames:
             for pts, _ in run:
                 yield self._give(self._recovered.pop(pts), pts, False)
             return
-        if self._previous is not None and same_picture(self._small(self._previous), self._small(after)):
+        if self._previous is not None and same_picture(self.picture(self._previous), self.picture(after)):
             self.count.repeated += len(run)
             for pts, _ in run:
                 yield self._give(self._previous, pts, True)

@@ -138,12 +138,14 @@ class AnalysisStream(VideoStreamAv):
         self._spare: av.container.InputContainer | None = None
         self._source: Iterator[tuple[av.VideoFrame, int | None, bool]] | None = None
         self.prescan_count: PrescanCount | None = None
+        self._picture: Callable[[av.VideoFrame], np.ndarray] = lambda frame: small_yuv(frame, self.step)
         if prescan:
             self._spare = av.open(str(path))
             frames = PrescannedFrames(self._container, self._spare.streams.video[0].codec_context,
-                                      lambda frame: small_yuv(frame, self.step))
+                                      self._picture)
             self.prescan_count = frames.count
             self._source = iter(frames)
+            self._picture = frames.picture  # the pictures it compared are not made again
         self.times: list[float] = []
         """Presentation time of each frame read, in seconds from the start of the stream."""
         self._small: deque[tuple[int, np.ndarray]] = deque(maxlen=keep_small)
@@ -175,7 +177,7 @@ class AnalysisStream(VideoStreamAv):
         frame = self._frame
         index = len(self.times)
         self.times.append(self._seconds())
-        small = self._last_small if repeated else small_yuv(frame, self.step)
+        small = self._last_small if repeated else self._picture(frame)
         self._last_small = small
         # deque.append and list.append are atomic: the detector thread may look meanwhile
         self._small.append((index, small))
