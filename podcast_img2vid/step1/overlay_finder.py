@@ -185,7 +185,8 @@ class SubtitleBand:
     @property
     def colours(self) -> tuple[tuple[int, int, int], ...]:
         """The subtitles' colours (RGB), most common first; one within half COLOUR_TOLERANCE of a
-        more common one is left out (its letters' soft edge: `colour_key` finds it by that one)."""
+        more common one is left out (its letters' soft edge, within COLOUR_TOLERANCE of that one:
+        `colour_distance`)."""
         if not self._counts.sum():
             return ()
         common = np.flatnonzero(self._events >= max(1, COLOUR_EVENTS * self.changes))
@@ -452,11 +453,6 @@ def colour_distance(bgr: np.ndarray, colours: tuple[tuple[int, int, int], ...], 
     return distance
 
 
-def colour_key(bgr: np.ndarray, colours: tuple[tuple[int, int, int], ...], widen: int) -> np.ndarray:
-    """Pixels of `bgr` within COLOUR_TOLERANCE of one of the RGB `colours`, widened by `widen` pixels."""
-    return colour_distance(bgr, colours, widen) <= COLOUR_TOLERANCE
-
-
 def widen_band(mask: np.ndarray) -> np.ndarray:
     """The subtitle band's mask (uint8) widened by BAND_MARGIN of the height on every side: a
     subtitle's letters reach past the blocks its changes were seen in."""
@@ -482,15 +478,16 @@ def clean_band(picture: np.ndarray, samples: list[np.ndarray], band: np.ndarray,
     crop = picture[y0:y1, x0:x1]
     inside = band[y0:y1, x0:x1]
     widen = max(2, picture.shape[0] // 120)
-    text = colour_key(crop, colours, widen) & inside
     same = [s[y0:y1, x0:x1] for s in samples if _same_picture(picture, s, y0, y1)]
-    if not same:
+    if same:
+        crop, text = _fill_from_frames(crop, same, inside, colours, widen)
+    else:
         put = _staying_put(picture, samples, (y0, y1, x0, x1))
         if put.any():
             square = np.ones((2 * widen + 1,) * 2, np.uint8)
             text = cv2.dilate(put.astype(np.uint8), square).astype(bool) & inside
-    if same:
-        crop, text = _fill_from_frames(crop, same, inside, colours, widen)
+        else:
+            text = (colour_distance(crop, colours, widen) <= COLOUR_TOLERANCE) & inside
     if text.any():
         crop = cv2.inpaint(np.ascontiguousarray(crop), text.astype(np.uint8), INPAINT_RADIUS,
                            cv2.INPAINT_TELEA)
