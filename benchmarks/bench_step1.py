@@ -13,8 +13,8 @@ of the whole process tree) are compared: on a shared machine the wall time mostl
 load, the CPU time much less so (it is not available on Windows). "ours" is the whole command,
 `animate_podcast_v2.py FILE --step 1`, start-up included (about 0.3 s of Python imports, which
 dominates a 1-minute video; the bar is about long ones). "decoded" is the share of the video's frames
-step 1 decoded (the packet pre-scan, step1/prescan.py, skips quiet frames of still pictures; counted
-in a separate untimed run). For a generated video the found cuts are also checked against the true
+step 1 decoded (the packet pre-scan, step1/prescan.py, skips quiet frames of still pictures), as
+step 1's own summary says. For a generated video the found cuts are also checked against the true
 ones.
 Generated videos are encoded with x264 `veryfast` (the ratio compares step 1 with decoding that same
 file); make the 60-minute ones with `nice` on a shared machine, they take a while.
@@ -26,6 +26,7 @@ import argparse
 import csv
 import os
 import random
+import re
 import subprocess
 import sys
 import tempfile
@@ -43,8 +44,8 @@ except ImportError:  # Windows: wall time only
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from podcast_img2vid.media import ffmpeg_exe, probe, run_ffmpeg  # noqa: E402
-from podcast_img2vid.step1.scan import scan  # noqa: E402
+from podcast_img2vid.media import ffmpeg_exe, run_ffmpeg  # noqa: E402
+from podcast_img2vid.step1.extract import DECODED_LINE  # noqa: E402
 from podcast_img2vid.workdir.layout import TIMESTAMPS_CSV  # noqa: E402
 
 WIDTH, HEIGHT, FPS = 1280, 720, 30
@@ -115,14 +116,14 @@ def children_cpu() -> float | None:
     return usage.ru_utime + usage.ru_stime
 
 
-def timed(cmd: list[str], cwd: Path) -> tuple[float, float | None]:
-    """Wall seconds and CPU seconds (None where not measured) of running `cmd`."""
+def timed(cmd: list[str], cwd: Path) -> tuple[float, float | None, str]:
+    """Wall seconds, CPU seconds (None where not measured) and what it printed, of running `cmd`."""
     cpu, start = children_cpu(), time.perf_counter()
     proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, encoding="utf-8", errors="replace")
     wall = time.perf_counter() - start
     if proc.returncode != 0:
         raise SystemExit(f"failed: {' '.join(cmd)}\n{proc.stderr[-2000:]}")
-    return wall, None if cpu is None else children_cpu() - cpu
+    return wall, None if cpu is None else children_cpu() - cpu, proc.stdout
 
 
 def load() -> str:
@@ -144,10 +145,14 @@ def best_cpu(timings: list[tuple[float, float | None, str]]) -> float | None:
     return min(cpus) if cpus else None
 
 
-def decoded_share(video: Path) -> float:
-    """Share of the video's frames step 1's scan decodes (the spare decoder's included)."""
-    detected = scan(probe(video), 30.0, 0.5, lambda picture: None)
-    return detected.frames_decoded / detected.frames_read
+def decoded_share(printed: str) -> str:
+    """The share of the video's frames step 1 decoded (the pre-scan's spare decoder included), as
+    step 1's summary in `printed` says."""
+    for line in printed.splitlines():
+        if line.strip().startswith(DECODED_LINE):
+            decoded, shown = re.findall(r"[\d,]+", line.split(DECODED_LINE, 1)[1])[:2]
+            return f"{int(decoded.replace(',', '')) / int(shown.replace(',', '')):.0%}"
+    return "n/a"
 
 
 def generated(cache: Path, minutes: float, moving: bool) -> tuple[Path, list[int], int]:
@@ -191,12 +196,14 @@ def main() -> None:
                         "--work-dir", str(work / "work")]
             bare, ours = [], []
             for _ in range(args.runs):
-                bare.append((*timed(bare_cmd, work), load()))
-                ours.append((*timed(ours_cmd, work), load()))
+                wall, cpu, _ = timed(bare_cmd, work)
+                bare.append((wall, cpu, load()))
+                wall, cpu, printed = timed(ours_cmd, work)
+                ours.append((wall, cpu, load()))
             with (work / "work" / TIMESTAMPS_CSV).open(encoding="utf-8") as f:
                 scenes = list(csv.DictReader(f))
             found = [int(row["start_frame"]) for row in scenes][1:]
-            rows.append((name, bare, ours, decoded_share(video), found, truth))
+            rows.append((name, bare, ours, decoded_share(printed), found, truth))
             print(f"{name}: bare {runs(bare)}; step 1 {runs(ours)}", flush=True)
 
     print("\n| video | bare decode: wall / CPU | step 1: wall / CPU | ratio: wall / CPU | frames decoded "
@@ -204,13 +211,12 @@ def main() -> None:
     print("|---|---|---|---|---|---|")
     for name, bare, ours, share, found, truth in rows:
         cuts = f"{len(found)} / {len(set(found) & set(truth))} / {len(truth)}" if truth is not None else "n/a"
-        read = f"{share:.0%}"
         (bare_wall, bare_load), bare_cpu = min((w, a) for w, _, a in bare), best_cpu(bare)
         (ours_wall, ours_load), ours_cpu = min((w, a) for w, _, a in ours), best_cpu(ours)
         cpu_ratio = f"{ours_cpu / bare_cpu:.2f}" if bare_cpu and ours_cpu is not None else "n/a"
         print(f"| {name} | {bare_wall:.2f} s (load {bare_load}) / {seconds(bare_cpu)} | "
               f"{ours_wall:.2f} s (load {ours_load}) / {seconds(ours_cpu)} | "
-              f"{ours_wall / bare_wall:.2f} / {cpu_ratio} | {read} | {cuts} |")
+              f"{ours_wall / bare_wall:.2f} / {cpu_ratio} | {share} | {cuts} |")
     print("\nbar: ratio at most 1.5 on a 60-minute video; on a short one, start-up time weighs a lot")
 
 

@@ -21,7 +21,7 @@ from step1_media import encode_episode, episode, illustration, photo
 
 from podcast_img2vid.media import ffmpeg_exe
 from podcast_img2vid.step1 import prescan
-from podcast_img2vid.step1.extract import Step1Result, run_step1
+from podcast_img2vid.step1.extract import DECODED_LINE, Step1Result, run_step1, summary
 from podcast_img2vid.step1.prescan import same_picture
 from podcast_img2vid.workdir.layout import WorkDir
 
@@ -112,6 +112,10 @@ def test_long_still_scenes_skip_whole_quiet_tails(tmp_path, seed):
     assert [s.start_frame for s in full.scenes[1:]] == [lengths[0]]
     assert_same_results(quick, full)
     assert decoded_share(quick) < 0.45  # skipping only frames no other refers to would leave 0.5 or more
+    share = decoded_share(quick)
+    said = f"{DECODED_LINE} {quick.frames_decoded:,} for {sum(lengths):,} in the video ({share:.0%};"
+    assert said in summary(quick)  # the user is told what was decoded
+    assert DECODED_LINE not in summary(full)
 
 
 @pytest.mark.parametrize("seed", [4, 5])

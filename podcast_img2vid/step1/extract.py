@@ -498,6 +498,10 @@ def _install(staging: Path, work: WorkDir, stamp: str) -> tuple[Path | None, Pat
     return backup, None
 
 
+DECODED_LINE = "frames decoded:"
+"""How the summary's line on the frames decoded starts (benchmarks/bench_step1.py reads it)."""
+
+
 def summary(result: Step1Result) -> str:
     """The lines the scripts print when step 1 is done."""
     scenes, work = result.scenes, result.work
@@ -509,6 +513,11 @@ def summary(result: Step1Result) -> str:
         f"  timestamps: {work.csv_path}",
         f"  preview:    {work.contact_sheet_path}",
     ]
+    if result.frames_decoded is not None and scenes:
+        shown = scenes[-1].end_frame
+        lines.append(f"  {DECODED_LINE} {result.frames_decoded:,} for {shown:,} in the video "
+                     f"({result.frames_decoded / shown:.0%}; frames where a still picture cannot "
+                     "have changed are not decoded)")
     if result.backup is not None:
         lines.append(f"  the previous step-1 results were moved to {result.backup}")
     if result.split is not None:
