@@ -202,6 +202,8 @@ class _Pictures:
         self._firsts: list[tuple[str, np.ndarray, np.ndarray]] = []
         """Each picture written so far: name, thumbnail signature and judged area (full size)."""
         self._written: list[_Written] = []
+        self._thumbs: dict[str, Image.Image] = {}
+        """Each written picture's thumbnail, made from the pixels written (PNG keeps them exactly)."""
 
     def add(self, picture: ScenePicture) -> None:
         """The next scene's picture."""
@@ -234,7 +236,7 @@ class _Pictures:
                         and same_picture(bgr, _read_png(self.folder / name), first_judged & judged > 0)):
                     return name
         name = image_name(len(self._firsts) + 1)
-        _write_png(bgr, self.folder / name)
+        self._write(bgr, name)
         self.static.add(bgr)
         self._firsts.append((name, signature, judged))
         self._written.append(_Written(name, picture.frame.pts, [f.pts for f in picture.samples],
@@ -259,16 +261,26 @@ class _Pictures:
             bgr = display_picture(frames[written.pts], self.sample_aspect)
             samples = [display_picture(frames[pts], self.sample_aspect) for pts in written.sample_pts
                        if pts in frames]
-            _write_png(clean_band(bgr, samples, band, colours), self.folder / written.name)
+            self._write(clean_band(bgr, samples, band, colours), written.name)
+
+    def _write(self, bgr: np.ndarray, name: str) -> None:
+        _write_png(bgr, self.folder / name)
+        self._thumbs[name] = _thumbnail(bgr)
 
     def _note_animated(self, picture: ScenePicture) -> None:
         """Where the scene's sampled frames differ from its picture (`AnimatedPixels`, stored pixels)."""
         self._stored = (picture.frame.width, picture.frame.height)
         width, height = AnimatedPixels.size(self._stored)
 
+        made: dict[int, np.ndarray] = {}
+
         def small(frame: av.VideoFrame) -> np.ndarray:
-            scaled = frame.reformat(width=width, height=height, format="bgr24", interpolation="AREA")
-            return scaled.to_ndarray()
+            """Made once per frame: with the pre-scan, a still scene's samples are mostly one
+            frame given again (scan.py)."""
+            if id(frame) not in made:
+                scaled = frame.reformat(width=width, height=height, format="bgr24", interpolation="AREA")
+                made[id(frame)] = scaled.to_ndarray()
+            return made[id(frame)]
 
         band = None
         if picture.subtitle_mask is not None:
@@ -330,14 +342,10 @@ class _Pictures:
         for overlay in overlays.overlays:
             if overlay.kind != "subtitles":
                 np.maximum(holes, overlay.mask, out=holes)
-        thumbs: dict[str, Image.Image] = {}
-        for name in dict.fromkeys(names):
-            bgr = _read_png(self.folder / name)
-            if holes.any():
-                bgr = inpaint_overlays(bgr, holes)
-                _write_png(bgr, self.folder / name)
-            thumbs[name] = _thumbnail(bgr)
-        return [thumbs[name] for name in names]
+        if holes.any():
+            for name in dict.fromkeys(names):
+                self._write(inpaint_overlays(_read_png(self.folder / name), holes), name)
+        return [self._thumbs[name] for name in names]
 
 
 def same_picture(a: np.ndarray, b: np.ndarray, judged: np.ndarray) -> bool:

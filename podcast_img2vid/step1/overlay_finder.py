@@ -310,10 +310,11 @@ class AnimatedPixels:
     def add(self, picture: np.ndarray, samples: list[np.ndarray], band: np.ndarray | None) -> None:
         """A scene: its `picture` and the frames sampled across it (BGR at `size`); pixels in the
         subtitle `band` ((h, w) bool or None) are left out. Samples that do not show the picture
-        unmoved (a transition, a moving picture) are not used."""
+        unmoved (a transition, a moving picture) are not used. A sample given twice (the same
+        array: with the pre-scan, a still scene's samples are mostly one frame) is looked at once."""
         base = cv2.GaussianBlur(picture, (0, 0), VARIED_BLUR)
         varied = np.zeros(picture.shape[:2], bool)
-        for sample in samples:
+        for sample in {id(sample): sample for sample in samples}.values():
             if sample.shape != picture.shape:
                 continue
             blurred = cv2.GaussianBlur(sample, (0, 0), VARIED_BLUR)
@@ -360,7 +361,7 @@ class TextOnScreen:
     def add(self, samples: list[np.ndarray]) -> None:
         """A scene's samples (BGR, one size); pairs over a picture that did not move are skipped."""
         for before, after in pairwise(samples):
-            if before.shape != after.shape:
+            if before is after or before.shape != after.shape:  # the same array: nothing moved
                 continue
             difference = channel_difference(before, after)
             if np.median(difference) <= VARIED_STILL:

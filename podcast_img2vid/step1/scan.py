@@ -247,7 +247,10 @@ def sharpest(candidates: list[Candidate]) -> Candidate | None:
 
     Frames of a still picture often decode to the very same pixels (most candidates of a still
     scene do), so each distinct luma is measured once: comparing two frames' bytes costs far less
-    than a Laplacian (and stops at the first difference)."""
+    than a Laplacian (and stops at the first difference); candidates that are all one frame (the
+    pre-scan gives a frame again in place of those it did not decode) are not measured at all."""
+    if len({id(candidate.full) for candidate in candidates}) == 1:
+        return candidates[0]
     measured: list[tuple[bytes, float]] = []
 
     def measure(candidate: Candidate) -> float:
