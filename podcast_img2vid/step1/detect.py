@@ -1522,20 +1522,24 @@ class PictureChangeDetector(SceneDetector):
         or only inside an overlay, as `overlay_change` says (a subtitle's band). A change made of
         separate parts (`change_parts`) is asked about without the parts that alone are beside an
         animated area: a subtitle changing while a presenter box's background drifts is still
-        only a subtitle change."""
+        only a subtitle change. When every part alone is beside one, so is the change: a subtitle
+        that comes and goes often is animated itself, and its change shows only in a few blocks at
+        its edge, with specks at a presenter box's edge in other rows."""
         changed = transition.changed
         if self._beside_activity(transition, changed, valid, final):
             return True
-        if self.overlay_change is None:
-            return False
         rest = np.zeros_like(changed)
         for part in change_parts(changed):
             if not self._beside_activity(transition, part, valid, final):
                 rest |= part
+        if not rest.any():
+            return True
+        if self.overlay_change is None:
+            return False
         grabbed, full = self._grabbed
         both = self._ref.full is not None and grabbed == transition.index and full is not None
         return self.overlay_change(LocalChange(
-            rest if rest.any() else changed, self._ref.frame.image, self._at(transition.index).image,
+            rest, self._ref.frame.image, self._at(transition.index).image,
             not transition.still, valid, (self._ref.full, full) if both else None))
 
     def _beside_activity(self, transition: _Transition, blocks: np.ndarray, valid: np.ndarray,
