@@ -166,6 +166,18 @@ def test_swept_videos_that_once_went_wrong(family, seed, size, fps, tmp_path):
     assert all(near(cut, found) for cut in ep.cuts if near(cut, anchor)), described
 
 
+@pytest.mark.parametrize("seed", [10300])
+def test_a_dissolve_decided_while_the_picture_never_stands_still_cuts_on_its_middle(seed, tmp_path):
+    """Between pictures that zoom the whole time, a change pending since before a long dissolve is
+    decided when its first frame is about to be forgotten, which may fall inside the dissolve: the
+    frame then on screen was taken for the new picture (seed 10300, 1280x720 25 fps: the last
+    dissolve cut at 534, 7 frames early, and its rest once more at 546). It waits for the end."""
+    ep = episode("long_dissolve", seed, size=(1280, 720), fps=25, scenes=5, seconds=(2.5, 5.0))
+    found = step1_cuts(encode_episode(ep, tmp_path / "episode.mp4"), tmp_path / "work")
+    assert len(found) == len(ep.cuts) and all(abs(f - c) <= 1 for f, c in zip(found, ep.cuts, strict=True)), (
+        f"{[t.kind + str(t.frames) for t in ep.transitions]}: truth {ep.cuts}, step 1 {found}")
+
+
 FIFTY_FPS = [("fade", 21), ("fade", 22), ("dissolve", 25)]
 
 

@@ -120,6 +120,9 @@ class DetectorParameters:
     hard_window: int = 2
     """A hard cut changes `hard_share` of the judged blocks, and `hard_ratio` times more blocks (by
     `hard_level`, whatever the threshold) than the `hard_window` frames on each side of it do."""
+    settled_progress: float = 0.9
+    """A change is over when, `settle_seconds` before the frame it is decided on, its blocks were this
+    share of the way there (see `_still_transitioning`)."""
     ramp_frames: int = 3
     """A transition seen half way on this many analysed frames is placed by a line fitted to them."""
     fade_depth: float = 24.0
@@ -1481,6 +1484,9 @@ class PictureChangeDetector(SceneDetector):
         if fade is not None and not final and self._still_fading(brightness):
             self._pending = pending  # the next picture's reference would lie in the fade
             return []
+        if fade is None and not final and self._still_transitioning(transition):
+            self._pending = pending  # the frame now on screen is inside the transition, not its end
+            return []
         if fade is None:
             found = locate_transition(seen, transition.old, transition.new, self.longest,
                                       np.count_nonzero(valid), self.parameters)
@@ -1511,6 +1517,20 @@ class PictureChangeDetector(SceneDetector):
         aligned = np.stack([self._aligned(i, self._ref.frame)[0][:, changed] for i in kept])
         return _Transition(since, start, index, changed, aligned, self._ref.blocks[:, changed],
                            blocks[:, changed], still)
+
+    def _still_transitioning(self, transition: _Transition) -> bool:
+        """Whether a change decided before the picture stood still (it never does: a slow zoom) is
+        still under way at its last frame: the changed blocks' median progress `settle` frames
+        earlier is short of `settled_progress`, and it was below a fifth of the way less than
+        `longest` frames before (a transition). Its last frame would then be a frame of the
+        dissolve, not the new picture, and the cut would go early; a drift that never ends (a move
+        the tracking misses) takes longer, and is decided as it is."""
+        progress = np.median(_progress(transition.seen, transition.old, transition.new), axis=1)
+        if len(progress) <= self.settle:
+            return False
+        began = int(_last_below(progress[:, None], 0.2)[0])
+        return bool(progress[-1 - self.settle] < self.parameters.settled_progress
+                    and len(progress) - 1 - began <= self.longest)
 
     def _still_fading(self, brightness: np.ndarray) -> bool:
         """Whether a fade's brightness (per frame of the transition) still changes at its last frames."""
