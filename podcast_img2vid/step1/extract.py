@@ -15,6 +15,7 @@ import filecmp
 import math
 import os
 import shutil
+import tempfile
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -43,11 +44,16 @@ from ..workdir.overlays import MAX_SHARE, Overlay, OverlaySet, write_overlays
 from .overlay_finder import (
     STATIC_AREA,
     AnimatedPixels,
+    Shown,
     StaticLayer,
     TextOnScreen,
+    UnderOverlays,
     channel_difference,
     clean_band,
     inpaint_overlays,
+    left_around,
+    shown_pixels,
+    shown_values,
     subtitles_known,
     widen_band,
 )
@@ -204,6 +210,10 @@ class _Pictures:
         self._written: list[_Written] = []
         self._thumbs: dict[str, Image.Image] = {}
         """Each written picture's thumbnail, made from the pixels written (PNG keeps them exactly)."""
+        self._shown_temporary = tempfile.TemporaryDirectory(prefix="step1-shown-")
+        self._shown_folder = Path(self._shown_temporary.name)
+        """What each written picture's still frames show where they differ (`shown_values`), kept
+        on disk until `finish` (memory stays flat in the number of scenes)."""
 
     def add(self, picture: ScenePicture) -> None:
         """The next scene's picture."""
@@ -223,12 +233,14 @@ class _Pictures:
         bgr = display_picture(picture.frame, self.sample_aspect)
         self.size = bgr.shape[1::-1]
         judged = cv2.resize(picture.chosen.valid.astype(np.uint8), self.size, interpolation=cv2.INTER_NEAREST)
-        self._note_animated(picture)
+        varied, still = self._note_animated(picture)
+        samples: list[np.ndarray] | None = None
         if picture.subtitle_mask is not None:
             band = widen_band(self._display_mask(picture.subtitle_mask)) > 0
             samples = [display_picture(f, self.sample_aspect) for f in picture.samples]
             bgr = clean_band(bgr, samples, band, picture.subtitle_colours)
             judged[band] = 0
+        shown = self._shown(picture, samples, varied, still)
         signature = cv2.resize(bgr, SIGNATURE_SIZE, interpolation=cv2.INTER_AREA).astype(np.float32)
         if self.dedupe:
             for name, first_signature, first_judged in self._firsts:
@@ -237,6 +249,8 @@ class _Pictures:
                     return name
         name = image_name(len(self._firsts) + 1)
         self._write(bgr, name)
+        if shown is not None:
+            shown.save(self._shown_folder / f"{name}.npz")
         self.static.add(bgr)
         self._firsts.append((name, signature, judged))
         self._written.append(_Written(name, picture.frame.pts, [f.pts for f in picture.samples],
@@ -267,8 +281,26 @@ class _Pictures:
         _write_png(bgr, self.folder / name)
         self._thumbs[name] = _thumbnail(bgr)
 
-    def _note_animated(self, picture: ScenePicture) -> None:
-        """Where the scene's sampled frames differ from its picture (`AnimatedPixels`, stored pixels)."""
+    def _shown(self, picture: ScenePicture, samples: list[np.ndarray] | None, varied: np.ndarray,
+               still: list[int]) -> Shown | None:
+        """What the frames of the scene that show its picture unmoved (`still`: indices of its
+        samples, `samples` at the pictures' size when already made) show where they differ from it
+        (`varied`, at `AnimatedPixels.size`); None when no sample shows the picture unmoved."""
+        if not still:
+            return None
+        where = shown_pixels(self._display_mask(varied.astype(np.uint8)), self.size)
+        if not where.any():
+            return Shown(where, np.zeros((2, 0, 3), np.uint8), np.zeros((2, 0), np.uint8), len(still) + 1)
+        if samples is None:
+            samples = [display_picture(picture.samples[i], self.sample_aspect) for i in still]
+        else:
+            samples = [samples[i] for i in still]
+        frames = [display_picture(picture.frame, self.sample_aspect), *samples]
+        return shown_values(frames, where)
+
+    def _note_animated(self, picture: ScenePicture) -> tuple[np.ndarray, list[int]]:
+        """Where the scene's sampled frames differ from its picture (`AnimatedPixels`, stored pixels);
+        returns those pixels and which samples show the picture unmoved (`AnimatedPixels.add`)."""
         self._stored = (picture.frame.width, picture.frame.height)
         width, height = AnimatedPixels.size(self._stored)
 
@@ -287,8 +319,8 @@ class _Pictures:
             band = widen_band(picture.subtitle_mask)
             band = cv2.resize(band, (width, height), interpolation=cv2.INTER_NEAREST) > 0
         samples = [small(f) for f in picture.samples]
-        self.animated.add(small(picture.frame), samples, band)
         self.text.add(samples)
+        return self.animated.add(small(picture.frame), samples, band)
 
     def subtitle_band(self, detected: Detected) -> np.ndarray | None:
         """The subtitle band in the stored pixels (uint8, 255 = band): the band the detector's
@@ -336,16 +368,34 @@ class _Pictures:
         return overlays, [o.kind for o in found if o.share > MAX_SHARE]
 
     def finish(self, names: list[str], overlays: OverlaySet) -> list[Image.Image]:
-        """Take the animated and static overlays out of the written pictures (inpainted: no frame
-        shows what lies under them); each scene's thumbnail."""
+        """Take the animated and static overlays out of the written pictures: each pixel from what
+        the scene's frames show there where the overlay is absent (`UnderOverlays`), the rest
+        inpainted; each scene's thumbnail."""
         holes = np.zeros((overlays.height, overlays.width), np.uint8)
         for overlay in overlays.overlays:
             if overlay.kind != "subtitles":
                 np.maximum(holes, overlay.mask, out=holes)
         if holes.any():
-            for name in dict.fromkeys(names):
-                self._write(inpaint_overlays(_read_png(self.folder / name), holes), name)
+            subtitles = overlays.get("subtitles")
+            band = subtitles.mask > 0 if subtitles is not None else np.zeros(holes.shape, bool)
+            under = UnderOverlays((holes > 0) & ~band)  # the band's pixels: `clean_band`'s, or inpainted
+            distinct = list(dict.fromkeys(names))
+            for tally in (under.count, under.tally):
+                for name in distinct:
+                    tally(*under.candidates(_read_png(self.folder / name), self._shown_of(name)))
+            for name in distinct:
+                bgr = _read_png(self.folder / name)
+                values, found = under.picture(*under.candidates(bgr, self._shown_of(name)))
+                bgr[under.holes] = values
+                left = holes.copy()
+                left[under.holes] = np.where(found, 0, 255)
+                self._write(inpaint_overlays(bgr, left_around(left, holes)), name)
+        self._shown_temporary.cleanup()
         return [self._thumbs[name] for name in names]
+
+    def _shown_of(self, name: str) -> Shown | None:
+        path = self._shown_folder / f"{name}.npz"
+        return Shown.load(path) if path.is_file() else None
 
 
 def same_picture(a: np.ndarray, b: np.ndarray, judged: np.ndarray) -> bool:

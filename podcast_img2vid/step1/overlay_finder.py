@@ -22,17 +22,22 @@
 * Static overlays (`StaticLayer`): pixels identical in the pictures of every scene (at least
   three different pictures), in small detailed patches (a logo, not a shared flat background).
 * The clean picture: in the subtitle band, the subtitle's pixels are taken from frames sampled
-  across the scene where it is absent or shows other words (`clean_band`), else inpainted; the
-  animated and static overlays are inpainted (`inpaint_overlays`): no frame shows what they cover.
+  across the scene where it is absent or shows other words (`clean_band`), else inpainted; under
+  the animated and static overlays each pixel is what the scene's still frames show there when the
+  overlay is not on it (`shown_values` per scene, `UnderOverlays` over all: a value shown in most
+  scenes at that pixel is the overlay's), else inpainted (`inpaint_overlays`: a static logo, a
+  presenter box, an audiogram's always-covered base).
 * Masks made from the analysed blocks reach the frame's edges (`blocks_to_pixels`): a thin bar
   along an edge lies in the rows the block grid leaves over.
 """
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from itertools import pairwise
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import cv2
@@ -104,6 +109,22 @@ stays put on screen; in STILL_TEXT_PAIRS such pairs or more, it is text (`TextOn
 ANIMATED_EDGE = 1
 """Blocks this close to an animated area (blocks the detector does not judge) are its edge: see
 `_without_animated_edges`."""
+SHOWN_LEVEL = 12
+"""Frames of a still scene whose pixels differ by at most this (levels, every channel) show the same
+there: between frames of a still picture the codec's noise stays under it."""
+SHOWN_FRAMES = 2
+SHOWN_SHARE = 0.9
+SHOWN_EDGE = 1
+OVERLAY_LEVEL = 32
+OVERLAY_SCENES = 0.5
+VALUE_SLOTS = 4
+"""`UnderOverlays`: a value a pixel shows in OVERLAY_SCENES of the still scenes (at least two), give
+or take OVERLAY_LEVEL (the codec renders an overlay that moves on every frame less exactly than a
+still picture), is an overlay's; a scene's picture under an overlay is another value shown there on
+SHOWN_FRAMES of its frames, where two values explain SHOWN_SHARE of them (a presenter box moving
+over a pixel shows many); pixels within SHOWN_EDGE of one left to inpaint are inpainted too (the
+codec mixes an overlay's colours into the picture beside it); VALUE_SLOTS values per pixel are
+counted."""
 
 
 class SubtitleBand:
@@ -307,26 +328,35 @@ class AnimatedPixels:
         scale = min(1.0, VARIED_WIDTH / width)
         return max(1, round(width * scale)), max(1, round(height * scale))
 
-    def add(self, picture: np.ndarray, samples: list[np.ndarray], band: np.ndarray | None) -> None:
+    def add(self, picture: np.ndarray, samples: list[np.ndarray],
+            band: np.ndarray | None) -> tuple[np.ndarray, list[int]]:
         """A scene: its `picture` and the frames sampled across it (BGR at `size`); pixels in the
         subtitle `band` ((h, w) bool or None) are left out. Samples that do not show the picture
-        unmoved (a transition, a moving picture) are not used. A sample given twice (the same
-        array: with the pre-scan, a still scene's samples are mostly one frame) is looked at once."""
+        unmoved (a transition, a moving picture) are not used; a sample given twice (the same
+        array: with the pre-scan, a still scene's samples are mostly one frame), or the picture
+        itself, is looked at once. Returns the scene's varied pixels and which samples (indices,
+        each frame once) show its picture unmoved."""
         base = cv2.GaussianBlur(picture, (0, 0), VARIED_BLUR)
         varied = np.zeros(picture.shape[:2], bool)
-        for sample in {id(sample): sample for sample in samples}.values():
+        still = []
+        firsts = {id(sample): index for index, sample in reversed(list(enumerate(samples)))}
+        for index, sample in enumerate(samples):
+            if firsts[id(sample)] != index or sample is picture:
+                continue
             if sample.shape != picture.shape:
                 continue
             blurred = cv2.GaussianBlur(sample, (0, 0), VARIED_BLUR)
             difference = np.maximum.reduce(cv2.split(cv2.absdiff(blurred, base)))
             if median_level(difference) <= VARIED_STILL:
                 varied |= difference > VARIED_LEVEL
+                still.append(index)
         if band is not None:
             varied &= ~band
         if self.varied is None or self.varied.shape != varied.shape:
-            self.varied = varied
+            self.varied = varied.copy()
         else:
             self.varied |= varied
+        return varied, still
 
     def mask(self, areas: np.ndarray) -> np.ndarray | None:
         """The animated overlays (uint8, 255 = overlay, at `size`): the varied pixels joined over
@@ -579,3 +609,158 @@ def inpaint_overlays(picture: np.ndarray, mask: np.ndarray) -> np.ndarray:
     clean[y0:y1, x0:x1] = cv2.inpaint(np.ascontiguousarray(picture[y0:y1, x0:x1]), mask[y0:y1, x0:x1],
                                       INPAINT_RADIUS, cv2.INPAINT_TELEA)
     return clean
+
+
+@dataclass(frozen=True, eq=False)
+class Shown:
+    """What the frames of a still scene show at some pixels of its picture (`where`, (h, w) bool):
+    per pixel the two values on which the most of them agree (SHOWN_LEVEL), the commonest first
+    (`values` (2, n, 3) uint8 BGR, the pixels in `np.nonzero(where)` order), and on how many
+    frames each shows (`counts` (2, n), 0 = none), of `frames` frames. Where an audiogram's bar
+    reaches a pixel in some frames only, one value is the picture under it, the other the bar's.
+    Kept on disk between the scan and the end of step 1 (`save`, `load`)."""
+
+    where: np.ndarray
+    values: np.ndarray
+    counts: np.ndarray
+    frames: int
+
+    def save(self, path: Path) -> None:
+        with path.open("wb") as file:
+            np.savez_compressed(file, where=self.where, values=self.values, counts=self.counts,
+                                frames=self.frames)
+
+    @classmethod
+    def load(cls, path: Path) -> Shown:
+        with path.open("rb") as file, np.load(file) as stored:
+            return cls(stored["where"], stored["values"], stored["counts"], int(stored["frames"]))
+
+
+def shown_values(frames: list[np.ndarray], where: np.ndarray) -> Shown:
+    """`Shown` for `frames` (BGR, one size, showing one picture unmoved) at the pixels `where`."""
+    stack = [np.ascontiguousarray(frame[where])[:, None] for frame in frames]  # (n, 1, 3): for cv2
+    pixels = int(np.count_nonzero(where))
+    values = np.zeros((2, pixels, 3), np.uint8)
+    counts = np.zeros((2, pixels), np.uint8)
+    left = np.ones((len(stack), pixels), bool)
+    """The frames not in a value found so far."""
+    for found in range(2):
+        agree = np.zeros(left.shape, np.uint8)
+        for i, j in itertools.combinations(range(len(stack)), 2):
+            near = channel_difference(stack[i], stack[j])[:, 0] <= SHOWN_LEVEL
+            agree[i] += near & left[j]
+            agree[j] += near & left[i]
+        agree += left
+        agree[~left] = 0
+        best = np.stack(stack)[agree.argmax(axis=0), np.arange(pixels)]
+        members = np.stack([channel_difference(frame, best)[:, 0] <= SHOWN_LEVEL for frame in stack]) & left
+        total = members.sum(axis=0)
+        sums = sum(frame[:, 0].astype(np.float32) * member[:, None]
+                   for frame, member in zip(stack, members, strict=True))
+        values[found] = np.round(sums / np.maximum(total, 1)[:, None]).astype(np.uint8)
+        counts[found] = total
+        left &= ~members
+    return Shown(where, values, counts, len(stack))
+
+
+def shown_pixels(varied: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """The pixels of pictures of `size` (w, h) where a scene's frames differ (`varied`, at
+    `AnimatedPixels.size`), VARIED_EDGE + 1 wider: (h, w) bool."""
+    grown = cv2.dilate(varied.astype(np.uint8), np.ones((3, 3), np.uint8))
+    full = cv2.resize(grown, size, interpolation=cv2.INTER_NEAREST)
+    side = 2 * VARIED_EDGE + 3
+    return cv2.dilate(full, np.ones((side, side), np.uint8)) > 0
+
+
+class UnderOverlays:
+    """The pictures under the animated and static overlays, from what each still scene's frames show
+    there (`Shown`): per pixel, a value shown in OVERLAY_SCENES of the scenes (at least two) is the
+    overlay's own (the pictures differ from scene to scene, the overlay does not); a scene's
+    commonest other value, shown on SHOWN_FRAMES frames or more, is its picture there. Pixels
+    where no frame of a scene shows its picture are left to inpaint.
+
+    The values shown in many scenes are found in two passes over the scenes (`count` each, then
+    `tally` each), in memory that does not grow with their number: the frequent-items counting of
+    Misra and Gries keeps VALUE_SLOTS values per pixel, among them every value shown in more than a
+    1/(VALUE_SLOTS + 1) share of the (at most two per scene) values; then each is counted exactly.
+    """
+
+    def __init__(self, holes: np.ndarray):
+        self.holes = holes
+        """(h, w) bool: the overlays' pixels."""
+        pixels = int(np.count_nonzero(holes))
+        self._slots = np.zeros((VALUE_SLOTS, pixels, 3), np.int16)
+        self._weights = np.zeros((VALUE_SLOTS, pixels), np.int32)
+        self._tallies = np.zeros((VALUE_SLOTS, pixels), np.int32)
+        self._scenes = np.zeros(pixels, np.int32)
+
+    def candidates(self, picture: np.ndarray, shown: Shown | None) -> tuple[np.ndarray, np.ndarray, int]:
+        """A scene's two values at each overlay pixel ((2, n, 3) int16), their frame counts ((2, n))
+        and its frames: what `shown` found where its frames differ; elsewhere the `picture` (every
+        frame showed it)."""
+        frames = 0 if shown is None else shown.frames
+        values = np.zeros((2, *self._scenes.shape, 3), np.int16)
+        counts = np.zeros((2, *self._scenes.shape), np.int32)
+        values[0] = picture[self.holes]
+        counts[0] = frames
+        if shown is not None and shown.where.any():
+            ours = shown.where[self.holes]
+            theirs = self.holes[shown.where]
+            values[:, ours] = shown.values[:, theirs]
+            counts[:, ours] = shown.counts[:, theirs]
+        return values, counts, frames
+
+    def count(self, values: np.ndarray, counts: np.ndarray, frames: int) -> None:
+        """Pass 1, a scene's `candidates`: the Misra-Gries update with each value shown."""
+        everywhere = np.arange(values.shape[1])
+        for value, shown in zip(values, counts, strict=True):
+            match = (np.abs(self._slots - value).max(axis=2) <= OVERLAY_LEVEL) & (self._weights > 0)
+            hit = match.any(axis=0) & (shown > 0)
+            self._weights[match.argmax(axis=0)[hit], everywhere[hit]] += 1
+            empty = self._weights == 0
+            miss = (shown > 0) & ~match.any(axis=0)
+            put = miss & empty.any(axis=0)
+            slot = empty.argmax(axis=0)[put]
+            self._slots[slot, everywhere[put]] = value[put]
+            self._weights[slot, everywhere[put]] = 1
+            self._weights[:, miss & ~put] -= 1
+
+    def tally(self, values: np.ndarray, counts: np.ndarray, frames: int) -> None:
+        """Pass 2, a scene's `candidates`: in how many scenes each kept value shows."""
+        self._tallies += self._matches(values, counts).any(axis=1)
+        self._scenes += counts[0] > 0
+
+    def _matches(self, values: np.ndarray, counts: np.ndarray) -> np.ndarray:
+        """(slots, 2, n) bool: which of the scene's values are which kept values."""
+        near = np.abs(self._slots[:, None] - values[None]).max(axis=3) <= OVERLAY_LEVEL
+        return near & (self._weights > 0)[:, None] & (counts > 0)[None]
+
+    def picture(self, values: np.ndarray, counts: np.ndarray, frames: int) -> tuple[np.ndarray, np.ndarray]:
+        """A scene's picture under the overlays, from its `candidates` (after both passes): the
+        values ((n, 3) uint8) and where one was found ((n,) bool; elsewhere: inpaint). Only where
+        the two values explain SHOWN_SHARE of its frames: where a presenter box or the like moves
+        over it, a pixel shows many values, none of them the picture."""
+        common = self._tallies >= np.maximum(2, np.ceil(OVERLAY_SCENES * self._scenes))
+        overlay = (self._matches(values, counts) & common[:, None]).any(axis=0)
+        explained = counts.sum(axis=0) >= SHOWN_SHARE * max(frames, 1)
+        usable = (counts >= SHOWN_FRAMES) & ~overlay & (self._scenes >= 2) & explained
+        first = usable[0] | ~usable[1]
+        chosen = np.where(first[:, None], values[0], values[1]).astype(np.uint8)
+        found = usable.any(axis=0)
+        return chosen, found
+
+
+def left_around(left: np.ndarray, holes: np.ndarray) -> np.ndarray:
+    """The overlay pixels to inpaint (uint8, 255): those `left` (no frame showed the picture there),
+    the `holes`' pixels cut off by them from the picture outside the holes (a presenter box's
+    inside: the box's edge moves on every frame, while a still stretch inside it is no picture),
+    and those beside them (SHOWN_EDGE pixels: next to an overlay the codec mixes its colours into
+    the picture's, 4:2:0 chroma, a soft edge)."""
+    shown = (left == 0).astype(np.uint8)
+    count, labels = cv2.connectedComponents(shown, connectivity=4)
+    reached = np.zeros(count, bool)
+    reached[labels[holes == 0]] = True
+    reached[0] = False
+    cut_off = (holes > 0) & ~reached[labels]
+    side = 2 * SHOWN_EDGE + 1
+    return cv2.dilate(np.where(cut_off, 255, left).astype(np.uint8), np.ones((side, side), np.uint8)) & holes
