@@ -233,6 +233,33 @@ def source_like_around_subtitles(ep: OverlayEpisode, out: list[np.ndarray], clip
     return np.array(shares)
 
 
+def steps_1_to_3(ep: OverlayEpisode, root: Path, seed: int) -> tuple[list[np.ndarray], ...]:
+    """The whole way a user goes, checked: step 1 finds the cuts and the overlays itself, step 2
+    animates its clean pictures, step 3 puts the source's overlays back over them, inside each
+    overlay's pixels the source's (MAX_LEVELS in MIN_SHARE of the frames). Returns the source's,
+    the output's and the clips' (step 3 without overlays) frames."""
+    source = with_sound(ep, root)
+    work = layout.WorkDir(root / "work")
+    with contextlib.redirect_stderr(io.StringIO()):
+        found = run_step1(source, work)
+    assert [s.start_frame for s in found.scenes[1:]] == ep.cuts
+    recorded = read_overlays(work.images_dir, ep.size)
+    assert recorded is not None and {o.kind for o in recorded.overlays} == set(ep.kinds)
+
+    run_step2(work, KenBurnsProvider(KenBurnsSettings(float(ep.fps))), seed=seed)
+    output, plain = root / "out.mp4", root / "plain.mp4"
+    result = run_step3(source, work, output)
+    run_step3(source, work, plain, overlays=False)
+    assert set(result.live_overlays) == set(ep.kinds) and result.sync_error_ms <= 10
+    src, out, clip = read_frames(source), read_frames(output), read_frames(plain)
+    assert len(out) == len(src) == ep.frame_count
+    for kind in ep.kinds:
+        truth = [ep.overlay_mask(f, (kind,)) for f in range(ep.frame_count)]
+        errors = np.array([levels(o, s, t) for o, s, t in zip(out, src, truth, strict=True) if t.any()])
+        assert np.mean(errors <= MAX_LEVELS) >= MIN_SHARE, (kind, sorted(errors)[-10:])
+    return src, out, clip
+
+
 @pytest.mark.parametrize(("family", "seed", "size"), [("subtitles_cjk", 3301, (480, 270)),
                                                       ("combined", 3302, (640, 360)),
                                                       ("subtitles_latin", 3403, (640, 360)),
@@ -244,25 +271,7 @@ def test_overlays_step1_finds_come_back_live_after_steps_2_and_3(tmp_path, famil
     from the source, the picture around the subtitle lines the animated clip (no rectangle of
     frozen source picture)."""
     ep = overlay_episode(family, seed, size, scenes=3, seconds=(2.0, 3.0))
-    source = with_sound(ep, tmp_path)
-    work = layout.WorkDir(tmp_path / "work")
-    with contextlib.redirect_stderr(io.StringIO()):
-        found = run_step1(source, work)
-    assert [s.start_frame for s in found.scenes[1:]] == ep.cuts
-    recorded = read_overlays(work.images_dir, size)
-    assert recorded is not None and {o.kind for o in recorded.overlays} == set(ep.kinds)
-
-    run_step2(work, KenBurnsProvider(KenBurnsSettings(float(ep.fps))), seed=seed)
-    output, plain = tmp_path / "out.mp4", tmp_path / "plain.mp4"
-    result = run_step3(source, work, output)
-    run_step3(source, work, plain, overlays=False)
-    assert set(result.live_overlays) == set(ep.kinds) and result.sync_error_ms <= 10
-    src, out, clip = read_frames(source), read_frames(output), read_frames(plain)
-    assert len(out) == len(src) == ep.frame_count
-    for kind in ep.kinds:
-        truth = [ep.overlay_mask(f, (kind,)) for f in range(ep.frame_count)]
-        errors = np.array([levels(o, s, t) for o, s, t in zip(out, src, truth, strict=True) if t.any()])
-        assert np.mean(errors <= MAX_LEVELS) >= MIN_SHARE, (kind, sorted(errors)[-10:])
+    src, out, clip = steps_1_to_3(ep, tmp_path, seed)
     picture = ~grown(np.any([ep.overlay_mask(f) for f in range(0, ep.frame_count, 3)], axis=0), 8)
     assert np.mean([levels(o, s, picture) > 8 for o, s in zip(out, src, strict=True)]) > 0.5
     shares = source_like_around_subtitles(ep, out, clip, src)
@@ -287,20 +296,7 @@ def test_no_fringe_of_frozen_source_around_a_presenter_box(tmp_path, family, see
     right up to the box's outline; only the box's own pixels come from the source, not a ragged
     fringe of frozen source picture around it."""
     ep = overlay_episode(family, seed, size, scenes=3, seconds=(2.0, 3.0))
-    source = with_sound(ep, tmp_path)
-    work = layout.WorkDir(tmp_path / "work")
-    with contextlib.redirect_stderr(io.StringIO()):
-        found = run_step1(source, work)
-    assert [s.start_frame for s in found.scenes[1:]] == ep.cuts
-    run_step2(work, KenBurnsProvider(KenBurnsSettings(float(ep.fps))), seed=seed)
-    output, plain = tmp_path / "out.mp4", tmp_path / "plain.mp4"
-    run_step3(source, work, output)
-    run_step3(source, work, plain, overlays=False)
-    src, out, clip = read_frames(source), read_frames(output), read_frames(plain)
-    for kind in ep.kinds:
-        truth = [ep.overlay_mask(f, (kind,)) for f in range(ep.frame_count)]
-        errors = np.array([levels(o, s, t) for o, s, t in zip(out, src, truth, strict=True) if t.any()])
-        assert np.mean(errors <= MAX_LEVELS) >= MIN_SHARE, (kind, sorted(errors)[-10:])
+    src, out, clip = steps_1_to_3(ep, tmp_path, seed)
     others = tuple(k for k in ep.kinds if k != "animated")
     shares = []
     for f in range(ep.frame_count):
